@@ -1,0 +1,44 @@
+# Short commands over the CMake build. `make demo` runs the guided tour of the
+# lesson's patterns, `make test` the tests; the sanitizer variants build in
+# their own directories.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE ?= cmake
+CTEST_FLAGS ?= --output-on-failure -j2
+
+.PHONY: all build test test-tsan test-asan demo race bench clean
+
+all: build
+
+build:
+	@$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@$(CMAKE) --build build -j $(JOBS)
+
+test: build
+	cd build && ctest $(CTEST_FLAGS)
+
+build-tsan/Makefile:
+	$(CMAKE) -S . -B build-tsan -DGOC_SANITIZE=thread -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOC_BENCH=OFF >/dev/null
+
+test-tsan: build-tsan/Makefile
+	@$(CMAKE) --build build-tsan -j $(JOBS)
+	cd build-tsan && ctest $(CTEST_FLAGS)
+
+build-asan/Makefile:
+	$(CMAKE) -S . -B build-asan -DGOC_SANITIZE=address -DGOC_RUNQ_SIZE=8 -DCMAKE_BUILD_TYPE=Debug -DGOC_BENCH=OFF >/dev/null
+
+test-asan: build-asan/Makefile
+	@$(CMAKE) --build build-asan -j $(JOBS)
+	cd build-asan && ctest $(CTEST_FLAGS)
+
+demo: build
+	@./build/examples/demo 2>/dev/null || ./build/tests/demo
+
+race: build-tsan/Makefile
+	@$(CMAKE) --build build-tsan -j $(JOBS) --target race
+	@./build-tsan/examples/race
+
+bench: build
+	@./bench/run $(if $(PROCS),--procs "$(PROCS)")
+
+clean:
+	rm -rf build build-tsan build-asan

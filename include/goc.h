@@ -1,0 +1,361 @@
+/*
+ * goc — Go's concurrency model in C.
+ *
+ * Coroutines on a multi-core work-stealing scheduler, channels, select, timers,
+ * coroutine-aware locks, context cancellation, groups and signals as messages.
+ *
+ * Every blocking call works in two worlds: inside a coroutine it parks the
+ * coroutine and the worker thread runs others; on a plain thread (main, a pthread)
+ * it blocks that thread. The first call of any kind starts the runtime.
+ *
+ * Conventions: durations are int64_t nanoseconds (GOC_MS, GOC_SEC …), GOC_FOREVER
+ * waits without limit; errors are negative int codes (goc_strerror), GOC_OK is 0;
+ * a call that returns an error has had no effect. errno after a goc call that can
+ * park is unreliable: the coroutine may resume on another thread.
+ */
+#ifndef GOC_H
+#define GOC_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(GOC_BUILDING)
+#define GOC_API __attribute__((visibility("default")))
+#else
+#define GOC_API
+#endif
+
+/* The object model at a glance. */
+typedef struct goc_chan goc_chan;         /* a channel, reference counted      */
+typedef struct goc_case goc_case;         /* one arm of a select               */
+typedef struct goc_opts goc_opts;         /* options for goc_go_with           */
+typedef struct goc_timer goc_timer;       /* a one-shot timer with a channel   */
+typedef struct goc_ticker goc_ticker;     /* a periodic timer with a channel   */
+typedef struct goc_ctx goc_ctx;           /* a cancellation context            */
+typedef struct goc_group goc_group;       /* coroutines that fail together     */
+typedef struct goc_mutex goc_mutex;
+typedef struct goc_rwmutex goc_rwmutex;
+typedef struct goc_wg goc_wg;
+typedef struct goc_once goc_once;
+typedef struct goc_cond goc_cond;
+typedef struct goc_sem goc_sem;
+
+#define GOC_NS ((int64_t)1)
+#define GOC_US ((int64_t)1000)
+#define GOC_MS ((int64_t)1000000)
+#define GOC_SEC ((int64_t)1000000000)
+#define GOC_FOREVER ((int64_t)-1)
+
+/* ------------------------------------------------------------------------ */
+/* Runtime                                                                   */
+/* ------------------------------------------------------------------------ */
+/*
+ * A coroutine is a function running on its own stack. Worker threads, one per
+ * processor (env GOC_PROCS, default the online CPU count), run coroutines from
+ * per-worker run queues and steal from each other when idle. A coroutine runs
+ * until it blocks, yields or returns; one that blocks its thread (a blocking
+ * syscall, a long loop) for about 10 ms has its queued coroutines handed to
+ * another thread. Use goc_blocking for calls known to block.
+ */
+
+struct goc_opts {
+    size_t stack_size;  /* usable stack bytes; 0: GOC_STACK_DEFAULT          */
+    const char *name;   /* shown in crash reports; not copied; may be NULL   */
+};
+
+#define GOC_STACK_DEFAULT ((size_t)256 * 1024)
+#define GOC_STACK_MIN ((size_t)4096)
+#define GOC_STACK_MAX ((size_t)1 << 30)
+
+/* Starts fn(arg) as a new coroutine. Never blocks.
+ * Returns GOC_OK, GOC_ENOMEM (no memory for a stack), GOC_EAGAIN (the runtime
+ * could not start its threads) or GOC_EINVAL (fn is NULL, or stack_size is
+ * over GOC_STACK_MAX). On error nothing was started. */
+GOC_API int goc_go(void (*fn)(void *), void *arg);
+GOC_API int goc_go_with(const goc_opts *opts, void (*fn)(void *), void *arg);
+
+/* Lets other coroutines run; on a plain thread it yields the CPU. */
+GOC_API void goc_yield(void);
+
+/* Sleeps at least ns (<= 0 returns at once, after a yield). Returns GOC_OK, or
+ * GOC_ENOMEM when no timer could be allocated (it did not sleep). */
+GOC_API int goc_sleep(int64_t ns);
+
+/* Monotonic clock in nanoseconds, the clock of every deadline in goc. */
+GOC_API int64_t goc_now(void);
+
+/* The running coroutine's id (from 1), or 0 on a plain thread. */
+GOC_API uint64_t goc_id(void);
+
+/* Coroutines started and not yet returned. */
+GOC_API size_t goc_count(void);
+
+/* Number of processors (worker threads that run coroutines at once). */
+GOC_API int goc_procs(void);
+
+/* Runs fn(arg) on a helper thread while the calling coroutine waits, so a
+ * blocking call does not hold a worker. From a plain thread fn runs directly.
+ * Returns GOC_OK, or GOC_EAGAIN when no helper thread could be started (fn did
+ * not run). */
+GOC_API int goc_blocking(void (*fn)(void *), void *arg);
+
+/* ------------------------------------------------------------------------ */
+/* Channels                                                                  */
+/* ------------------------------------------------------------------------ */
+/*
+ * A channel carries values of one fixed size (0 allowed) between coroutines
+ * and threads. Unbuffered (cap 0): a send completes when a receiver takes the
+ * value. Buffered: values queue FIFO up to cap. Waiting senders and receivers
+ * are served first come, first served. A send happens-before the matching
+ * receive completes; a close happens-before a receive that observes it.
+ *
+ * Channels are reference counted: goc_chan_make returns one reference,
+ * goc_chan_retain adds one, goc_chan_release drops one. Operations on a channel
+ * need a reference held for their whole duration. A NULL channel blocks
+ * forever and is never ready in select, as in Go.
+ */
+
+/* Returns a new channel, or NULL when out of memory. */
+GOC_API goc_chan *goc_chan_make(size_t elem_size, size_t cap);
+GOC_API goc_chan *goc_chan_retain(goc_chan *c);
+GOC_API void goc_chan_release(goc_chan *c);
+
+/* Sends *v (elem_size bytes; v may be NULL for elem_size 0). Blocks until a
+ * receiver or buffer space takes it. Returns GOC_OK, or GOC_CLOSED if the
+ * channel is or becomes closed (the value is not delivered). */
+GOC_API int goc_send(goc_chan *c, const void *v);
+
+/* Receives into *out (NULL discards). Blocks until a value arrives. Returns
+ * GOC_OK, or GOC_CLOSED once the channel is closed and drained (*out zeroed). */
+GOC_API int goc_recv(goc_chan *c, void *out);
+
+/* As above without blocking: GOC_EAGAIN when they would block. */
+GOC_API int goc_try_send(goc_chan *c, const void *v);
+GOC_API int goc_try_recv(goc_chan *c, void *out);
+
+/* As above with a limit: GOC_ETIMEDOUT when ns passed first. */
+GOC_API int goc_send_timeout(goc_chan *c, const void *v, int64_t ns);
+GOC_API int goc_recv_timeout(goc_chan *c, void *out, int64_t ns);
+
+/* Closes the channel and wakes every waiter: receivers drain the buffer and
+ * then get GOC_CLOSED; blocked senders get GOC_CLOSED. Returns GOC_OK, or
+ * GOC_CLOSED when it was already closed (or c is NULL). */
+GOC_API int goc_close(goc_chan *c);
+
+/* Values buffered now, and the capacity. 0 for NULL. */
+GOC_API size_t goc_len(goc_chan *c);
+GOC_API size_t goc_cap(goc_chan *c);
+
+/* ------------------------------------------------------------------------ */
+/* Select                                                                    */
+/* ------------------------------------------------------------------------ */
+/*
+ * goc_select waits until one of several channel operations can proceed and
+ * performs exactly that one. Among ready cases one is chosen uniformly at
+ * random. The same channel may appear in several cases.
+ *
+ *     int x; goc_case cs[] = { GOC_RECV(in, &x), GOC_SEND(out, &y) };
+ *     switch (goc_select(cs, 2, 100 * GOC_MS)) {
+ *     case 0: if (!cs[0].ok) ...closed...; break;
+ *     case 1: ...sent...; break;
+ *     case GOC_ETIMEDOUT: ...;
+ *     }
+ */
+
+enum { GOC_OP_RECV = 1, GOC_OP_SEND = 2 };
+
+struct goc_case {
+    goc_chan *ch;  /* NULL: never ready                                   */
+    void *ptr;     /* recv: where the value goes (NULL discards);         */
+                   /* send: the value to send                             */
+    int op;        /* GOC_OP_RECV or GOC_OP_SEND                          */
+    int ok;        /* out: 1 done, 0 the channel was closed               */
+};
+
+#define GOC_RECV(c, p) ((goc_case){.ch = (c), .ptr = (p), .op = GOC_OP_RECV, .ok = 0})
+#define GOC_SEND(c, p) \
+    ((goc_case){.ch = (c), .ptr = (void *)(p), .op = GOC_OP_SEND, .ok = 0})
+
+/* Returns the index of the case that fired. timeout 0 is Go's default:
+ * GOC_EAGAIN when nothing is ready; > 0 ends in GOC_ETIMEDOUT; GOC_FOREVER
+ * waits without limit. A send case on a closed channel counts as ready (Go
+ * would panic): it fires with ok = 0 and its value is not delivered. A recv case
+ * fires with ok = 1 for a value, ok = 0 when the channel is closed and drained.
+ * Returns GOC_EINVAL for n > GOC_SELECT_MAX or an op that is neither. */
+GOC_API int goc_select(goc_case *cases, size_t n, int64_t timeout);
+
+#define GOC_SELECT_MAX 1024
+
+/* ------------------------------------------------------------------------ */
+/* Time                                                                      */
+/* ------------------------------------------------------------------------ */
+/*
+ * Timers deliver the firing time (int64_t, goc_now clock) on a channel of
+ * capacity 1, usable in select. A ticker fires every period; when the reader
+ * is slow, ticks are dropped and the period is kept, as in Go. After stop or
+ * reset returns, no stale value from before is received (Go 1.23 semantics).
+ */
+
+/* A channel that receives the time once, after ns. The caller owns one
+ * reference (goc_chan_release it when done). NULL when out of memory. */
+GOC_API goc_chan *goc_after(int64_t ns);
+
+GOC_API goc_timer *goc_timer_new(int64_t ns);        /* NULL: ENOMEM           */
+GOC_API goc_chan *goc_timer_chan(goc_timer *t);      /* borrowed reference     */
+GOC_API bool goc_timer_stop(goc_timer *t);           /* true: it was pending   */
+GOC_API bool goc_timer_reset(goc_timer *t, int64_t ns); /* true: was pending   */
+GOC_API void goc_timer_free(goc_timer *t);           /* stops it, frees it     */
+
+GOC_API goc_ticker *goc_ticker_new(int64_t period);  /* NULL: ENOMEM/EINVAL    */
+GOC_API goc_chan *goc_ticker_chan(goc_ticker *t);    /* borrowed reference     */
+GOC_API void goc_ticker_stop(goc_ticker *t);
+GOC_API int goc_ticker_reset(goc_ticker *t, int64_t period);
+GOC_API void goc_ticker_free(goc_ticker *t);         /* stops it, frees it     */
+
+/* ------------------------------------------------------------------------ */
+/* Sync                                                                      */
+/* ------------------------------------------------------------------------ */
+/*
+ * Coroutine-aware locks: a coroutine that waits parks (its worker runs
+ * others); a thread that waits sleeps. All are zero-initialised (the *_INIT
+ * macros) and need no destroy while nobody waits. Unlock happens-before the
+ * next lock; done happens-before the wait it releases.
+ */
+
+/* Opaque storage, so the *_INIT macros need no internals (sizes checked in src/). */
+struct goc_mutex { uint64_t opaque_[4]; };
+struct goc_rwmutex { uint64_t opaque_[12]; };
+struct goc_wg { uint64_t opaque_[4]; };
+struct goc_once { uint64_t opaque_[6]; };
+struct goc_cond { uint64_t opaque_[4]; };
+struct goc_sem { uint64_t opaque_[6]; };
+
+#define GOC_MUTEX_INIT {{0}}
+#define GOC_RWMUTEX_INIT {{0}}
+#define GOC_WG_INIT {{0}}
+#define GOC_ONCE_INIT {{0}}
+#define GOC_COND_INIT {{0}}
+
+GOC_API void goc_mutex_lock(goc_mutex *m);
+GOC_API void goc_mutex_unlock(goc_mutex *m);
+GOC_API bool goc_mutex_trylock(goc_mutex *m);
+
+GOC_API void goc_rwmutex_rlock(goc_rwmutex *m);
+GOC_API void goc_rwmutex_runlock(goc_rwmutex *m);
+GOC_API void goc_rwmutex_lock(goc_rwmutex *m);
+GOC_API void goc_rwmutex_unlock(goc_rwmutex *m);
+
+/* add(delta) with a result below zero returns GOC_ERANGE and changes nothing. */
+GOC_API int goc_wg_add(goc_wg *wg, int64_t delta);
+GOC_API int goc_wg_done(goc_wg *wg);
+GOC_API void goc_wg_wait(goc_wg *wg);
+
+/* Runs fn(arg) exactly once across all callers; the others wait until it has
+ * returned. */
+GOC_API void goc_once_do(goc_once *o, void (*fn)(void *), void *arg);
+
+/* wait: unlocks m, waits for signal/broadcast, locks m again. */
+GOC_API void goc_cond_wait(goc_cond *c, goc_mutex *m);
+GOC_API void goc_cond_signal(goc_cond *c);
+GOC_API void goc_cond_broadcast(goc_cond *c);
+
+/* A weighted semaphore of size n (Go's x/sync/semaphore). Waiters are served
+ * FIFO: a large request at the head is not passed by small ones. acquire of
+ * more than the size returns GOC_EINVAL. */
+GOC_API void goc_sem_init(goc_sem *s, int64_t n);
+GOC_API int goc_sem_acquire(goc_sem *s, int64_t n);
+GOC_API bool goc_sem_try_acquire(goc_sem *s, int64_t n);
+GOC_API void goc_sem_release(goc_sem *s, int64_t n);
+
+/* ------------------------------------------------------------------------ */
+/* Context                                                                   */
+/* ------------------------------------------------------------------------ */
+/*
+ * A context carries cancellation, a deadline and values down a tree of work.
+ * Cancelling a context cancels all its descendants and only them. goc_ctx_done
+ * is a channel closed on cancellation: receive from it or select on it.
+ * Contexts are reference counted: each constructor returns one reference, which
+ * goc_ctx_release drops (it does not cancel). The background context is a
+ * static root that is never cancelled.
+ */
+
+GOC_API goc_ctx *goc_ctx_background(void);
+GOC_API goc_ctx *goc_ctx_with_cancel(goc_ctx *parent);            /* NULL: ENOMEM */
+GOC_API goc_ctx *goc_ctx_with_timeout(goc_ctx *parent, int64_t ns);
+GOC_API goc_ctx *goc_ctx_with_deadline(goc_ctx *parent, int64_t t); /* goc_now clock */
+GOC_API goc_ctx *goc_ctx_with_value(goc_ctx *parent, const void *key, void *val);
+GOC_API void goc_ctx_cancel(goc_ctx *c);           /* idempotent, any thread  */
+GOC_API goc_chan *goc_ctx_done(goc_ctx *c);        /* borrowed; NULL: never   */
+GOC_API int goc_ctx_err(goc_ctx *c);               /* 0, GOC_ECANCELED, GOC_ETIMEDOUT */
+GOC_API void *goc_ctx_value(goc_ctx *c, const void *key);
+GOC_API int64_t goc_ctx_deadline(goc_ctx *c);      /* 0: none                 */
+GOC_API goc_ctx *goc_ctx_retain(goc_ctx *c);
+GOC_API void goc_ctx_release(goc_ctx *c);
+
+/* ------------------------------------------------------------------------ */
+/* Group                                                                     */
+/* ------------------------------------------------------------------------ */
+/*
+ * A group runs coroutines for one task (Go's errgroup): the first non-zero
+ * result cancels the group's context and is what goc_group_wait returns.
+ * goc_group_limit bounds how many run at once; goc_group_go then waits for a
+ * free slot.
+ */
+
+GOC_API goc_group *goc_group_new(goc_ctx *parent);                /* NULL: ENOMEM */
+GOC_API void goc_group_limit(goc_group *g, int n);                /* n <= 0: none */
+GOC_API int goc_group_go(goc_group *g, int (*fn)(goc_ctx *, void *), void *arg);
+GOC_API int goc_group_wait(goc_group *g);
+GOC_API goc_ctx *goc_group_ctx(goc_group *g);                     /* borrowed     */
+GOC_API void goc_group_free(goc_group *g);
+
+/* ------------------------------------------------------------------------ */
+/* Signals                                                                   */
+/* ------------------------------------------------------------------------ */
+/*
+ * Signals arrive as messages: each listed signal that the process receives is
+ * sent as an int on ch (without blocking: if ch is full, it is dropped, as in
+ * Go's signal.Notify). Handlers never run goc code: a handler writes to a pipe
+ * that a runtime thread reads.
+ */
+
+GOC_API int goc_signal_notify(goc_chan *ch, const int *signals, size_t n);
+GOC_API int goc_signal_stop(goc_chan *ch);
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+/* POSIX codes keep their negated value, goc's own sit at -10000 and below. */
+
+#define GOC_ERRORS(X)                                                      \
+    X(OK, 0, "success")                                                    \
+    X(EAGAIN, -EAGAIN, "operation would block")                            \
+    X(ENOMEM, -ENOMEM, "out of memory")                                    \
+    X(EINVAL, -EINVAL, "invalid argument")                                 \
+    X(ETIMEDOUT, -ETIMEDOUT, "timed out")                                  \
+    X(ECANCELED, -ECANCELED, "canceled")                                   \
+    X(ERANGE, -ERANGE, "result out of range")                              \
+    X(CLOSED, -10001, "channel closed")
+
+enum {
+#define GOC__ERR_ENUM(name, value, text) GOC_##name = (value),
+    GOC_ERRORS(GOC__ERR_ENUM)
+#undef GOC__ERR_ENUM
+};
+
+/* "channel closed"; "unknown error" for codes not in the table. */
+GOC_API const char *goc_strerror(int err);
+/* "GOC_CLOSED"; "GOC_?" for codes not in the table. */
+GOC_API const char *goc_err_name(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GOC_H */

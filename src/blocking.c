@@ -1,0 +1,109 @@
+/* goc_blocking: runs a blocking function on a helper thread while the calling
+ * coroutine is parked, so the worker keeps running other coroutines.
+ *
+ * Helpers are started on demand, up to MAX_HELPERS, and exit after IDLE_EXIT
+ * without work. Jobs live on the caller's stack (it is parked until its job
+ * is done).
+ *
+ * Invariants: a job is queued at most once and completed exactly once; the
+ * caller is parked before any helper can see its job (the queue lock is
+ * released by the park hook).
+ * Locking: pool.lock guards the queue and the counters; never nested.
+ */
+#include "goc.h"
+#include "park.h"
+
+#define MAX_HELPERS 64
+#define IDLE_EXIT (10 * GOC_SEC)
+
+struct job {
+    void (*fn)(void *);
+    void *arg;
+    goc__wait wt;
+    struct job *next;
+};
+
+static struct {
+    goc__lock lock;
+    struct job *head, *tail; /* (lock) */
+    int nhelpers, nidle;     /* (lock) */
+    _Atomic uint32_t seq;    /* futex: bumped for each job queued      */
+} pool;
+
+static struct job *dequeue_locked(void) {
+    struct job *j = pool.head;
+    if (j) {
+        pool.head = j->next;
+        if (!pool.head) pool.tail = NULL;
+    }
+    return j;
+}
+
+static void *helper_main(void *arg) {
+    (void)arg;
+    goc__lock_acquire(&pool.lock);
+    for (;;) {
+        struct job *j = dequeue_locked();
+        if (!j) {
+            uint32_t seq = atomic_load(&pool.seq);
+            pool.nidle++;
+            goc__lock_release(&pool.lock);
+            int64_t until = goc__now() + IDLE_EXIT;
+            goc__futex_wait(&pool.seq, seq, until);
+            goc__lock_acquire(&pool.lock);
+            pool.nidle--;
+            if (!pool.head && goc__now() >= until) break;
+            continue;
+        }
+        goc__lock_release(&pool.lock);
+        goc__race_acquire(j);
+        j->fn(j->arg);
+        goc__race_release(j);
+        goc__wait_claim(&j->wt, GOC_OK);
+        goc__wait_wake(&j->wt);
+        goc__lock_acquire(&pool.lock);
+    }
+    pool.nhelpers--;
+    goc__lock_release(&pool.lock);
+    return NULL;
+}
+
+static void unlock_pool(void *arg) {
+    (void)arg;
+    goc__lock_release(&pool.lock);
+}
+
+int goc_blocking(void (*fn)(void *), void *arg) {
+    goc__g *self = goc__self();
+    if (self->kind == GOC__G_THREAD) {
+        fn(arg);
+        return GOC_OK;
+    }
+    struct job j = {.fn = fn, .arg = arg, .next = NULL};
+    goc__wait_init(&j.wt, self);
+    goc__lock_acquire(&pool.lock);
+    if (pool.nidle == 0 && pool.nhelpers < MAX_HELPERS) {
+        pool.nhelpers++;
+        goc__lock_release(&pool.lock);
+        int r = goc__thread_start(helper_main, NULL, 0);
+        goc__lock_acquire(&pool.lock);
+        if (r != 0) {
+            pool.nhelpers--;
+            if (pool.nhelpers == 0) {
+                goc__lock_release(&pool.lock);
+                return GOC_EAGAIN;
+            }
+        }
+    }
+    if (pool.tail)
+        pool.tail->next = &j;
+    else
+        pool.head = &j;
+    pool.tail = &j;
+    goc__race_release(&j);
+    atomic_fetch_add(&pool.seq, 1);
+    goc__futex_wake(&pool.seq, 1);
+    goc__wait_block(&j.wt, -1, unlock_pool, NULL);
+    goc__race_acquire(&j);
+    return GOC_OK;
+}

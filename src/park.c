@@ -1,0 +1,90 @@
+/* goc__wait_block for coroutines and threads, and goc_sleep on top of it.
+ *
+ * Invariants: a wait is claimed at most once; a coroutine's deadline timer is
+ * stopped (and its callback finished) before goc__wait_block returns, since
+ * the wait lives on the waiter's stack; a thread's wake word is 1 only after a
+ * claim by someone else, and is consumed before the wait returns.
+ */
+#include "park.h"
+
+#include <errno.h>
+#include <time.h>
+
+#include "goc.h"
+
+static void on_deadline(goc__timer *t, int64_t now) {
+    (void)now;
+    goc__wait *wt = t->arg;
+    if (goc__wait_claim(wt, GOC_ETIMEDOUT)) goc__ready(wt->g, false);
+}
+
+/* Park hook: arm the deadline, then release the waiter's lock. */
+static void arm_and_unlock(goc__w *w, void *p) {
+    goc__wait *wt = p;
+    void (*unlock)(void *) = wt->unlock;
+    void *arg = wt->unlock_arg;
+    if (wt->deadline >= 0) {
+        bool earliest;
+        if (goc__timers_add(&w->timers, &wt->timer, wt->deadline, 0, &earliest) != GOC_OK &&
+            goc__wait_claim(wt, GOC_ENOMEM))
+            goc__ready(wt->g, false);
+    }
+    /* wt may be gone once the timer is armed: use the copies. */
+    if (unlock) unlock(arg);
+}
+
+static int block_thread(goc__wait *wt, int64_t deadline, void (*unlock)(void *), void *arg) {
+    goc__g *g = wt->g;
+    if (unlock) unlock(arg);
+    for (;;) {
+        if (atomic_load_explicit(&g->wake, memory_order_acquire)) break;
+        if (deadline >= 0 && goc__now() >= deadline) {
+            if (goc__wait_claim(wt, GOC_ETIMEDOUT)) return GOC_ETIMEDOUT;
+            deadline = -1; /* claimed by a waker: its wake-up is on the way */
+            continue;
+        }
+        goc__futex_wait(&g->wake, 0, deadline);
+    }
+    atomic_store_explicit(&g->wake, 0, memory_order_relaxed);
+    return wt->why;
+}
+
+int goc__wait_block(goc__wait *wt, int64_t deadline, void (*unlock)(void *), void *arg) {
+    if (wt->g->kind == GOC__G_THREAD) return block_thread(wt, deadline, unlock, arg);
+    if (deadline >= 0 && goc__now() >= deadline && goc__wait_claim(wt, GOC_ETIMEDOUT)) {
+        if (unlock) unlock(arg);
+        return GOC_ETIMEDOUT;
+    }
+    wt->deadline = deadline;
+    wt->unlock = unlock;
+    wt->unlock_arg = arg;
+    if (deadline >= 0) goc__timer_init(&wt->timer, on_deadline, wt);
+    goc__park(goc__tls_w(), wt->g, arm_and_unlock, wt);
+    if (deadline >= 0) goc__timer_stop(&wt->timer);
+    return wt->why;
+}
+
+int goc_sleep(int64_t ns) {
+    goc__g *self = goc__self();
+    if (self->kind == GOC__G_THREAD) {
+        if (ns <= 0) {
+            goc_yield();
+            return GOC_OK;
+        }
+        int64_t d = goc__deadline(ns);
+        struct timespec ts = {.tv_sec = d / GOC_SEC, .tv_nsec = d % GOC_SEC};
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+        }
+        return GOC_OK;
+    }
+    if (ns <= 0) {
+        goc_yield();
+        return GOC_OK;
+    }
+    goc__wait wt;
+    goc__wait_init(&wt, self);
+    int r = goc__wait_block(&wt, goc__deadline(ns), NULL, NULL);
+    return r == GOC_ETIMEDOUT ? GOC_OK : r;
+}
+
+int64_t goc_now(void) { return goc__now(); }

@@ -1,0 +1,66 @@
+/* Waits: how channels and locks block a coroutine or a thread, with an
+ * optional deadline.
+ *
+ * A goc__wait is one blocked operation. It may be findable from several
+ * places at once (each case of a select, a timer), so waking is two steps:
+ * goc__wait_claim, which exactly one waker wins (a CAS), then goc__wait_wake.
+ * The winner writes the outcome (`why`) before waking.
+ *
+ * Protocol, for a waiter protected by lock L (a channel lock, say):
+ *   waiter:  lock L; enqueue nodes pointing to wt; goc__wait_block(wt, d, unlock L)
+ *   waker:   lock L; find node; if goc__wait_claim(wt, why): dequeue, fill in;
+ *            unlock L; goc__wait_wake(wt)
+ * A coroutine is off its stack before L is released (the unlock runs as a park
+ * hook), so a waker can never ready a coroutine that is still running. The
+ * deadline timer is armed in the same hook, before the unlock (lock order:
+ * L < timer heap). A woken waiter removes its other nodes itself.
+ */
+#ifndef GOC_PARK_H
+#define GOC_PARK_H
+
+#include "sched.h"
+
+typedef struct goc__wait {
+    goc__g *g;                  /* who waits                                */
+    _Atomic uint32_t claimed;   /* 0 until a waker (or the timer) claims it */
+    int why;                    /* outcome, written by the claimer          */
+    int64_t deadline;           /* < 0: none                                */
+    void (*unlock)(void *);
+    void *unlock_arg;
+    goc__timer timer;
+} goc__wait;
+
+static inline void goc__wait_init(goc__wait *wt, goc__g *self) {
+    wt->g = self;
+    atomic_init(&wt->claimed, 0);
+    wt->why = 0;
+    if (self->kind == GOC__G_THREAD) atomic_store_explicit(&self->wake, 0, memory_order_relaxed);
+}
+
+/* True for the one caller that gets to wake wt; it records why. */
+static inline bool goc__wait_claim(goc__wait *wt, int why) {
+    uint32_t zero = 0;
+    if (!atomic_compare_exchange_strong_explicit(&wt->claimed, &zero, 1, memory_order_acq_rel,
+                                                 memory_order_relaxed))
+        return false;
+    wt->why = why;
+    return true;
+}
+
+/* Wakes a claimed wait; wt must not be touched after this. */
+static inline void goc__wait_wake(goc__wait *wt) { goc__ready(wt->g, true); }
+
+/* Blocks until claimed and woken, or until deadline (goc_now clock; < 0 none)
+ * when it claims itself with GOC_ETIMEDOUT. unlock(arg), if given, runs once
+ * the waiter can no longer miss a wake-up. Returns wt->why: what the waker
+ * wrote, GOC_ETIMEDOUT, or GOC_ENOMEM when no timer could be armed. */
+int goc__wait_block(goc__wait *wt, int64_t deadline, void (*unlock)(void *), void *arg);
+
+/* now + ns without overflow; ns < 0 gives -1 (no deadline). */
+static inline int64_t goc__deadline(int64_t ns) {
+    if (ns < 0) return -1;
+    int64_t now = goc__now();
+    return ns > INT64_MAX - now ? INT64_MAX : now + ns;
+}
+
+#endif

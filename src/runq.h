@@ -1,0 +1,92 @@
+/* A worker's local run queue: a bounded single-producer, multi-consumer ring
+ * plus a one-entry `next` slot, as in Go's runtime (runqput/runqget/runqsteal).
+ *
+ * Invariants: only the owner writes tail and buf; owner and thieves take from
+ * head with a CAS; tail - head <= GOC_RUNQ_SIZE; `next` runs before anything
+ * in the ring and may be taken by a thief only when the owner is not running
+ * a coroutine or has been slow to schedule (runq_steal's take_next).
+ *
+ * Memory orders: the owner publishes buf[t] with a release store of tail; a
+ * consumer reads head and tail with acquire, copies entries, then claims them
+ * with a release CAS of head (release so the owner's later overwrite of those
+ * slots cannot be reordered before our reads, acquire on the owner's side
+ * through its load of head). Slots are relaxed atomics: a thief may read a slot
+ * the owner is overwriting, but then its CAS of head fails and it discards it.
+ */
+#ifndef GOC_RUNQ_H
+#define GOC_RUNQ_H
+
+#include <stdbool.h>
+
+#include "sys.h"
+
+#ifndef GOC_RUNQ_SIZE
+#define GOC_RUNQ_SIZE 256
+#endif
+_Static_assert((GOC_RUNQ_SIZE & (GOC_RUNQ_SIZE - 1)) == 0, "GOC_RUNQ_SIZE: power of two");
+
+struct goc__g;
+
+typedef struct goc__runq {
+    _Alignas(GOC_CACHELINE) _Atomic uint32_t head;  /* consumers            */
+    _Atomic(struct goc__g *) next;                  /* runs next; CAS        */
+    _Alignas(GOC_CACHELINE) _Atomic uint32_t tail;  /* owner                */
+    _Atomic(struct goc__g *) buf[GOC_RUNQ_SIZE];
+} goc__runq;
+
+#define GOC__RLX memory_order_relaxed
+#define GOC__ACQ memory_order_acquire
+#define GOC__REL memory_order_release
+
+/* Owner: takes `next`, else the oldest entry of the ring; NULL when empty. */
+static inline struct goc__g *goc__runq_get(goc__runq *q) {
+    struct goc__g *g = atomic_load_explicit(&q->next, GOC__RLX);
+    if (g && atomic_compare_exchange_strong_explicit(&q->next, &g, NULL, GOC__ACQ, GOC__RLX))
+        return g;
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&q->head, GOC__ACQ);
+        uint32_t t = atomic_load_explicit(&q->tail, GOC__RLX);
+        if (t == h) return NULL;
+        g = atomic_load_explicit(&q->buf[h % GOC_RUNQ_SIZE], GOC__RLX);
+        if (atomic_compare_exchange_weak_explicit(&q->head, &h, h + 1, GOC__REL, GOC__RLX))
+            return g;
+    }
+}
+
+/* Owner: appends g to the ring. False when the ring is full (nothing done). */
+static inline bool goc__runq_push(goc__runq *q, struct goc__g *g) {
+    uint32_t h = atomic_load_explicit(&q->head, GOC__ACQ);
+    uint32_t t = atomic_load_explicit(&q->tail, GOC__RLX);
+    if (t - h >= GOC_RUNQ_SIZE) return false;
+    atomic_store_explicit(&q->buf[t % GOC_RUNQ_SIZE], g, GOC__RLX);
+    atomic_store_explicit(&q->tail, t + 1, GOC__REL);
+    return true;
+}
+
+/* Owner: puts g into `next` and returns what it displaced (NULL if empty). */
+static inline struct goc__g *goc__runq_put_next(goc__runq *q, struct goc__g *g) {
+    return atomic_exchange_explicit(&q->next, g, memory_order_acq_rel);
+}
+
+static inline bool goc__runq_empty(goc__runq *q) {
+    uint32_t h = atomic_load_explicit(&q->head, GOC__ACQ);
+    uint32_t t = atomic_load_explicit(&q->tail, GOC__ACQ);
+    return t == h && atomic_load_explicit(&q->next, GOC__RLX) == NULL;
+}
+
+static inline uint32_t goc__runq_len(goc__runq *q) {
+    uint32_t h = atomic_load_explicit(&q->head, GOC__ACQ);
+    uint32_t t = atomic_load_explicit(&q->tail, GOC__ACQ);
+    return t - h + (atomic_load_explicit(&q->next, GOC__RLX) != NULL);
+}
+
+/* Owner: takes up to half of its ring (for the global queue when full) into
+ * out[]; returns how many. */
+uint32_t goc__runq_grab_half(goc__runq *q, struct goc__g **out);
+
+/* Thief: moves about half of src into dst's ring (dst owned by the caller and
+ * empty) and returns one of them to run, or NULL. take_next also allows
+ * taking src's `next` slot when the ring is empty. */
+struct goc__g *goc__runq_steal(goc__runq *dst, goc__runq *src, bool take_next);
+
+#endif

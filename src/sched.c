@@ -1,0 +1,732 @@
+/* Workers, run queues, stealing, parking and the coroutine switch.
+ *
+ * A coroutine that parks, yields or exits switches directly to the next
+ * coroutine of its worker's local queue when there is one (one context switch)
+ * and otherwise to the worker's scheduler context (g0), which looks at timers,
+ * the global queue and other workers, and sleeps when there is nothing. What
+ * the leaving coroutine still needs done off its own stack (unlock the channel
+ * it waits on, requeue itself, free its stack) is a hook that the next context
+ * runs first: once the hook runs, the coroutine's registers are saved, so
+ * whoever takes the lock next may ready it at once.
+ *
+ * A worker's states (sched.lock for every transition but the first):
+ *   RUNNING --nothing to do, in idle()---------> IDLE    (on the idle list)
+ *   IDLE    --wakep() pops it, it spins--------> RUNNING
+ *   IDLE    --its timer is due / kicked--------> RUNNING (it unlinks itself)
+ *   RUNNING --monitor replaced it, it retires--> SPARE   (on the spare list)
+ *   SPARE   --replace() reuses it--------------> RUNNING
+ *
+ * Invariants: sched.nidle is the length of the idle list; nspinning counts
+ * workers with w->spinning plus those popped by wakep that have not yet woken;
+ * a worker is spinning only while it looks for work, and at most about half
+ * of the busy workers spin; a coroutine is in at most one queue, and only
+ * when it is not running.
+ *
+ * Wake-up policy (as Go's): work added to a local ring wakes an idle worker
+ * only when none is spinning; a spinner that finds work wakes another; a
+ * spinner that gives up rechecks every queue after it stops counting as one,
+ * so a producer that saw it spinning and woke nobody is never stranded. A
+ * coroutine readied into the empty `next` slot wakes no one: the readier is
+ * usually about to block, and its worker runs the coroutine next (the monitor
+ * covers the case where it does not).
+ *
+ * Locking: sched.lock guards the global queue and the idle and spare lists.
+ * Lock order: channel/sync locks < timer heap locks < sched.lock; stack class
+ * locks and the monitor's never nest with others.
+ */
+#include "sched.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "goc.h"
+
+#define MAXW 1024       /* workers ever, replacements included          */
+#define MAXPROCS 256
+#define ALTSTACK (64 * 1024)
+#define ID_BATCH 1024
+
+static struct {
+    goc__lock lock;
+    goc__g *gq_head, *gq_tail;       /* (s) global run queue             */
+    _Atomic size_t ngq;              /* written under s                  */
+    goc__w *idle, *spare;            /* (s)                              */
+    _Atomic int nidle;               /* written under s                  */
+    _Atomic int nspinning;
+    _Atomic int nactive;             /* workers not SPARE                */
+    _Atomic int nallw;
+    int nprocs;
+    _Atomic uint64_t id_gen;
+    _Atomic int64_t spawned_off;     /* coroutines started off the workers */
+    goc__w *allw[MAXW];
+} sched;
+
+static _Thread_local goc__w *tls_w;
+static _Thread_local goc__g tls_thread_g; /* zeroed: kind GOC__G_THREAD */
+
+GOC_NOINLINE goc__w *goc__tls_w(void) {
+    goc__w *w = tls_w;
+    __asm__ __volatile__("" : "+r"(w)); /* an opaque read, never cached */
+    return w;
+}
+
+GOC_NOINLINE goc__g *goc__self(void) {
+    goc__w *w = goc__tls_w();
+    if (w && w->cur) return w->cur;
+    goc__g *g = &tls_thread_g;
+    __asm__ __volatile__("" : "+r"(g));
+    return g;
+}
+
+int goc__nworkers(void) { return atomic_load(&sched.nallw); }
+goc__w *goc__worker(int i) { return sched.allw[i]; }
+
+int goc__worker_index(void) {
+    goc__w *w = goc__tls_w();
+    return w ? w->index : -1;
+}
+
+static uint32_t fastrand(goc__w *w) {
+    uint32_t x = w->rnd;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return w->rnd = x;
+}
+
+/* ---- the global queue ------------------------------------------------- */
+
+static void gq_append_locked(goc__g *head, goc__g *tail, size_t n) {
+    tail->next = NULL;
+    if (sched.gq_tail)
+        sched.gq_tail->next = head;
+    else
+        sched.gq_head = head;
+    sched.gq_tail = tail;
+    atomic_fetch_add(&sched.ngq, n);
+}
+
+static void gq_append(goc__g *head, goc__g *tail, size_t n) {
+    goc__lock_acquire(&sched.lock);
+    gq_append_locked(head, tail, n);
+    goc__lock_release(&sched.lock);
+}
+
+/* With sched.lock: takes one coroutine to run and, unless `one`, a fair share
+ * more into w's ring. */
+static goc__g *gq_take_locked(goc__w *w, bool one) {
+    size_t n = atomic_load_explicit(&sched.ngq, memory_order_relaxed);
+    if (n == 0) return NULL;
+    size_t share = n / (size_t)atomic_load(&sched.nactive) + 1;
+    if (one || share > GOC_RUNQ_SIZE / 2) share = one ? 1 : GOC_RUNQ_SIZE / 2;
+    if (share > n) share = n;
+    goc__g *g = sched.gq_head;
+    sched.gq_head = g->next;
+    size_t taken = 1;
+    while (taken < share && goc__runq_push(&w->q, sched.gq_head)) {
+        sched.gq_head = sched.gq_head->next;
+        taken++;
+    }
+    if (!sched.gq_head) sched.gq_tail = NULL;
+    atomic_fetch_sub(&sched.ngq, taken);
+    return g;
+}
+
+static goc__g *gq_take(goc__w *w, bool one) {
+    if (atomic_load_explicit(&sched.ngq, memory_order_relaxed) == 0) return NULL;
+    goc__lock_acquire(&sched.lock);
+    goc__g *g = gq_take_locked(w, one);
+    goc__lock_release(&sched.lock);
+    return g;
+}
+
+/* ---- local queue ------------------------------------------------------ */
+
+/* Owner: the ring is full; moves half of it and g to the global queue. */
+static void runq_spill(goc__w *w, goc__g *g) {
+    goc__g *batch[GOC_RUNQ_SIZE / 2 + 1];
+    for (;;) {
+        uint32_t n = goc__runq_grab_half(&w->q, batch);
+        if (n == 0) {
+            if (goc__runq_push(&w->q, g)) return; /* thieves made room */
+            continue;
+        }
+        batch[n++] = g;
+        for (uint32_t i = 0; i + 1 < n; i++) batch[i]->next = batch[i + 1];
+        gq_append(batch[0], batch[n - 1], n);
+        return;
+    }
+}
+
+/* Owner: queues g; returns true when it went to the ring (wake a helper). */
+static bool runq_put(goc__w *w, goc__g *g, bool next) {
+    if (next) {
+        g = goc__runq_put_next(&w->q, g);
+        if (!g) return false;
+    }
+    if (!goc__runq_push(&w->q, g)) runq_spill(w, g);
+    return true;
+}
+
+/* ---- waking workers --------------------------------------------------- */
+
+static void idle_unlink_locked(goc__w *w) {
+    for (goc__w **p = &sched.idle; *p; p = &(*p)->idle_next) {
+        if (*p == w) {
+            *p = w->idle_next;
+            break;
+        }
+    }
+    w->in_idle = false;
+    atomic_fetch_sub(&sched.nidle, 1);
+}
+
+static void unpark(goc__w *w) {
+    atomic_store(&w->park, 1);
+    goc__futex_wake(&w->park, 1);
+}
+
+void goc__wakep(void) {
+    if (atomic_load_explicit(&sched.nidle, memory_order_relaxed) == 0) return;
+    int zero = 0;
+    if (atomic_load_explicit(&sched.nspinning, memory_order_relaxed) != 0 ||
+        !atomic_compare_exchange_strong(&sched.nspinning, &zero, 1))
+        return;
+    goc__lock_acquire(&sched.lock);
+    goc__w *w = sched.idle;
+    if (w) {
+        sched.idle = w->idle_next;
+        w->in_idle = false;
+        atomic_fetch_sub(&sched.nidle, 1);
+        atomic_store(&w->state, GOC__W_RUNNING);
+    }
+    goc__lock_release(&sched.lock);
+    if (!w) {
+        atomic_fetch_sub(&sched.nspinning, 1);
+        return;
+    }
+    unpark(w);
+    goc__monitor_kick();
+}
+
+bool goc__sched_idle_all(void) {
+    return atomic_load(&sched.nidle) == atomic_load(&sched.nactive);
+}
+
+bool goc__has_work(goc__w *w, int64_t now) {
+    return !goc__runq_empty(&w->q) || goc__timers_next(&w->timers) <= now ||
+           atomic_load_explicit(&sched.ngq, memory_order_relaxed) > 0;
+}
+
+void goc__ready(goc__g *g, bool next) {
+    if (g->kind == GOC__G_THREAD) {
+        atomic_store_explicit(&g->wake, 1, memory_order_release);
+        goc__futex_wake(&g->wake, 1);
+        return;
+    }
+    goc__w *w = goc__tls_w();
+    if (w) {
+        if (runq_put(w, g, next)) goc__wakep();
+        return;
+    }
+    gq_append(g, g, 1);
+    goc__wakep();
+}
+
+/* ---- switching -------------------------------------------------------- */
+
+static inline void run_hook(goc__w *w) {
+    void (*h)(goc__w *, void *) = w->hook;
+    if (h) {
+        w->hook = NULL;
+        h(w, w->hook_arg);
+    }
+}
+
+static inline void tick(goc__w *w) {
+    atomic_store_explicit(&w->tick, atomic_load_explicit(&w->tick, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+/* The next coroutine from w's own queue, unless the scheduler should look
+ * around first: every 61st pick (fairness for the global queue), when a
+ * timer is due, or when the monitor asked w to retire. */
+static inline goc__g *pick_local(goc__w *w) {
+    if (atomic_load_explicit(&w->tick, memory_order_relaxed) % 61 == 60) return NULL;
+    if (atomic_load_explicit(&w->retire, memory_order_relaxed)) return NULL;
+    int64_t t = goc__timers_next(&w->timers);
+    if (GOC_UNLIKELY(t != INT64_MAX) && t <= goc__now()) return NULL;
+    return goc__runq_get(&w->q);
+}
+
+/* Switches from coroutine g (on w) to the next one or to g0, leaving hook. */
+static goc__w *sched_switch(goc__w *w, goc__g *g, void (*hook)(goc__w *, void *), void *arg,
+                            bool dying) {
+    if (GOC_UNLIKELY(g->canary) && goc__stack_canary_dead(g)) goc__stack_overflow(g);
+    w->hook = hook;
+    w->hook_arg = arg;
+    goc__g *next = pick_local(w);
+    goc__ctx *to;
+    goc__san *to_san;
+    if (next) {
+        tick(w);
+        w->cur = next;
+        to = &next->ctx;
+        to_san = &next->san;
+    } else {
+        w->cur = NULL;
+        atomic_store_explicit(&w->busy, false, memory_order_relaxed);
+        to = &w->g0;
+        to_san = &w->g0san;
+    }
+    goc__san_switch(&g->san, to_san, dying);
+    w = goc__ctx_swap(&g->ctx, to, w);
+    goc__san_resumed(&g->san);
+    run_hook(w);
+    return w;
+}
+
+goc__w *goc__park(goc__w *w, goc__g *g, void (*hook)(goc__w *, void *), void *arg) {
+    return sched_switch(w, g, hook, arg, false);
+}
+
+static void hook_requeue(goc__w *w, void *arg) {
+    if (runq_put(w, arg, false)) goc__wakep();
+}
+
+void goc_yield(void) {
+    goc__w *w = goc__tls_w();
+    if (!w || !w->cur) {
+        sched_yield();
+        return;
+    }
+    if (goc__runq_empty(&w->q) && atomic_load_explicit(&sched.ngq, memory_order_relaxed) == 0 &&
+        goc__timers_next(&w->timers) > goc__now())
+        return; /* nothing else could run here */
+    sched_switch(w, w->cur, hook_requeue, w->cur, false);
+}
+
+static void hook_exit(goc__w *w, void *arg) {
+    goc__g *g = arg;
+    goc__san_stack_free(&g->san);
+    atomic_store_explicit(&w->exited, atomic_load_explicit(&w->exited, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    goc__stack_free(&w->stacks, g);
+}
+
+static GOC_NORETURN void g_entry(void *arg, void *transfer) {
+    goc__g *g = arg;
+    goc__w *w = transfer;
+    goc__san_resumed(&g->san);
+    run_hook(w);
+    goc__race_acquire(g);
+    g->fn(g->arg);
+    w = goc__tls_w();
+    sched_switch(w, g, hook_exit, g, true);
+    goc__throw("a dead coroutine was resumed");
+}
+
+static uint64_t new_id(goc__w *w) {
+    if (!w) return atomic_fetch_add(&sched.id_gen, 1) + 1;
+    if (w->id_next == w->id_end) {
+        w->id_next = atomic_fetch_add(&sched.id_gen, ID_BATCH) + 1;
+        w->id_end = w->id_next + ID_BATCH;
+    }
+    return w->id_next++;
+}
+
+int goc_go_with(const goc_opts *opts, void (*fn)(void *), void *arg) {
+    size_t size = opts && opts->stack_size ? opts->stack_size : GOC_STACK_DEFAULT;
+    if (!fn || size > GOC_STACK_MAX) return GOC_EINVAL;
+    if (size < GOC_STACK_MIN) size = GOC_STACK_MIN;
+    int r = goc__rt_start();
+    if (r != GOC_OK) return r;
+    goc__w *w = goc__tls_w();
+    goc__g *g = goc__stack_alloc(w ? &w->stacks : NULL, size);
+    if (!g) return GOC_ENOMEM;
+    g->kind = GOC__G_CORO;
+    g->fn = fn;
+    g->arg = arg;
+    g->name = opts ? opts->name : NULL;
+    g->id = new_id(w);
+    g->next = NULL;
+    size_t room = (size_t)((char *)g - g->stack_lo);
+    /* Stagger stack tops across L1 sets; tiny stacks keep every byte. */
+    size_t skew = room >= 16384 ? (size_t)(g->id % 16) * 64 : 0;
+    goc__san_stack_new(&g->san, g->stack_lo, room);
+    goc__ctx_make(&g->ctx, g->stack_lo, room - skew, g_entry, g);
+    goc__race_release(g);
+    if (w) {
+        atomic_store_explicit(&w->spawned,
+                              atomic_load_explicit(&w->spawned, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        if (runq_put(w, g, true)) goc__wakep();
+    } else {
+        atomic_fetch_add(&sched.spawned_off, 1);
+        gq_append(g, g, 1);
+        goc__wakep();
+    }
+    return GOC_OK;
+}
+
+int goc_go(void (*fn)(void *), void *arg) { return goc_go_with(NULL, fn, arg); }
+
+size_t goc_count(void) {
+    int64_t n = atomic_load(&sched.spawned_off);
+    int nw = atomic_load(&sched.nallw);
+    for (int i = 0; i < nw; i++)
+        n += atomic_load(&sched.allw[i]->spawned) - atomic_load(&sched.allw[i]->exited);
+    return n > 0 ? (size_t)n : 0;
+}
+
+uint64_t goc_id(void) {
+    goc__g *g = goc__self();
+    return g->kind == GOC__G_CORO ? g->id : 0;
+}
+
+/* ---- finding work ----------------------------------------------------- */
+
+static goc__g *found(goc__w *w, goc__g *g) {
+    if (w->spinning) {
+        w->spinning = false;
+        if (atomic_fetch_sub(&sched.nspinning, 1) == 1) goc__wakep();
+    }
+    return g;
+}
+
+/* Runs due timers of v (any worker); true if any ran. */
+static bool run_timers(goc__w *v) {
+    int64_t next = goc__timers_next(&v->timers);
+    if (next == INT64_MAX) return false;
+    int64_t now = goc__now();
+    return next <= now && goc__timers_run(&v->timers, now) > 0;
+}
+
+static goc__g *steal(goc__w *w) {
+    int n = atomic_load(&sched.nallw);
+    for (int round = 0; round < 4; round++) {
+        bool last = round == 3;
+        uint32_t start = fastrand(w) % (uint32_t)n;
+        for (int i = 0; i < n; i++) {
+            goc__w *v = sched.allw[(start + (uint32_t)i) % (uint32_t)n];
+            if (v == w) continue;
+            goc__g *g;
+            if (run_timers(v) && (g = goc__runq_get(&w->q))) return g;
+            bool take_next = last && (!atomic_load_explicit(&v->busy, memory_order_relaxed) ||
+                                      atomic_load_explicit(&v->slow, memory_order_relaxed) ||
+                                      atomic_load_explicit(&v->retire, memory_order_relaxed));
+            if ((g = goc__runq_steal(&w->q, &v->q, take_next))) return g;
+        }
+    }
+    return NULL;
+}
+
+static bool work_anywhere(void) {
+    if (atomic_load(&sched.ngq) > 0) return true;
+    int n = atomic_load(&sched.nallw);
+    int64_t now = goc__now();
+    for (int i = 0; i < n; i++) {
+        goc__w *v = sched.allw[i];
+        if (!goc__runq_empty(&v->q) || goc__timers_next(&v->timers) <= now) return true;
+    }
+    return false;
+}
+
+/* With sched.lock: w leaves the idle list (or was popped by wakep, which
+ * counted it as spinning). */
+static void idle_leave_locked(goc__w *w) {
+    if (w->in_idle)
+        idle_unlink_locked(w);
+    else
+        w->spinning = true;
+    atomic_store(&w->state, GOC__W_RUNNING);
+}
+
+/* Nothing to run: sleeps until woken or w's next timer. Returns a coroutine
+ * found on the way, or NULL to look again. */
+static goc__g *idle(goc__w *w) {
+    goc__lock_acquire(&sched.lock);
+    if (atomic_load(&w->retire)) {
+        goc__lock_release(&sched.lock);
+        return NULL;
+    }
+    goc__g *g = gq_take_locked(w, false);
+    if (g) {
+        goc__lock_release(&sched.lock);
+        return g;
+    }
+    atomic_store(&w->park, 0);
+    w->in_idle = true;
+    w->idle_next = sched.idle;
+    sched.idle = w;
+    atomic_store(&w->state, GOC__W_IDLE);
+    atomic_fetch_add(&sched.nidle, 1);
+    goc__lock_release(&sched.lock);
+
+    if (w->spinning) {
+        w->spinning = false;
+        atomic_fetch_sub(&sched.nspinning, 1);
+        if (work_anywhere()) {
+            goc__lock_acquire(&sched.lock);
+            bool counted = w->in_idle;
+            idle_leave_locked(w);
+            goc__lock_release(&sched.lock);
+            if (counted) {
+                w->spinning = true;
+                atomic_fetch_add(&sched.nspinning, 1);
+            }
+            return NULL;
+        }
+    }
+    for (;;) {
+        int64_t deadline = goc__timers_next(&w->timers);
+        if (deadline != INT64_MAX && deadline <= goc__now()) break;
+        if (atomic_load(&w->park)) break;
+        goc__futex_wait(&w->park, 0, deadline == INT64_MAX ? -1 : deadline);
+    }
+    goc__lock_acquire(&sched.lock);
+    idle_leave_locked(w);
+    goc__lock_release(&sched.lock);
+    goc__monitor_kick();
+    return NULL;
+}
+
+/* The monitor replaced w: hand everything over and wait as a spare. */
+static void retire(goc__w *w) {
+    goc__g *head = NULL, *tail = NULL, *g;
+    size_t n = 0;
+    while ((g = goc__runq_get(&w->q))) {
+        g->next = NULL;
+        if (tail)
+            tail->next = g;
+        else
+            head = g;
+        tail = g;
+        n++;
+    }
+    if (n) gq_append(head, tail, n);
+    goc__lock_acquire(&sched.lock);
+    goc__w *heir = w->heir;
+    goc__lock_release(&sched.lock);
+    if (heir) goc__timers_move(&w->timers, &heir->timers);
+    if (w->spinning) {
+        w->spinning = false;
+        atomic_fetch_sub(&sched.nspinning, 1);
+    }
+    goc__lock_acquire(&sched.lock);
+    atomic_store(&w->park, 0);
+    atomic_store(&w->retire, false);
+    atomic_store(&w->state, GOC__W_SPARE);
+    w->idle_next = sched.spare;
+    sched.spare = w;
+    atomic_fetch_sub(&sched.nactive, 1);
+    goc__lock_release(&sched.lock);
+    goc__wakep();
+    while (!atomic_load(&w->park)) goc__futex_wait(&w->park, 0, -1);
+    w->spinning = true; /* counted by goc__replace_worker */
+}
+
+static goc__g *find_runnable(goc__w *w) {
+    for (;;) {
+        if (atomic_load_explicit(&w->retire, memory_order_relaxed)) retire(w);
+        run_timers(w);
+        goc__g *g;
+        if (atomic_load_explicit(&w->tick, memory_order_relaxed) % 61 == 60 &&
+            (g = gq_take(w, true)))
+            return found(w, g);
+        if ((g = goc__runq_get(&w->q))) return found(w, g);
+        if ((g = gq_take(w, false))) return found(w, g);
+        if (!w->spinning) {
+            int busy = atomic_load(&sched.nactive) - atomic_load(&sched.nidle);
+            if (2 * atomic_load(&sched.nspinning) < busy) {
+                w->spinning = true;
+                atomic_fetch_add(&sched.nspinning, 1);
+            }
+        }
+        if (w->spinning && (g = steal(w))) return found(w, g);
+        if ((g = idle(w))) return found(w, g);
+    }
+}
+
+/* ---- workers ---------------------------------------------------------- */
+
+static void *worker_main(void *arg) {
+    goc__w *w = arg;
+    tls_w = w;
+    stack_t ss = {.ss_sp = w->altstack, .ss_size = ALTSTACK, .ss_flags = 0};
+    sigaltstack(&ss, NULL);
+    pthread_attr_t attr;
+    void *lo = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, &lo, &size);
+        pthread_attr_destroy(&attr);
+    }
+    goc__san_thread(&w->g0san, lo, size);
+    for (;;) {
+        goc__g *g = find_runnable(w);
+        tick(w);
+        w->cur = g;
+        atomic_store_explicit(&w->busy, true, memory_order_relaxed);
+        goc__san_switch(&w->g0san, &g->san, false);
+        goc__ctx_swap(&w->g0, &g->ctx, w);
+        goc__san_resumed(&w->g0san);
+        run_hook(w);
+    }
+    return NULL;
+}
+
+/* A new worker in state RUNNING (not yet started), or NULL. */
+static goc__w *worker_new(void) {
+    int i = atomic_load(&sched.nallw);
+    if (i >= MAXW) return NULL;
+    goc__w *w;
+    if (posix_memalign((void **)&w, GOC_CACHELINE, sizeof *w) != 0) return NULL;
+    *w = (goc__w){0};
+    w->altstack = goc__malloc(ALTSTACK);
+    if (!w->altstack) {
+        free(w);
+        return NULL;
+    }
+    goc__timers_init(&w->timers);
+    w->index = i;
+    w->rnd = 0x9e3779b9u * (uint32_t)(i + 1);
+    atomic_init(&w->state, GOC__W_RUNNING);
+    return w;
+}
+
+static void worker_free(goc__w *w) {
+    goc__free(w->altstack);
+    free(w);
+}
+
+/* Publishes w in allw and starts its thread; GOC_OK or an error (w freed). */
+static int worker_start(goc__w *w) {
+    sched.allw[w->index] = w;
+    atomic_store(&sched.nallw, w->index + 1);
+    int r = goc__thread_start(worker_main, w, 0);
+    if (r != 0) {
+        atomic_store(&sched.nallw, w->index);
+        sched.allw[w->index] = NULL;
+        worker_free(w);
+        return GOC_EAGAIN;
+    }
+    return GOC_OK;
+}
+
+void goc__replace_worker(goc__w *stuck) {
+    goc__lock_acquire(&sched.lock);
+    if (atomic_load(&stuck->retire) || atomic_load(&stuck->state) != GOC__W_RUNNING) {
+        goc__lock_release(&sched.lock);
+        return;
+    }
+    goc__w *w = sched.spare;
+    if (w) sched.spare = w->idle_next;
+    goc__lock_release(&sched.lock);
+    bool fresh = !w;
+    if (fresh && !(w = worker_new())) return;
+    goc__lock_acquire(&sched.lock);
+    stuck->heir = w;
+    atomic_store(&stuck->retire, true);
+    atomic_store(&w->state, GOC__W_RUNNING);
+    atomic_fetch_add(&sched.nactive, 1);
+    atomic_fetch_add(&sched.nspinning, 1);
+    goc__lock_release(&sched.lock);
+    if (!fresh) {
+        unpark(w);
+        return;
+    }
+    w->spinning = true;
+    if (worker_start(w) != GOC_OK) { /* undo: stuck keeps its work */
+        goc__lock_acquire(&sched.lock);
+        atomic_store(&stuck->retire, false);
+        stuck->heir = NULL;
+        atomic_fetch_sub(&sched.nactive, 1);
+        atomic_fetch_sub(&sched.nspinning, 1);
+        goc__lock_release(&sched.lock);
+    }
+}
+
+/* ---- timers on workers ------------------------------------------------ */
+
+/* Some worker that runs coroutines, for timers armed off the workers. */
+static goc__w *pick_worker(void) {
+    static _Atomic uint32_t rr;
+    int n = atomic_load(&sched.nallw);
+    uint32_t start = atomic_fetch_add(&rr, 1);
+    for (int i = 0; i < n; i++) {
+        goc__w *w = sched.allw[(start + (uint32_t)i) % (uint32_t)n];
+        if (atomic_load(&w->state) != GOC__W_SPARE) return w;
+    }
+    return sched.allw[0];
+}
+
+int goc__timer_start(goc__timer *t, int64_t when, int64_t period) {
+    int r = goc__rt_start();
+    if (r != GOC_OK) return r;
+    goc__w *w = goc__tls_w();
+    bool remote = !w || atomic_load(&w->state) == GOC__W_SPARE;
+    if (remote) w = pick_worker();
+    bool earliest = false;
+    r = goc__timers_add(&w->timers, t, when, period, &earliest);
+    /* A sleeping worker set its alarm by its earliest timer: reset it. */
+    if (r == GOC_OK && remote && earliest) unpark(w);
+    return r;
+}
+
+/* ---- start ------------------------------------------------------------ */
+
+static _Atomic int rt_state; /* 0 off, 1 on */
+static goc__lock rt_lock;
+
+static int procs_from_env(void) {
+    const char *s = getenv("GOC_PROCS");
+    long n = s ? strtol(s, NULL, 10) : 0;
+    if (n <= 0) n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n <= 0) n = 1;
+    return n > MAXPROCS ? MAXPROCS : (int)n;
+}
+
+void goc__overflow_handler_install(void);
+
+static int rt_start_slow(void) {
+    goc__lock_acquire(&rt_lock);
+    if (atomic_load(&rt_state)) {
+        goc__lock_release(&rt_lock);
+        return GOC_OK;
+    }
+    goc__stack_init();
+    goc__overflow_handler_install();
+    int want = procs_from_env(), n = 0;
+    while (n < want) {
+        goc__w *w = worker_new();
+        if (!w) break;
+        atomic_fetch_add(&sched.nactive, 1);
+        if (worker_start(w) != GOC_OK) {
+            atomic_fetch_sub(&sched.nactive, 1);
+            break;
+        }
+        n++;
+    }
+    if (n == 0) {
+        goc__lock_release(&rt_lock);
+        return GOC_EAGAIN;
+    }
+    sched.nprocs = n;
+    goc__monitor_start(); /* without it goc still runs; stuck workers stay stuck */
+    atomic_store_explicit(&rt_state, 1, memory_order_release);
+    goc__lock_release(&rt_lock);
+    return GOC_OK;
+}
+
+int goc__rt_start(void) {
+    if (GOC_LIKELY(atomic_load_explicit(&rt_state, memory_order_acquire))) return GOC_OK;
+    return rt_start_slow();
+}
+
+int goc_procs(void) {
+    return goc__rt_start() == GOC_OK ? sched.nprocs : 0;
+}

@@ -1,0 +1,371 @@
+/* Stack slots: carving, caching, trimming, guards.
+ *
+ * A slot is [guard GOC__STACK_GUARD][stack ......... record goc__g]. Slots of
+ * one class are carved from slabs, large MAP_NORESERVE regions (one VMA each,
+ * merged by the kernel when adjacent), so a million stacks need no million
+ * VMAs. A free slot is in exactly one place:
+ *   a worker's cache    pages resident, reused on the spawn hot path;
+ *   class->fresh        freed recently, pages resident;
+ *   class->aged         free since the previous trim, pages resident;
+ *   class->runs         never used or trimmed: no resident pages.
+ * Invariants: fresh/aged are lists through the record's `next`; a run is a
+ * range of contiguous slots whose guards are installed iff run.guarded.
+ *
+ * Locking: class->lock guards fresh, aged and runs; never held with another
+ * lock. Trimming (the monitor) takes the aged list out under the lock and
+ * calls madvise outside it.
+ *
+ * Guards: MADV_GUARD_INSTALL (Linux 6.13+) marks guard pages without a VMA,
+ * and they survive MADV_DONTNEED, so each slot gets them once. Without it, the
+ * first GUARD_VMA_BUDGET slots get an mprotect guard (two VMAs each) and every
+ * slot a canary word, checked at each switch-out. Under TSan each stack is its
+ * own mapping, unmapped when freed, so TSan forgets its shadow state and a
+ * reused stack cannot look like a race between unrelated coroutines.
+ */
+#include "stack.h"
+
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "sched.h"
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+#define PAGE ((size_t)4096)
+#define SLAB_BYTES ((size_t)64 << 20)
+#define GUARD_VMA_BUDGET 8192
+#define CANARY 0x676f632d73746b21ULL /* "goc-stk!" */
+
+struct run {
+    char *base;
+    size_t n;
+    bool guarded;
+};
+
+struct klass {
+    goc__lock lock;
+    goc__g *fresh, *aged;
+    size_t nfresh, naged;
+    struct run *runs;
+    size_t nruns, capruns;
+};
+
+static struct klass classes[GOC__STACK_CLASSES];
+static enum goc__guard_mode guard_mode = GOC__GUARD_CANARY;
+static _Atomic int mprotect_budget = GUARD_VMA_BUDGET;
+
+static size_t class_bytes(int c) { return PAGE << c; }
+static size_t slot_bytes(int c) { return GOC__STACK_GUARD + class_bytes(c); }
+
+static int class_of(size_t size) {
+    int c = 0;
+    while (class_bytes(c) < size) c++;
+    return c;
+}
+
+static uint32_t cache_max(int c) { return c <= 6 ? 64 : c <= 10 ? 16 : 4; }
+
+void goc__stack_init(void) {
+#if defined(GOC_TSAN)
+    guard_mode = GOC__GUARD_CANARY;
+#else
+    int on_valgrind = 0;
+#if defined(GOC_VALGRIND)
+    on_valgrind = RUNNING_ON_VALGRIND;
+#endif
+    char *p = on_valgrind ? NULL : goc__map(2 * PAGE);
+    if (p && madvise(p, PAGE, MADV_GUARD_INSTALL) == 0)
+        guard_mode = GOC__GUARD_INSTALL;
+    else
+        guard_mode = on_valgrind ? GOC__GUARD_CANARY : GOC__GUARD_MPROTECT;
+    if (p) goc__unmap(p, 2 * PAGE);
+#endif
+}
+
+enum goc__guard_mode goc__stack_guard_mode(void) { return guard_mode; }
+
+/* The record sits at the top of the slot; slot is the guard's first byte. */
+static goc__g *slot_record(char *slot, int c) {
+    return (goc__g *)(slot + slot_bytes(c) - GOC__G_SIZE);
+}
+
+static char *record_slot(goc__g *g) { return g->stack_lo - GOC__STACK_GUARD; }
+
+/* First use of a slot that has no resident pages. */
+static goc__g *slot_open(char *slot, int c, bool guarded) {
+    bool canary = guard_mode != GOC__GUARD_INSTALL;
+    if (!guarded && guard_mode == GOC__GUARD_INSTALL &&
+        madvise(slot, GOC__STACK_GUARD, MADV_GUARD_INSTALL) != 0)
+        canary = true;
+    if (!guarded && guard_mode == GOC__GUARD_MPROTECT && atomic_fetch_sub(&mprotect_budget, 1) > 0)
+        mprotect(slot + GOC__STACK_GUARD - PAGE, PAGE, PROT_NONE);
+    goc__g *g = slot_record(slot, c);
+    g->stack_lo = slot + GOC__STACK_GUARD;
+    g->stack_size = class_bytes(c);
+    g->sclass = (uint8_t)c;
+    g->canary = canary;
+    if (canary) *(uint64_t *)g->stack_lo = CANARY;
+    return g;
+}
+
+bool goc__stack_canary_dead(const goc__g *g) {
+    return g->canary && *(const uint64_t *)g->stack_lo != CANARY;
+}
+
+#if defined(GOC_TSAN)
+
+goc__g *goc__stack_alloc(goc__stacks *cache, size_t size) {
+    (void)cache;
+    int c = class_of(size);
+    char *slot = goc__map(slot_bytes(c));
+    return slot ? slot_open(slot, c, false) : NULL;
+}
+
+void goc__stack_free(goc__stacks *cache, goc__g *g) {
+    (void)cache;
+    goc__unmap(record_slot(g), slot_bytes(g->sclass));
+}
+
+void goc__stack_flush(goc__stacks *cache) { (void)cache; }
+bool goc__stack_trim(void) { return false; }
+size_t goc__stack_rss_slots(void) { return 0; }
+
+#else
+
+/* With k locked: records n contiguous slots at base as a run. */
+static bool runs_push(struct klass *k, int c, char *base, size_t n, bool guarded) {
+    if (k->nruns > 0) {
+        struct run *last = &k->runs[k->nruns - 1];
+        if (last->n == 0) {
+            *last = (struct run){base, n, guarded};
+            return true;
+        }
+        if (last->guarded == guarded && last->base + last->n * slot_bytes(c) == base) {
+            last->n += n;
+            return true;
+        }
+    }
+    if (k->nruns == k->capruns) {
+        size_t cap = k->capruns ? k->capruns * 2 : 16;
+        struct run *r = goc__realloc(k->runs, cap * sizeof *r);
+        if (!r) return false;
+        k->runs = r;
+        k->capruns = cap;
+    }
+    k->runs[k->nruns++] = (struct run){base, n, guarded};
+    return true;
+}
+
+/* With k locked: one slot with no resident pages, from a run or a new slab. */
+static char *carve(struct klass *k, int c, bool *guarded) {
+    while (k->nruns > 0) {
+        struct run *r = &k->runs[k->nruns - 1];
+        if (r->n == 0) {
+            k->nruns--;
+            continue;
+        }
+        char *slot = r->base;
+        r->base += slot_bytes(c);
+        r->n--;
+        *guarded = r->guarded;
+        return slot;
+    }
+    size_t per = SLAB_BYTES / slot_bytes(c);
+    if (per == 0) per = 1;
+    char *slab = goc__map(per * slot_bytes(c));
+    if (!slab) return NULL;
+    madvise(slab, per * slot_bytes(c), MADV_NOHUGEPAGE);
+    if (per > 1 && !runs_push(k, c, slab + slot_bytes(c), per - 1, false)) {
+        goc__unmap(slab + slot_bytes(c), (per - 1) * slot_bytes(c));
+    }
+    *guarded = false;
+    return slab;
+}
+
+static goc__g *pop(goc__g **list, size_t *n) {
+    goc__g *g = *list;
+    if (g) {
+        *list = g->next;
+        (*n)--;
+    }
+    return g;
+}
+
+/* Takes one slot from the shared pool of class c, resident ones first. */
+static goc__g *class_take(int c) {
+    struct klass *k = &classes[c];
+    goc__lock_acquire(&k->lock);
+    goc__g *g = pop(&k->fresh, &k->nfresh);
+    if (!g) g = pop(&k->aged, &k->naged);
+    if (g) {
+        goc__lock_release(&k->lock);
+        return g;
+    }
+    bool guarded;
+    char *slot = carve(k, c, &guarded);
+    goc__lock_release(&k->lock);
+    return slot ? slot_open(slot, c, guarded) : NULL;
+}
+
+/* Moves up to n resident slots of class c from the shared pool into cache. */
+static void cache_refill(goc__stacks *cache, int c, uint32_t n) {
+    struct klass *k = &classes[c];
+    goc__lock_acquire(&k->lock);
+    while (n-- > 0) {
+        goc__g *g = pop(&k->fresh, &k->nfresh);
+        if (!g) g = pop(&k->aged, &k->naged);
+        if (!g) break;
+        g->next = cache->c[c].head;
+        cache->c[c].head = g;
+        cache->c[c].n++;
+    }
+    goc__lock_release(&k->lock);
+}
+
+goc__g *goc__stack_alloc(goc__stacks *cache, size_t size) {
+    if (size > class_bytes(GOC__STACK_CLASSES - 1)) return NULL;
+    int c = class_of(size);
+    if (cache) {
+        if (!cache->c[c].head) cache_refill(cache, c, cache_max(c) / 2);
+        goc__g *g = cache->c[c].head;
+        if (g) {
+            cache->c[c].head = g->next;
+            cache->c[c].n--;
+            return g;
+        }
+    }
+    return class_take(c);
+}
+
+/* Gives n slots of the list to the shared pool as freshly freed. */
+static void class_give(int c, goc__g *head, goc__g *tail, size_t n) {
+    struct klass *k = &classes[c];
+    goc__lock_acquire(&k->lock);
+    tail->next = k->fresh;
+    k->fresh = head;
+    k->nfresh += n;
+    goc__lock_release(&k->lock);
+}
+
+void goc__stack_free(goc__stacks *cache, goc__g *g) {
+    int c = g->sclass;
+    if (!cache) {
+        class_give(c, g, g, 1);
+        return;
+    }
+    g->next = cache->c[c].head;
+    cache->c[c].head = g;
+    if (++cache->c[c].n <= cache_max(c)) return;
+    /* Over the limit: hand the older half to the pool in one batch. */
+    uint32_t keep = cache_max(c) / 2;
+    goc__g *last = cache->c[c].head;
+    for (uint32_t i = 1; i < keep; i++) last = last->next;
+    goc__g *head = last->next, *tail = head;
+    size_t n = 1;
+    while (tail->next) {
+        tail = tail->next;
+        n++;
+    }
+    last->next = NULL;
+    cache->c[c].n = keep;
+    class_give(c, head, tail, n);
+}
+
+void goc__stack_flush(goc__stacks *cache) {
+    for (int c = 0; c < GOC__STACK_CLASSES; c++) {
+        goc__g *head = cache->c[c].head, *tail = head;
+        if (!head) continue;
+        size_t n = 1;
+        while (tail->next) {
+            tail = tail->next;
+            n++;
+        }
+        cache->c[c].head = NULL;
+        cache->c[c].n = 0;
+        class_give(c, head, tail, n);
+    }
+}
+
+static int cmp_ptr(const void *a, const void *b) {
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Releases the pages of n slots (addresses in v, sorted) and records them as
+ * runs; contiguous slots share one madvise. */
+static void release_sorted(int c, char **v, size_t n) {
+    struct klass *k = &classes[c];
+    size_t sb = slot_bytes(c);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && v[j] == v[j - 1] + sb) j++;
+        madvise(v[i], (j - i) * sb, MADV_DONTNEED);
+        goc__lock_acquire(&k->lock);
+        bool ok = runs_push(k, c, v[i], j - i, true); /* guards survive DONTNEED */
+        goc__lock_release(&k->lock);
+        if (!ok) { /* no memory for the run: keep them as resident slots */
+            for (size_t m = i; m < j; m++) {
+                goc__g *g = slot_record(v[m], c);
+                class_give(c, g, g, 1);
+            }
+        }
+        i = j;
+    }
+}
+
+static void trim_class(int c) {
+    struct klass *k = &classes[c];
+    goc__lock_acquire(&k->lock);
+    goc__g *list = k->aged;
+    size_t n = k->naged;
+    k->aged = k->fresh;
+    k->naged = k->nfresh;
+    k->fresh = NULL;
+    k->nfresh = 0;
+    goc__lock_release(&k->lock);
+    if (n == 0) return;
+    char **v = goc__malloc(n * sizeof *v);
+    if (!v) {
+        /* No memory to sort: give them back aged; the next trim tries again. */
+        goc__lock_acquire(&k->lock);
+        goc__g *tail = list;
+        while (tail->next) tail = tail->next;
+        tail->next = k->aged;
+        k->aged = list;
+        k->naged += n;
+        goc__lock_release(&k->lock);
+        return;
+    }
+    size_t i = 0;
+    for (goc__g *g = list; g; g = g->next) v[i++] = record_slot(g);
+    qsort(v, n, sizeof *v, cmp_ptr);
+    /* In canary mode the released pages lose their canaries: those slots are
+     * reopened through slot_open, which writes them again. */
+    release_sorted(c, v, n);
+    goc__free(v);
+}
+
+bool goc__stack_trim(void) {
+    bool pending = false;
+    for (int c = 0; c < GOC__STACK_CLASSES; c++) {
+        trim_class(c);
+        goc__lock_acquire(&classes[c].lock);
+        pending |= classes[c].naged > 0;
+        goc__lock_release(&classes[c].lock);
+    }
+    return pending;
+}
+
+size_t goc__stack_rss_slots(void) {
+    size_t n = 0;
+    for (int c = 0; c < GOC__STACK_CLASSES; c++) {
+        goc__lock_acquire(&classes[c].lock);
+        n += classes[c].nfresh + classes[c].naged;
+        goc__lock_release(&classes[c].lock);
+    }
+    return n;
+}
+
+#endif

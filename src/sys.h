@@ -1,0 +1,56 @@
+/* Thin wrappers over the OS: every allocation and syscall in src/ goes through
+ * here, so tests can make the Nth one fail (goc__fault_arm) and check that the
+ * runtime reports the error and keeps working. */
+#ifndef GOC_SYS_H
+#define GOC_SYS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GOC_LIKELY(x) __builtin_expect(!!(x), 1)
+#define GOC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define GOC_CACHELINE 64
+#define GOC_NOINLINE __attribute__((noinline))
+#define GOC_NORETURN __attribute__((noreturn))
+
+/* Fault injection points. */
+enum goc__fault_kind { GOC__FAULT_ALLOC, GOC__FAULT_MMAP, GOC__FAULT_THREAD, GOC__FAULT_NKINDS };
+
+/* Makes the nth next call of kind fail (1 = the next one); 0 disarms. */
+void goc__fault_arm(enum goc__fault_kind kind, long nth);
+
+void *goc__malloc(size_t n);
+void *goc__calloc(size_t n, size_t size);
+void *goc__realloc(void *p, size_t n);
+void goc__free(void *p);
+
+/* mmap of anonymous, lazily committed memory; NULL on failure. */
+void *goc__map(size_t n);
+void goc__unmap(void *p, size_t n);
+
+/* pthread_create of a detached thread with the given stack size; 0 or -errno. */
+int goc__thread_start(void *(*fn)(void *), void *arg, size_t stack_size);
+
+/* Futex on a 32-bit word: wait while *addr == val, until deadline (goc_now
+ * clock, < 0 none). Spurious returns are allowed. */
+void goc__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline);
+void goc__futex_wake(_Atomic uint32_t *addr, int n);
+
+int64_t goc__now(void);
+
+/* Corrupted internal state: print and abort, in every build. */
+GOC_NORETURN void goc__throw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* write(2) of a formatted line, safe in a signal handler for %s %d %lu %zu. */
+void goc__print_raw(const char *s);
+
+static inline void goc__cpu_relax(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+#endif

@@ -1,0 +1,209 @@
+/* The timer heap and the timer state machine (states in timer.h).
+ *
+ * Invariants: a PENDING timer is in exactly one heap, at v[t->idx], and
+ * t->heap points to it; any other state has t->heap == NULL. h->next equals
+ * v[0]->when, or INT64_MAX when h is empty, whenever h's lock is free.
+ *
+ * Locking: one lock per heap; never two at once except in goc__timers_move,
+ * which takes them in address order. Callbacks run with no heap lock, so a
+ * callback may take channel locks while a channel operation holding its lock
+ * arms a timer: channel lock < heap lock.
+ *
+ * Design: a heap per worker keeps sleep/wake on one core and its lock
+ * uncontended; the alternative, one global heap with a timer thread, puts a
+ * cross-thread wake-up on every timeout. Deletion is eager (by index) so a
+ * stopped timer costs nothing later.
+ */
+#include "timer.h"
+
+#include <sched.h>
+
+#include "goc.h"
+
+#define ARITY 4
+
+void goc__timers_init(goc__timers *h) {
+    h->lock = (goc__lock){0};
+    h->v = NULL;
+    h->n = h->cap = 0;
+    atomic_init(&h->next, INT64_MAX);
+}
+
+void goc__timers_term(goc__timers *h) {
+    goc__free(h->v);
+    h->v = NULL;
+    h->n = h->cap = 0;
+}
+
+static void place(goc__timers *h, uint32_t i, goc__timer *t) {
+    h->v[i] = t;
+    t->idx = i;
+}
+
+static void sift_up(goc__timers *h, uint32_t i) {
+    goc__timer *t = h->v[i];
+    while (i > 0) {
+        uint32_t p = (i - 1) / ARITY;
+        if (h->v[p]->when <= t->when) break;
+        place(h, i, h->v[p]);
+        i = p;
+    }
+    place(h, i, t);
+}
+
+static void sift_down(goc__timers *h, uint32_t i) {
+    goc__timer *t = h->v[i];
+    for (;;) {
+        uint32_t c = i * ARITY + 1, best = i;
+        int64_t bw = t->when;
+        for (uint32_t k = c; k < c + ARITY && k < h->n; k++) {
+            if (h->v[k]->when < bw) {
+                best = k;
+                bw = h->v[k]->when;
+            }
+        }
+        if (best == i) break;
+        place(h, i, h->v[best]);
+        i = best;
+    }
+    place(h, i, t);
+}
+
+static void update_next(goc__timers *h) {
+    atomic_store_explicit(&h->next, h->n ? h->v[0]->when : INT64_MAX, memory_order_relaxed);
+}
+
+static void heap_remove(goc__timers *h, goc__timer *t) {
+    uint32_t i = t->idx;
+    h->n--;
+    if (i != h->n) {
+        goc__timer *moved = h->v[h->n];
+        place(h, i, moved);
+        sift_down(h, i);
+        sift_up(h, moved->idx);
+    }
+    atomic_store_explicit(&t->heap, NULL, memory_order_relaxed);
+}
+
+/* With h locked: inserts t. GOC_ENOMEM if the heap cannot grow. */
+static int heap_insert(goc__timers *h, goc__timer *t) {
+    if (h->n == h->cap) {
+        uint32_t cap = h->cap ? h->cap * 2 : 64;
+        goc__timer **v = goc__realloc(h->v, cap * sizeof *v);
+        if (!v) return GOC_ENOMEM;
+        h->v = v;
+        h->cap = cap;
+    }
+    place(h, h->n++, t);
+    sift_up(h, t->idx);
+    atomic_store_explicit(&t->heap, h, memory_order_relaxed);
+    return GOC_OK;
+}
+
+int goc__timers_add(goc__timers *h, goc__timer *t, int64_t when, int64_t period, bool *earliest) {
+    goc__lock_acquire(&h->lock);
+    t->when = when;
+    t->period = period;
+    int r = heap_insert(h, t);
+    if (r == GOC_OK) {
+        atomic_store_explicit(&t->state, GOC__TIMER_PENDING, memory_order_release);
+        *earliest = h->v[0] == t;
+        update_next(h);
+    }
+    goc__lock_release(&h->lock);
+    return r;
+}
+
+bool goc__timer_stop(goc__timer *t) {
+    for (;;) {
+        uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+        if (s == GOC__TIMER_IDLE) return false;
+        if (s == GOC__TIMER_RUNNING || s == GOC__TIMER_STOPPING) {
+            uint32_t r = GOC__TIMER_RUNNING;
+            atomic_compare_exchange_strong(&t->state, &r, GOC__TIMER_STOPPING);
+            /* The callback is short and never blocks: wait it out. */
+            while (atomic_load_explicit(&t->state, memory_order_acquire) != GOC__TIMER_IDLE)
+                sched_yield();
+            return false;
+        }
+        goc__timers *h = atomic_load_explicit(&t->heap, memory_order_relaxed);
+        if (!h) continue;
+        goc__lock_acquire(&h->lock);
+        if (atomic_load_explicit(&t->heap, memory_order_relaxed) == h &&
+            atomic_load_explicit(&t->state, memory_order_relaxed) == GOC__TIMER_PENDING) {
+            heap_remove(h, t);
+            update_next(h);
+            atomic_store_explicit(&t->state, GOC__TIMER_IDLE, memory_order_release);
+            goc__lock_release(&h->lock);
+            return true;
+        }
+        goc__lock_release(&h->lock);
+    }
+}
+
+/* The next firing of a periodic timer: keeps the phase, skips missed ticks. */
+static int64_t next_period(const goc__timer *t, int64_t now) {
+    int64_t when = t->when + t->period;
+    if (when <= now) when += ((now - when) / t->period + 1) * t->period;
+    return when;
+}
+
+/* After t's callback: back to IDLE, or re-armed in h if periodic and not stopped. */
+static void finish(goc__timers *h, goc__timer *t, int64_t now) {
+    if (t->period > 0) {
+        goc__lock_acquire(&h->lock);
+        uint32_t r = GOC__TIMER_RUNNING;
+        if (atomic_load_explicit(&t->state, memory_order_relaxed) == r) {
+            t->when = next_period(t, now);
+            if (heap_insert(h, t) == GOC_OK) {
+                update_next(h);
+                atomic_store_explicit(&t->state, GOC__TIMER_PENDING, memory_order_release);
+                goc__lock_release(&h->lock);
+                return;
+            }
+        }
+        goc__lock_release(&h->lock);
+    }
+    atomic_store_explicit(&t->state, GOC__TIMER_IDLE, memory_order_release);
+}
+
+int goc__timers_run(goc__timers *h, int64_t now) {
+    int ran = 0;
+    for (;;) {
+        if (goc__timers_next(h) > now) return ran;
+        goc__lock_acquire(&h->lock);
+        if (h->n == 0 || h->v[0]->when > now) {
+            goc__lock_release(&h->lock);
+            return ran;
+        }
+        goc__timer *t = h->v[0];
+        heap_remove(h, t);
+        update_next(h);
+        atomic_store_explicit(&t->state, GOC__TIMER_RUNNING, memory_order_relaxed);
+        goc__lock_release(&h->lock);
+        t->fn(t, now);
+        finish(h, t, now);
+        ran++;
+    }
+}
+
+void goc__timers_move(goc__timers *from, goc__timers *to) {
+    if (from == to) return;
+    goc__timers *a = from < to ? from : to, *b = from < to ? to : from;
+    goc__lock_acquire(&a->lock);
+    goc__lock_acquire(&b->lock);
+    while (from->n > 0) {
+        goc__timer *t = from->v[from->n - 1];
+        heap_remove(from, t);
+        if (heap_insert(to, t) != GOC_OK) {
+            /* No room in the heir: leave the rest where they are; an idle
+             * worker steals due timers from any heap. */
+            heap_insert(from, t);
+            break;
+        }
+    }
+    update_next(from);
+    update_next(to);
+    goc__lock_release(&b->lock);
+    goc__lock_release(&a->lock);
+}
