@@ -52,7 +52,6 @@ struct klass {
     size_t nruns, capruns;
 };
 
-static struct klass classes[GOC__STACK_CLASSES];
 static enum goc__guard_mode guard_mode = GOC__GUARD_CANARY;
 static _Atomic int mprotect_budget = GUARD_VMA_BUDGET;
 
@@ -64,8 +63,6 @@ static int class_of(size_t size) {
     while (class_bytes(c) < size) c++;
     return c;
 }
-
-static uint32_t cache_max(int c) { return c <= 6 ? 64 : c <= 10 ? 16 : 4; }
 
 void goc__stack_init(void) {
 #if defined(GOC_TSAN)
@@ -133,6 +130,11 @@ bool goc__stack_trim(void) { return false; }
 size_t goc__stack_rss_slots(void) { return 0; }
 
 #else
+
+static struct klass classes[GOC__STACK_CLASSES];
+
+/* Resident free stacks a worker keeps: fewer of the big ones. */
+static uint32_t cache_max(int c) { return c <= 6 ? 64 : c <= 10 ? 16 : 4; }
 
 /* With k locked: records n contiguous slots at base as a run. */
 static bool runs_push(struct klass *k, int c, char *base, size_t n, bool guarded) {
