@@ -199,7 +199,7 @@ static void unlock_chan(void *c) { goc__lock_release(&((goc_chan *)c)->lock); }
 /* Blocks on a NULL channel: only the deadline ends it. */
 static int block_forever(int64_t deadline) {
     goc__wait wt;
-    goc__wait_init(&wt, goc__self());
+    goc__wait_init(&wt, goc__self(), false);
     if (deadline < 0) {
         goc__wait_block(&wt, -1, NULL, NULL);
         goc__throw("a wait on a NULL channel was woken");
@@ -221,9 +221,8 @@ static int chan_op(goc_chan *c, void *v, bool send, int64_t deadline) {
     }
     goc__wait wt;
     goc__node n = {.wt = &wt, .elem = v, .index = 0};
-    goc__wait_init(&wt, goc__self());
+    goc__wait_init(&wt, goc__self(), false);
     goc__waitq_push(send ? &c->sendq : &c->recvq, &n);
-    goc_chan_retain(c); /* the wait keeps the channel alive */
     goc__race_release(&n);
     r = goc__wait_block(&wt, deadline, unlock_chan, c);
     if (r == GOC_OK) {
@@ -235,7 +234,6 @@ static int chan_op(goc_chan *c, void *v, bool send, int64_t deadline) {
         if (n.queued) goc__waitq_unlink(send ? &c->sendq : &c->recvq, &n);
         goc__lock_release(&c->lock);
     }
-    goc_chan_release(c);
     return r;
 }
 

@@ -100,14 +100,13 @@ static goc__waitq *queue_of(goc_case *cs) {
 /* Enqueues a node per case (with all locked), blocks, cleans up. */
 static int block(sel *s, int64_t deadline) {
     goc__wait wt;
-    goc__wait_init(&wt, goc__self());
+    goc__wait_init(&wt, goc__self(), true);
     for (size_t i = 0; i < s->n; i++) {
         goc_case *cs = &s->cases[i];
         goc__node *nd = &s->nodes[i];
         *nd = (goc__node){.wt = &wt, .elem = cs->ptr, .index = (int)i};
         if (!cs->ch) continue;
         goc__waitq_push(queue_of(cs), nd);
-        goc_chan_retain(cs->ch);
         goc__race_release(nd);
     }
     int r = goc__wait_block(&wt, deadline, unlock_all, s);
@@ -122,7 +121,6 @@ static int block(sel *s, int64_t deadline) {
         cs->ok = nd->success;
         if (!nd->success && cs->op == GOC_OP_RECV && cs->ptr) goc__zero(cs->ptr, cs->ch->elem);
     }
-    for (size_t i = 0; i < s->n; i++) goc_chan_release(s->cases[i].ch);
     return r;
 }
 
