@@ -29,6 +29,10 @@
 
 #include "sched.h"
 
+#if defined(GOC_ASAN)
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
@@ -98,6 +102,11 @@ static goc__g *slot_open(char *slot, int c, bool guarded) {
         canary = true;
     if (!guarded && guard_mode == GOC__GUARD_MPROTECT && atomic_fetch_sub(&mprotect_budget, 1) > 0)
         mprotect(slot + GOC__STACK_GUARD - PAGE, PAGE, PROT_NONE);
+#if defined(GOC_ASAN) && !defined(GOC_TSAN)
+    /* Stacks hold pointers too: the leak checker must scan them (not the
+     * guards, which fault). A slot is opened unguarded only once. */
+    if (!guarded) __lsan_register_root_region(slot + GOC__STACK_GUARD, class_bytes(c));
+#endif
     goc__g *g = slot_record(slot, c);
     g->stack_lo = slot + GOC__STACK_GUARD;
     g->stack_size = class_bytes(c);
