@@ -30,9 +30,10 @@
  * usually about to block, and its worker runs the coroutine next (the monitor
  * covers the case where it does not).
  *
- * Locking: sched.lock guards the global queue and the idle and spare lists.
- * Lock order: channel/sync locks < timer heap locks < sched.lock; stack class
- * locks and the monitor's never nest with others.
+ * Locking: sched.lock guards the global queue and the idle and spare lists,
+ * and is held while timers move between heaps (so a timer never lands in a
+ * heap that is retiring). Lock order: channel/sync locks < sched.lock <
+ * timer heap locks; stack class locks never nest with others.
  */
 #include "sched.h"
 
@@ -494,7 +495,20 @@ static goc__g *idle(goc__w *w) {
     return NULL;
 }
 
-/* The monitor replaced w: hand everything over and wait as a spare. */
+/* With sched.lock: an active worker other than w (RUNNING or IDLE). */
+static goc__w *active_worker_locked(goc__w *w) {
+    int n = atomic_load(&sched.nallw);
+    for (int i = 0; i < n; i++) {
+        goc__w *v = sched.allw[i];
+        if (v != w && atomic_load(&v->state) != GOC__W_SPARE && !atomic_load(&v->retire)) return v;
+    }
+    return NULL;
+}
+
+/* The monitor replaced w: hand everything over and wait as a spare. The
+ * timers go to a worker that is active at that moment (under sched.lock, so
+ * no other retirement can strand them), which is then woken to reset its
+ * alarm: it may be asleep with no deadline. */
 static void retire(goc__w *w) {
     goc__g *head = NULL, *tail = NULL, *g;
     size_t n = 0;
@@ -508,15 +522,13 @@ static void retire(goc__w *w) {
         n++;
     }
     if (n) gq_append(head, tail, n);
-    goc__lock_acquire(&sched.lock);
-    goc__w *heir = w->heir;
-    goc__lock_release(&sched.lock);
-    if (heir) goc__timers_move(&w->timers, &heir->timers);
     if (w->spinning) {
         w->spinning = false;
         atomic_fetch_sub(&sched.nspinning, 1);
     }
     goc__lock_acquire(&sched.lock);
+    goc__w *heir = active_worker_locked(w);
+    if (heir) goc__timers_move(&w->timers, &heir->timers);
     atomic_store(&w->park, 0);
     atomic_store(&w->retire, false);
     atomic_store(&w->state, GOC__W_SPARE);
@@ -524,6 +536,7 @@ static void retire(goc__w *w) {
     sched.spare = w;
     atomic_fetch_sub(&sched.nactive, 1);
     goc__lock_release(&sched.lock);
+    if (heir) unpark(heir);
     goc__wakep();
     while (!atomic_load(&w->park)) goc__futex_wait(&w->park, 0, -1);
     w->spinning = true; /* counted by goc__replace_worker */
@@ -629,7 +642,6 @@ void goc__replace_worker(goc__w *stuck) {
     bool fresh = !w;
     if (fresh && !(w = worker_new())) return;
     goc__lock_acquire(&sched.lock);
-    stuck->heir = w;
     atomic_store(&stuck->retire, true);
     atomic_store(&w->state, GOC__W_RUNNING);
     atomic_fetch_add(&sched.nactive, 1);
@@ -643,7 +655,6 @@ void goc__replace_worker(goc__w *stuck) {
     if (worker_start(w) != GOC_OK) { /* undo: stuck keeps its work */
         goc__lock_acquire(&sched.lock);
         atomic_store(&stuck->retire, false);
-        stuck->heir = NULL;
         atomic_fetch_sub(&sched.nactive, 1);
         atomic_fetch_sub(&sched.nspinning, 1);
         goc__lock_release(&sched.lock);
@@ -652,28 +663,30 @@ void goc__replace_worker(goc__w *stuck) {
 
 /* ---- timers on workers ------------------------------------------------ */
 
-/* Some worker that runs coroutines, for timers armed off the workers. */
-static goc__w *pick_worker(void) {
-    static _Atomic uint32_t rr;
-    int n = atomic_load(&sched.nallw);
-    uint32_t start = atomic_fetch_add(&rr, 1);
-    for (int i = 0; i < n; i++) {
-        goc__w *w = sched.allw[(start + (uint32_t)i) % (uint32_t)n];
-        if (atomic_load(&w->state) != GOC__W_SPARE) return w;
-    }
-    return sched.allw[0];
-}
-
 int goc__timer_start(goc__timer *t, int64_t when, int64_t period) {
     int r = goc__rt_start();
     if (r != GOC_OK) return r;
-    goc__w *w = goc__tls_w();
-    bool remote = !w || atomic_load(&w->state) == GOC__W_SPARE;
-    if (remote) w = pick_worker();
     bool earliest = false;
+    goc__w *w = goc__tls_w();
+    if (w) /* a worker arms its own heap; it retires only from its g0 */
+        return goc__timers_add(&w->timers, t, when, period, &earliest);
+    /* Off the workers: a heap of an active worker, chosen under sched.lock
+     * so that it cannot retire in between and strand the timer. */
+    static _Atomic uint32_t rr;
+    goc__lock_acquire(&sched.lock);
+    int n = atomic_load(&sched.nallw);
+    uint32_t start = atomic_fetch_add(&rr, 1);
+    w = NULL;
+    for (int i = 0; i < n && !w; i++) {
+        goc__w *v = sched.allw[(start + (uint32_t)i) % (uint32_t)n];
+        if (atomic_load(&v->state) != GOC__W_SPARE && !atomic_load(&v->retire)) w = v;
+    }
+    if (!w) w = active_worker_locked(NULL);
+    if (!w) w = sched.allw[0];
     r = goc__timers_add(&w->timers, t, when, period, &earliest);
+    goc__lock_release(&sched.lock);
     /* A sleeping worker set its alarm by its earliest timer: reset it. */
-    if (r == GOC_OK && remote && earliest) unpark(w);
+    if (r == GOC_OK && earliest) unpark(w);
     return r;
 }
 

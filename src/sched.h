@@ -73,7 +73,6 @@ struct goc__w {
     _Atomic int state;                  /* (s) GOC__W_*                      */
     bool in_idle;                       /* (s) on sched's idle list          */
     goc__w *idle_next;                  /* (s)                               */
-    goc__w *heir;                       /* (s) takes the timers on retire    */
     int index;                          /* (i) in sched.allw                 */
     uint64_t mon_tick;                  /* (m)                               */
     int64_t mon_since;                  /* (m) when tick last changed        */

@@ -191,3 +191,28 @@ TEST(stopped_timers_cost_nothing_later) {
     CHECK_OK(goc_recv(c, NULL));
     goc_chan_release(c);
 }
+
+/* Coroutines that hold their workers for 15-120 ms make the monitor replace
+ * those workers; the retiring ones hand their timers on. A sleep armed
+ * meanwhile must still end (it was once stranded on a retired worker). */
+static void spin_ms(void *arg) {
+    int64_t until = goc_now() + (int64_t)(intptr_t)arg * GOC_MS;
+    while (goc_now() < until) {
+    }
+}
+
+static void sleep_then_signal(void *arg) {
+    goc_sleep(300 * GOC_MS);
+    goc_send(arg, NULL);
+}
+
+TEST(sleep_survives_worker_replacement) {
+    for (int round = 0; round < 3; round++) {
+        CHECK_OK(goc_go(spin_ms, (void *)(intptr_t)120));
+        for (int i = 0; i < 8; i++) CHECK_OK(goc_go(spin_ms, (void *)(intptr_t)(15 + i * 5)));
+        goc_chan *done = goc_chan_make(0, 1);
+        CHECK_OK(goc_go(sleep_then_signal, done));
+        CHECK_OK(goc_recv_timeout(done, NULL, 5 * GOC_SEC));
+        goc_chan_release(done);
+    }
+}
