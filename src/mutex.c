@@ -7,9 +7,10 @@
  *             what makes the mutex fast); a waiter that loses is re-queued at
  *             the head.
  *   starving: entered by a waiter that has waited more than 1 ms; unlock
- *             hands the lock straight to the head waiter, arrivals neither
- *             take it nor spin but queue at the tail. The last waiter, or one
- *             that waited under 1 ms, switches back to normal mode.
+ *             hands the lock straight to the head waiter (a coroutine
+ *             unlocker then yields to it), arrivals neither take it nor spin
+ *             but queue at the tail. The last waiter, or one that waited
+ *             under 1 ms, switches back to normal mode.
  *
  * Invariants (state s, whenever no CAS is in flight):
  *   - the waiter count is at least the number of nodes in sema.q;
@@ -187,7 +188,12 @@ bool goc_mutex_trylock(goc_mutex *gm) {
 static GOC_NOINLINE void unlock_slow(mutex *m, uint32_t new) {
     if (!((new + LOCKED) & LOCKED)) goc__throw("goc_mutex_unlock of an unlocked mutex");
     if (new & STARVING) {
-        goc__sema_release(&m->sema); /* hand-off: the head waiter owns it now */
+        /* Hand-off: the head waiter owns the lock now. A coroutine yields
+         * so that it runs at once (it sits in our worker's `next` slot), as
+         * Go's semrelease(handoff) does; a thread just returns. */
+        goc__sema_release(&m->sema);
+        goc__w *w = goc__tls_w();
+        if (w && w->cur) goc_yield();
         return;
     }
     uint32_t old = new;

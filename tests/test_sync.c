@@ -212,10 +212,17 @@ TEST(mutex_waiting_coroutines_park_not_block_workers) {
 
 /* Starvation mode, step by step: a waiter that has waited over 1 ms and loses
  * the race to a running locker marks the mutex starving; the next unlock then
- * hands the lock to it, so the unlocker cannot take it back first. */
+ * hands the lock to it, so the unlocker cannot take it back first.
+ *
+ * The holder is a coroutine: its unlock readies the waiter into the holder's
+ * own worker (the `next` slot), where it cannot run until the holder parks,
+ * so the holder deterministically wins the race to retake the lock. */
+enum { M_LOCKED = 1, M_STARVING = 4, M_WAITER = 8 };
+
 typedef struct {
     goc_mutex m;
     _Atomic int got;
+    bool handed;
 } starve;
 
 static void starving_waiter(void *p) {
@@ -225,42 +232,43 @@ static void starving_waiter(void *p) {
     goc_mutex_unlock(&s->m);
 }
 
-/* One round: true if the waiter lost a race, went starving and was handed
- * the lock; false if it simply won the race (nothing to see; try again). */
-static bool starve_round(starve *s) {
+static void starve_holder(void *p) {
+    starve *s = p;
     atomic_store(&s->got, 0);
+    s->handed = false;
     goc_mutex_lock(&s->m);
     goc_wg wg = GOC_WG_INIT;
     job j = {starving_waiter, s, &wg};
     CHECK_OK(goc_wg_add(&wg, 1));
     CHECK_OK(goc_go(job_run, &j));
-    WAIT_UNTIL(goc__mutex_state(&s->m) >> 3 == 1);
-    goc_sleep(2 * GOC_MS); /* the waiter has now waited over 1 ms */
-    goc_mutex_unlock(&s->m); /* wakes it ... */
-    while (!goc_mutex_trylock(&s->m)) { /* ... and we retake it before it runs */
-    }
-    bool handed = false;
-    if (!atomic_load(&s->got)) {
-        /* It lost, re-queued at the head and, having waited > 1 ms, marked
-         * the mutex starving. */
-        WAIT_UNTIL(goc__mutex_state(&s->m) == (1 | 4 | 1 << 3));
-        goc_mutex_unlock(&s->m); /* hands it over */
-        while (!goc_mutex_trylock(&s->m)) {
+    WAIT_UNTIL(goc__mutex_state(&s->m) == (M_LOCKED | M_WAITER));
+    goc_sleep(2 * GOC_MS);          /* the waiter has now waited over 1 ms */
+    goc_mutex_unlock(&s->m);        /* wakes it, onto this worker ...      */
+    if (goc_mutex_trylock(&s->m)) { /* ... and we retake it before it runs */
+        /* Parking lets the waiter run: it loses, and having waited > 1 ms
+         * re-queues at the head, starving. (Not starving only if it was
+         * descheduled so long that its clock started late: try again.) */
+        uint32_t st;
+        WAIT_UNTIL((st = goc__mutex_state(&s->m)) == (M_LOCKED | M_WAITER) ||
+                   st == (M_LOCKED | M_STARVING | M_WAITER));
+        if (st & M_STARVING) {
+            CHECK_EQ(atomic_load(&s->got), 0);
+            CHECK(!goc_mutex_trylock(&s->m)); /* arrivals do not take a starving mutex */
+            goc_mutex_unlock(&s->m);          /* hands it over (and yields to it) */
+            while (!goc_mutex_trylock(&s->m)) goc_yield();
+            CHECK_EQ(atomic_load(&s->got), 1); /* it had it before we could retake it */
+            s->handed = true;
         }
-        CHECK_EQ(atomic_load(&s->got), 1); /* it had the lock before we could retake it */
-        handed = true;
+        goc_mutex_unlock(&s->m);
     }
-    goc_mutex_unlock(&s->m);
     goc_wg_wait(&wg);
     CHECK_EQ(atomic_load(&s->got), 1);
-    return handed;
 }
 
 TEST(mutex_starving_waiter_is_handed_the_lock) {
-    starve s = {GOC_MUTEX_INIT, 0};
-    bool handed = false;
-    for (int round = 0; round < 100 && !handed; round++) handed = starve_round(&s);
-    CHECK(handed);
+    starve s = {GOC_MUTEX_INIT, 0, false};
+    for (int round = 0; round < 10 && !s.handed; round++) go_n_wait(1, starve_holder, &s);
+    CHECK(s.handed);
     CHECK_EQ(goc__mutex_state(&s.m), 0); /* the last waiter left starvation mode */
 }
 
