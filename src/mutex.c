@@ -83,7 +83,7 @@ static bool other_worker_busy(goc__w *self) {
     int n = goc__nworkers();
     for (int i = 0; i < n; i++) {
         goc__w *v = goc__worker(i);
-        if (v != self && atomic_load_explicit(&v->busy, memory_order_relaxed)) return true;
+        if (v && v != self && atomic_load_explicit(&v->busy, memory_order_relaxed)) return true;
     }
     return false;
 }

@@ -588,6 +588,41 @@ TEST(wg_many_waiters_released_together) {
     CHECK_EQ(goc__wg_waiters(&w.wg), 0);
 }
 
+/* A new wave starts while the previous wave's waiters are still waking: a
+ * waiter never returns before the wave it waited in has finished. */
+typedef struct {
+    goc_wg wg;
+    _Atomic int wave;     /* the wave in progress */
+    _Atomic int finished; /* the last wave whose counter reached zero */
+    _Atomic int bad;
+} waves;
+
+static void wave_waiter(void *p) {
+    waves *w = p;
+    int mine = atomic_load(&w->wave);
+    goc_wg_wait(&w->wg);
+    if (atomic_load(&w->finished) < mine) atomic_store(&w->bad, 1);
+}
+
+TEST(wg_waiter_never_returns_before_its_wave_ends) {
+    waves w = {GOC_WG_INIT, 0, 0, 0};
+    goc_wg all = GOC_WG_INIT;
+    job j = {wave_waiter, &w, &all};
+    int n = CHECK_SCALE(2000);
+    for (int k = 1; k <= n; k++) {
+        CHECK_OK(goc_wg_add(&w.wg, 1));
+        atomic_store(&w.wave, k); /* after the add: a waiter that sees k waits for k */
+        CHECK_OK(goc_wg_add(&all, 3));
+        for (int i = 0; i < 3; i++) CHECK_OK(goc_go(job_run, &j));
+        if (k % 2) goc_yield();
+        atomic_store(&w.finished, k);
+        CHECK_OK(goc_wg_done(&w.wg)); /* and at once the next wave's add */
+    }
+    goc_wg_wait(&all);
+    CHECK_EQ(atomic_load(&w.bad), 0);
+    CHECK_EQ(goc__wg_waiters(&w.wg), 0);
+}
+
 /* Threads do the work, a coroutine waits; done is ordered before the wait's
  * return (plain data, checked by TSan). */
 typedef struct {
@@ -895,6 +930,47 @@ TEST(sem_big_request_not_passed_by_small_ones) {
     CHECK_EQ(f.order[0], 1);
     CHECK_EQ(f.order[1], 2);
     CHECK_EQ(goc__sem_held(&f.s), 0);
+}
+
+/* Liveness: a request for the whole semaphore is served again and again
+ * while coroutines and a thread keep taking small weights. */
+typedef struct {
+    goc_sem s;
+    _Atomic int stop;
+    int rounds;
+} sem_stream;
+
+static void small_taker(void *p) {
+    sem_stream *t = p;
+    while (!atomic_load(&t->stop)) {
+        CHECK_OK(goc_sem_acquire(&t->s, 1));
+        goc_yield();
+        goc_sem_release(&t->s, 1);
+    }
+}
+
+static void big_taker(void *p) {
+    sem_stream *t = p;
+    for (int i = 0; i < t->rounds; i++) {
+        CHECK_OK(goc_sem_acquire(&t->s, 4));
+        goc_sem_release(&t->s, 4);
+    }
+}
+
+TEST(sem_big_request_served_while_small_ones_stream) {
+    sem_stream t = {.rounds = CHECK_SCALE(500)};
+    goc_sem_init(&t.s, 4);
+    goc_wg smalls = GOC_WG_INIT;
+    job js = {small_taker, &t, &smalls};
+    CHECK_OK(goc_wg_add(&smalls, 6));
+    for (int i = 0; i < 6; i++) CHECK_OK(goc_go(job_run, &js));
+    thr ts;
+    thr_start(&ts, small_taker, &t);
+    go_n_wait(1, big_taker, &t);
+    atomic_store(&t.stop, 1);
+    thr_join(&ts);
+    goc_wg_wait(&smalls);
+    CHECK_EQ(goc__sem_held(&t.s), 0);
 }
 
 /* Many threads and coroutines take random weights; the weight in use never
