@@ -1008,6 +1008,56 @@ TEST(sem_threads_and_coroutines_never_exceed_size) {
     CHECK_EQ(goc__sem_waiters(&l.s), 0);
 }
 
+/* ---- ThreadSanitizer sees only the edges Go promises ---------------------- */
+
+#if defined(__SANITIZE_THREAD__)
+#define SYNC_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SYNC_TSAN 1
+#endif
+#endif
+
+/* Two coroutines write one variable, each under its own mutex and its own
+ * semaphore: a real race, which the locks must not hide. */
+static long racy;
+static goc_mutex race_m[2] = {GOC_MUTEX_INIT, GOC_MUTEX_INIT};
+static goc_sem race_s[2];
+
+static void racer(void *p) {
+    int i = (int)(intptr_t)p;
+    for (int k = 0; k < 100; k++) {
+        goc_mutex_lock(&race_m[i]);
+        CHECK_OK(goc_sem_acquire(&race_s[i], 1));
+        racy++;
+        goc_sem_release(&race_s[i], 1);
+        goc_mutex_unlock(&race_m[i]);
+        goc_yield();
+    }
+}
+
+TEST(race_helper_two_mutexes) { /* runs only when spawned by the case below */
+    if (!getenv("SYNC_RACE")) return;
+    goc_sem_init(&race_s[0], 1);
+    goc_sem_init(&race_s[1], 1);
+    goc_wg wg = GOC_WG_INIT;
+    job j0 = {racer, (void *)0, &wg}, j1 = {racer, (void *)1, &wg};
+    CHECK_OK(goc_wg_add(&wg, 2));
+    CHECK_OK(goc_go(job_run, &j0));
+    CHECK_OK(goc_go(job_run, &j1));
+    goc_wg_wait(&wg);
+}
+
+TEST(tsan_reports_a_race_under_different_locks) {
+#ifdef SYNC_TSAN
+    char out[16384];
+    check_spawn("race_helper_two_mutexes", "SYNC_RACE=1", out, sizeof out);
+    if (!strstr(out, "ThreadSanitizer: data race"))
+        check_fail(__FILE__, __LINE__, "no race reported: %s", out);
+    if (!strstr(out, "racer")) check_fail(__FILE__, __LINE__, "race not in racer: %s", out);
+#endif
+}
+
 /* ---- misuse is fatal, as Go's panics ------------------------------------ */
 
 TEST(death_helper_misuse) { /* runs only when spawned by the cases below */
