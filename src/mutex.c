@@ -12,13 +12,17 @@
  *             but queue at the tail. The last waiter, or one that waited
  *             under 1 ms, switches back to normal mode.
  *
- * Invariants (state s, whenever no CAS is in flight):
- *   - the waiter count is at least the number of nodes in sema.q;
- *   - STARVING implies the count is > 0 or the lock is being handed over;
- *   - after every holder has unlocked and every waiter has returned, s == 0
- *     and the semaphore's count is 0 with an empty queue;
+ * Invariants (state s):
+ *   - the waiter count is the number of lockers that counted themselves in
+ *     and have neither been given a semaphore permit by unlock (which
+ *     uncounts the one it wakes) nor, after a hand-off, uncounted themselves;
+ *   - STARVING is set only by a waiter that has waited over 1 ms, while the
+ *     mutex is locked, and cleared only by a waiter taking a hand-off;
+ *     while it is set, LOCKED is never set by anyone but that waiter;
  *   - WOKEN is set only while a woken (or spinning) locker is still going to
- *     look at the state, so unlock need not wake another.
+ *     look at the state, so unlock need not wake another;
+ *   - when nobody holds the mutex or is inside goc_mutex_lock, s == 0 and the
+ *     semaphore has count 0 and an empty queue (tests check this).
  *
  * Locking: the state word is lock-free; sema.lock guards the waiter queue and
  * is held only inside goc__sema_* (never while waking, never with another).
