@@ -6,8 +6,9 @@
  * moment it is queued until goc__wait_block returns. Every queue here is
  * guarded by one goc__lock of its primitive; a waker dequeues and claims a
  * node under that lock, releases the lock, and only then wakes it (park.h).
- * These waits have no deadline and no other place a waker could find them, so
- * a claim by the one waker that dequeued the node always succeeds.
+ * These waits have no deadline and no other place a waker could find them
+ * (goc__wait_init(..., multi = false)), so the claim is a plain store by the
+ * one waker that dequeued the node, never a lost race.
  *
  * goc__sema invariants: count > 0 implies the queue is empty (a release hands
  * its permit to the head waiter directly when there is one); a node is in the
@@ -73,11 +74,8 @@ static inline int goc__sync_block(goc__lock *l, goc__syncq *q, goc__syncw *w, bo
     return goc__wait_block(&w->wt, -1, goc__sync_unlock, l);
 }
 
-/* Claims a node just dequeued under its lock. Nothing else can find it, so
- * the claim cannot be lost; a lost one means corrupted state. */
-static inline void goc__sync_claim(goc__syncw *w) {
-    if (!goc__wait_claim(&w->wt, GOC_OK)) goc__throw("sync: a queued waiter was claimed twice");
-}
+/* Claims a node just dequeued under its lock (it cannot fail, see above). */
+static inline void goc__sync_claim(goc__syncw *w) { (void)goc__wait_claim(&w->wt, GOC_OK); }
 
 /* Wakes a list of claimed nodes linked through next; call with no lock held.
  * A node may vanish once woken, so next is read first. */
