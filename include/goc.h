@@ -222,10 +222,21 @@ GOC_API void goc_ticker_free(goc_ticker *t);         /* stops it, frees it     *
 /* Sync                                                                      */
 /* ------------------------------------------------------------------------ */
 /*
- * Coroutine-aware locks: a coroutine that waits parks (its worker runs
- * others); a thread that waits sleeps. All are zero-initialised (the *_INIT
- * macros) and need no destroy while nobody waits. Unlock happens-before the
- * next lock; done happens-before the wait it releases.
+ * Coroutine-aware locks, as Go's sync package and x/sync/semaphore: a
+ * coroutine that waits parks (its worker runs other coroutines; a worker
+ * thread never blocks on these); a plain thread that waits sleeps. Coroutines
+ * and threads may share any of them. All are zero-initialised (the *_INIT
+ * macros, or memset 0; goc_sem needs goc_sem_init) and need no destroy while
+ * nobody waits. None may be copied or moved once used.
+ *
+ * Happens-before, as in Go's memory model: unlock happens-before the next
+ * lock (of either kind, for goc_rwmutex); a done (or negative add)
+ * happens-before the goc_wg_wait it releases; the return of once's fn
+ * happens-before every goc_once_do returns; a goc_sem_release happens-before
+ * the acquires it lets through. ThreadSanitizer sees exactly these edges.
+ *
+ * Misuse that Go answers with a panic (unlocking an unlocked mutex,
+ * releasing more semaphore weight than is held) aborts with a message.
  */
 
 /* Opaque storage, so the *_INIT macros need no internals (sizes checked in src/). */
@@ -242,32 +253,65 @@ struct goc_sem { uint64_t opaque_[6]; };
 #define GOC_ONCE_INIT {{0}}
 #define GOC_COND_INIT {{0}}
 
+/* A mutual exclusion lock (Go's sync.Mutex); not recursive, not owned: any
+ * coroutine or thread may unlock it. lock blocks while it is held: it spins
+ * briefly where that can pay (the holder runs on another CPU), then waits. A
+ * waiter that has waited over 1 ms switches the mutex to starvation mode, in
+ * which unlock hands it to the longest waiter directly, so nobody starves.
+ * Uncontended lock and unlock are one atomic instruction each. */
 GOC_API void goc_mutex_lock(goc_mutex *m);
+/* Aborts if m is not locked. */
 GOC_API void goc_mutex_unlock(goc_mutex *m);
+/* Takes m if it is free right now, never blocks; false if it is held (or
+ * being handed to a starving waiter). */
 GOC_API bool goc_mutex_trylock(goc_mutex *m);
 
+/* A reader/writer lock (Go's sync.RWMutex): any number of readers or one
+ * writer. rlock blocks while a writer holds the lock or waits for it: a
+ * waiting writer holds back new readers, so a stream of readers cannot starve
+ * it, and its unlock admits the readers that queued meanwhile. Not
+ * recursive: a reader that calls rlock again may deadlock behind a waiting
+ * writer, as in Go. runlock/unlock of a lock not held that way abort. */
 GOC_API void goc_rwmutex_rlock(goc_rwmutex *m);
 GOC_API void goc_rwmutex_runlock(goc_rwmutex *m);
 GOC_API void goc_rwmutex_lock(goc_rwmutex *m);
 GOC_API void goc_rwmutex_unlock(goc_rwmutex *m);
 
-/* add(delta) with a result below zero returns GOC_ERANGE and changes nothing. */
-GOC_API int goc_wg_add(goc_wg *wg, int64_t delta);
-GOC_API int goc_wg_done(goc_wg *wg);
+/* A wait group (Go's sync.WaitGroup): add(n) before starting n pieces of
+ * work, done() as each finishes, wait() blocks until the counter is zero; any
+ * number of coroutines and threads may wait, and the group may be reused for
+ * a new wave once wait has returned. The counter stays within 0..INT32_MAX:
+ * an add that would leave it outside returns GOC_ERANGE and changes nothing
+ * (so done without a matching add is reported, not undefined). */
+GOC_API int goc_wg_add(goc_wg *wg, int64_t delta); /* GOC_OK or GOC_ERANGE */
+GOC_API int goc_wg_done(goc_wg *wg);               /* goc_wg_add(wg, -1)   */
 GOC_API void goc_wg_wait(goc_wg *wg);
 
-/* Runs fn(arg) exactly once across all callers; the others wait until it has
- * returned. */
+/* Runs fn(arg) exactly once across all callers (Go's sync.Once); the others
+ * wait until it has returned, then return too. fn must not call goc_once_do
+ * on the same once (deadlock, as in Go). */
 GOC_API void goc_once_do(goc_once *o, void (*fn)(void *), void *arg);
 
-/* wait: unlocks m, waits for signal/broadcast, locks m again. */
+/* A condition variable used with a goc_mutex (Go's sync.Cond). wait: m must
+ * be locked; atomically unlocks it and waits for a signal or broadcast that
+ * comes after the call, then locks m again before returning. There are no
+ * spurious wake-ups, but check the condition in a loop anyway: another
+ * locker may change it first. signal wakes the longest waiter, broadcast
+ * every current waiter; both are no-ops when nobody waits, and may be called
+ * with or without m held. */
 GOC_API void goc_cond_wait(goc_cond *c, goc_mutex *m);
 GOC_API void goc_cond_signal(goc_cond *c);
 GOC_API void goc_cond_broadcast(goc_cond *c);
 
-/* A weighted semaphore of size n (Go's x/sync/semaphore). Waiters are served
- * FIFO: a large request at the head is not passed by small ones. acquire of
- * more than the size returns GOC_EINVAL. */
+/* A weighted semaphore of size n (Go's x/sync/semaphore.Weighted); n < 0 is
+ * taken as 0. Waiters are served in FIFO order: a request at the head is
+ * not passed by smaller ones behind it, even when those would fit.
+ * acquire(n) blocks until n is available and nobody queued before it; it
+ * returns GOC_OK, or GOC_EINVAL (at once, nothing taken) when n < 0 or n is
+ * larger than the size. try_acquire takes n only if that needs no waiting
+ * (false otherwise, and for the invalid n). release gives n back and wakes
+ * the waiters that now fit; releasing more than is held aborts. goc_sem_init
+ * must not be called while the semaphore is in use. */
 GOC_API void goc_sem_init(goc_sem *s, int64_t n);
 GOC_API int goc_sem_acquire(goc_sem *s, int64_t n);
 GOC_API bool goc_sem_try_acquire(goc_sem *s, int64_t n);
