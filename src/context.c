@@ -53,6 +53,7 @@
 
 #include "lock.h"
 #include "san.h"
+#include "sched.h"
 #include "sys.h"
 #include "timer.h"
 
@@ -370,4 +371,15 @@ size_t goc__ctx_children(goc_ctx *c) {
     size_t k = n->nchildren;
     goc__lock_release(&n->lock);
     return k;
+}
+
+size_t goc__ctx_timers_pending(void) {
+    size_t n = 0;
+    for (int i = 0; i < goc__nworkers(); i++) {
+        goc__timers *h = &goc__worker(i)->timers;
+        goc__lock_acquire(&h->lock);
+        n += h->n;
+        goc__lock_release(&h->lock);
+    }
+    return n;
 }

@@ -11,4 +11,8 @@
  * the background, value contexts and NULL. */
 size_t goc__ctx_children(goc_ctx *c);
 
+/* Runtime timers pending in all workers' heaps (deadline timers among them).
+ * Here, not in the test, because goc__w's layout depends on build options. */
+size_t goc__ctx_timers_pending(void);
+
 #endif
