@@ -120,6 +120,37 @@ TEST(thread_waiting_on_done_is_woken_by_a_coroutine) {
     goc_ctx_release(c);
 }
 
+/* Cancel happens-before goc_ctx_err returns non-zero: the plain write
+ * before the cancel is visible after it (TSan checks the edge; polling err
+ * involves no channel). Also through a descendant cancelled by the walk. */
+struct hb {
+    goc_ctx *root, *leaf;
+    int data;
+    goc_chan *done;
+};
+
+static void poll_err(void *arg) {
+    struct hb *h = arg;
+    while (goc_ctx_err(h->leaf) == GOC_OK) goc_yield();
+    CHECK_EQ(h->data, 42);
+    goc_send(h->done, NULL);
+}
+
+TEST(cancel_happens_before_err_is_seen) {
+    struct hb h = {goc_ctx_with_cancel(NULL), NULL, 0, goc_chan_make(0, 1)};
+    goc_ctx *mid = goc_ctx_with_value(h.root, "k", NULL);
+    h.leaf = goc_ctx_with_cancel(mid);
+    CHECK_OK(goc_go(poll_err, &h));
+    goc_sleep(GOC_MS);
+    h.data = 42;
+    goc_ctx_cancel(h.root);
+    CHECK_OK(goc_recv(h.done, NULL));
+    goc_ctx_release(h.leaf);
+    goc_ctx_release(mid);
+    goc_ctx_release(h.root);
+    goc_chan_release(h.done);
+}
+
 /* ---- trees --------------------------------------------------------------- */
 
 enum { FANOUT = 10 };
@@ -333,6 +364,75 @@ TEST(deadlines_racing_with_release_and_cancel) {
     check_live(parent);
     goc_ctx_release(parent);
     goc_sleep(2 * GOC_MS); /* no callback may run on freed memory (ASan) */
+}
+
+/* A tree whose nodes carry short deadlines of their own; coroutines cancel
+ * random nodes and others release their nodes at random moments, while the
+ * timers fire. Nothing to compare at the end: this is for deadlocks between
+ * callbacks, cancellers and the free path, and for ASan/TSan. */
+struct storm {
+    goc_ctx **v;
+    int n, seed;
+    goc_chan *done;
+};
+
+static uint32_t xorshift(uint32_t *x) {
+    *x ^= *x << 13;
+    *x ^= *x >> 17;
+    *x ^= *x << 5;
+    return *x;
+}
+
+static void storm_cancel(void *arg) {
+    struct storm *s = arg;
+    uint32_t x = (uint32_t)s->seed * 2654435761u | 1;
+    for (int i = 0; i < s->n / 4; i++) {
+        goc_ctx_cancel(s->v[xorshift(&x) % (uint32_t)s->n]);
+        if (i % 16 == 0) goc_yield();
+    }
+    goc_send(s->done, NULL);
+}
+
+/* Releaser k owns the nodes i with i % K == k, one reference each. */
+static void storm_release(void *arg) {
+    struct storm *s = arg;
+    for (int i = s->seed; i < s->n; i += 4) {
+        goc_ctx_release(s->v[i]);
+        if (i % 64 == 0) goc_sleep(20 * GOC_US);
+    }
+    goc_send(s->done, NULL);
+}
+
+TEST(deadlines_cancels_and_releases_storm_one_tree) {
+    int n = CHECK_SCALE(20000), seed = (int)(goc_now() & 0xffff);
+    printf("seed %d\n", seed);
+    uint32_t x = (uint32_t)seed | 1;
+    for (int round = 0; round < 4; round++) {
+        goc_ctx **v = malloc((size_t)n * sizeof *v);
+        for (int i = 0; i < n; i++) {
+            goc_ctx *p = i ? v[(i - 1) / 4] : goc_ctx_background();
+            v[i] = goc_ctx_with_timeout(p, (int64_t)(xorshift(&x) % 3000) * GOC_US);
+            CHECK(v[i] != NULL);
+        }
+        /* The cancellers need every node alive: they hold one extra reference
+         * each, dropped after they finish; the releasers race with them. */
+        for (int i = 0; i < n; i++) goc_ctx_retain(v[i]);
+        struct storm s[8];
+        goc_chan *done = goc_chan_make(0, 8);
+        for (int k = 0; k < 8; k++) {
+            s[k] = (struct storm){v, n, k < 4 ? k : seed + k, done};
+            CHECK_OK(goc_go(k < 4 ? storm_release : storm_cancel, &s[k]));
+        }
+        for (int k = 0; k < 8; k++) CHECK_OK(goc_recv(done, NULL));
+        goc_ctx_cancel(v[0]);
+        for (int i = 0; i < n; i++) {
+            CHECK(goc_ctx_err(v[i]) != GOC_OK);
+            CHECK_ERR(GOC_CLOSED, goc_try_recv(goc_ctx_done(v[i]), NULL));
+        }
+        for (int i = 0; i < n; i++) goc_ctx_release(v[i]);
+        goc_chan_release(done);
+        free(v);
+    }
 }
 
 /* ---- values ------------------------------------------------------------------ */
