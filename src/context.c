@@ -13,9 +13,9 @@
  * Invariants:
  *   - err goes from 0 to GOC_ECANCELED or GOC_ETIMEDOUT once, and done is
  *     closed exactly then, by whoever wrote err, before it unlocks the node;
- *   - a node in up's list has err == 0 or is being cancelled right now (the
- *     canceller holds its lock); a node is in at most one list (its up's),
- *     exactly while `linked`;
+ *   - a node in up's list has err == 0, or is being cancelled: its canceller
+ *     holds its lock, or has unlocked it and is about to detach it; a node is
+ *     in at most one list (its up's), exactly while `linked`;
  *   - a node with a live descendant is not freed (the descendant holds a
  *     reference chain up to it), so a freed node's list is empty;
  *   - when goc_ctx_cancel(c) returns, c and all its descendants have err != 0
@@ -39,8 +39,8 @@
  * Design: cancelling walks the subtree iteratively, depth first, reusing the
  * lists themselves as the walk state (a child popped from its parent's list
  * becomes the current node; `up` leads back), so it needs no allocation, no
- * recursion (a chain of a million contexts is fine on a small coroutine stack)
- * and no syscall, and costs O(nodes). The alternatives: recursion as in Go
+ * recursion (a chain of any length is fine on a small coroutine stack) and no
+ * syscall beyond waking the waiters of done, and costs O(nodes). The alternatives: recursion as in Go
  * (unbounded stack depth on fixed-size stacks), or taking a reference on each
  * child and walking without the path locks (then a canceller can drop the
  * last reference of a deadline node inside that node's own timer callback,
