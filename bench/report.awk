@@ -216,25 +216,29 @@ function svg(    r, n, mn, mx, y, d, m, x, x1v, top, h, col, i, y0) {
     print "</svg>"
 }
 
-function scaling(md,    i, w, j, p, g, o, fmt) {
+function scaling(md,    i, w, j, p, g, o, g1, o1, fmt) {
     if (md) {
-        print "| workload | workers | goc Mops/s | Go Mops/s | goc/Go time |"
-        print "|---|--:|--:|--:|--:|"
+        print "| workload | workers | goc Mops/s | Go Mops/s | goc/Go time | goc speed-up | Go speed-up |"
+        print "|---|--:|--:|--:|--:|--:|--:|"
     } else {
-        fmt = "%-12s %8s %11s %11s %12s\n"
-        printf fmt, "workload", "workers", "goc Mops/s", "Go Mops/s", "goc/Go time"
+        fmt = "%-12s %8s %11s %11s %12s %13s %12s\n"
+        printf fmt, "workload", "workers", "goc Mops/s", "Go Mops/s", "goc/Go time", "goc speed-up", "Go speed-up"
     }
     for (i = 1; i <= nw; i++) {
         w = wname[i]
+        g1 = o1 = 0
         for (j = 1; j <= np[w]; j++) {
             p = plist[w, j]
             g = stats(sval, scnt[w, p, "goc"], w SUBSEP p SUBSEP "goc") ? med : 0
             o = (hasgo && stats(sval, scnt[w, p, "go"], w SUBSEP p SUBSEP "go")) ? med : 0
+            if (j == 1) { g1 = g; o1 = o }
             gs = g > 0 ? num(1000 / g) : "-"
             os = o > 0 ? num(1000 / o) : "-"
             rs = (g > 0 && o > 0) ? ratio(g / o) : "-"
-            if (md) printf "| %s | %s | %s | %s | %s |\n", w, p, gs, os, rs
-            else printf fmt, w, p, gs, os, rs
+            gx = (g > 0 && g1 > 0) ? sprintf("%.2fx", g1 / g) : "-"
+            ox = (o > 0 && o1 > 0) ? sprintf("%.2fx", o1 / o) : "-"
+            if (md) printf "| %s | %s | %s | %s | %s | %s | %s |\n", w, p, gs, os, rs, gx, ox
+            else printf fmt, w, p, gs, os, rs, gx, ox
         }
     }
     for (w in missing) printf(md ? "\n%s: not built yet (%s).\n" : "%s: not built yet (%s)\n", w, missing[w])
