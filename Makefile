@@ -1,6 +1,7 @@
 # Short commands over the CMake build. `make demo` runs the guided tour of the
 # lesson's patterns, `make test` the tests; the sanitizer variants build in
 # their own directories.
+MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE ?= cmake
 CTEST_FLAGS ?= --output-on-failure -j2
@@ -31,7 +32,7 @@ test-asan: build-asan/Makefile
 	cd build-asan && ctest $(CTEST_FLAGS)
 
 demo: build
-	@./build/examples/demo 2>/dev/null || ./build/tests/demo
+	@./build/examples/demo
 
 race: build-tsan/Makefile
 	@$(CMAKE) --build build-tsan -j $(JOBS) --target race

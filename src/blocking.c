@@ -80,7 +80,7 @@ int goc_blocking(void (*fn)(void *), void *arg) {
         return GOC_OK;
     }
     struct job j = {.fn = fn, .arg = arg, .next = NULL};
-    goc__wait_init(&j.wt, self);
+    goc__wait_init(&j.wt, self, false);
     goc__lock_acquire(&pool.lock);
     if (pool.nidle == 0 && pool.nhelpers < MAX_HELPERS) {
         pool.nhelpers++;

@@ -1,20 +1,22 @@
-/* The slow path of goc__lock: spin a little, then sleep on the futex.
+/* The contended path of goc__lock: spin on a plain load (no cache-line
+ * ping-pong), pause between tries, and yield the CPU once spinning has gone
+ * on long enough that the holder has probably been descheduled.
  *
- * Invariants: the word is 2 whenever a thread may be asleep on it, so the
- * releaser's exchange sees 2 and wakes one.
+ * Invariants: v is 1 exactly while some thread holds the lock.
  */
 #include "lock.h"
 
-#define SPINS 100
+#include <sched.h>
+
+#define SPINS 64
 
 void goc__lock_slow(goc__lock *l) {
-    for (int i = 0; i < SPINS; i++) {
-        uint32_t v = atomic_load_explicit(&l->v, memory_order_relaxed);
-        if (v == 0 && goc__lock_try(l)) return;
-        if (v == 2) break;
-        goc__cpu_relax();
+    for (unsigned i = 0;; i++) {
+        if (atomic_load_explicit(&l->v, memory_order_relaxed) == 0 && goc__lock_try(l)) return;
+        if (i < SPINS) {
+            for (unsigned k = 0; k < (1u << (i < 6 ? i : 6)); k++) goc__cpu_relax();
+        } else {
+            sched_yield();
+        }
     }
-    /* From here on, take it as 2: we cannot know whether others sleep. */
-    while (atomic_exchange_explicit(&l->v, 2, memory_order_acquire) != 0)
-        goc__futex_wait(&l->v, 2, -1);
 }

@@ -50,6 +50,8 @@ static int block_thread(goc__wait *wt, int64_t deadline, void (*unlock)(void *),
 }
 
 int goc__wait_block(goc__wait *wt, int64_t deadline, void (*unlock)(void *), void *arg) {
+    /* Set before the lock is released: wakers read it under that lock. */
+    wt->multi |= deadline >= 0;
     if (wt->g->kind == GOC__G_THREAD) return block_thread(wt, deadline, unlock, arg);
     if (deadline >= 0 && goc__now() >= deadline && goc__wait_claim(wt, GOC_ETIMEDOUT)) {
         if (unlock) unlock(arg);
@@ -82,7 +84,7 @@ int goc_sleep(int64_t ns) {
         return GOC_OK;
     }
     goc__wait wt;
-    goc__wait_init(&wt, self);
+    goc__wait_init(&wt, self, false);
     int r = goc__wait_block(&wt, goc__deadline(ns), NULL, NULL);
     return r == GOC_ETIMEDOUT ? GOC_OK : r;
 }

@@ -22,6 +22,7 @@
 
 typedef struct goc__wait {
     goc__g *g;                  /* who waits                                */
+    bool multi;                 /* findable by more than one waker          */
     _Atomic uint32_t claimed;   /* 0 until a waker (or the timer) claims it */
     int why;                    /* outcome, written by the claimer          */
     int64_t deadline;           /* < 0: none                                */
@@ -30,8 +31,12 @@ typedef struct goc__wait {
     goc__timer timer;
 } goc__wait;
 
-static inline void goc__wait_init(goc__wait *wt, goc__g *self) {
+/* multi: the wait can be found by several wakers (the cases of a select);
+ * a deadline makes it multi as well. Otherwise only the holder of the one
+ * lock that guards the waiter's node can find it, and claiming needs no CAS. */
+static inline void goc__wait_init(goc__wait *wt, goc__g *self, bool multi) {
     wt->g = self;
+    wt->multi = multi;
     atomic_init(&wt->claimed, 0);
     wt->why = 0;
     if (self->kind == GOC__G_THREAD) atomic_store_explicit(&self->wake, 0, memory_order_relaxed);
@@ -39,6 +44,10 @@ static inline void goc__wait_init(goc__wait *wt, goc__g *self) {
 
 /* True for the one caller that gets to wake wt; it records why. */
 static inline bool goc__wait_claim(goc__wait *wt, int why) {
+    if (!wt->multi) {
+        wt->why = why;
+        return true;
+    }
     uint32_t zero = 0;
     if (!atomic_compare_exchange_strong_explicit(&wt->claimed, &zero, 1, memory_order_acq_rel,
                                                  memory_order_relaxed))

@@ -63,8 +63,14 @@ static inline bool goc__runq_push(goc__runq *q, struct goc__g *g) {
     return true;
 }
 
-/* Owner: puts g into `next` and returns what it displaced (NULL if empty). */
+/* Owner: puts g into `next` and returns what it displaced (NULL if empty).
+ * Only the owner fills the slot and thieves only empty it, so an empty slot
+ * stays empty until our store: a plain release store is enough. */
 static inline struct goc__g *goc__runq_put_next(goc__runq *q, struct goc__g *g) {
+    if (GOC_LIKELY(atomic_load_explicit(&q->next, GOC__RLX) == NULL)) {
+        atomic_store_explicit(&q->next, g, GOC__REL);
+        return NULL;
+    }
     return atomic_exchange_explicit(&q->next, g, memory_order_acq_rel);
 }
 

@@ -29,6 +29,10 @@
 
 #include "sched.h"
 
+#if defined(GOC_ASAN)
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
@@ -52,7 +56,6 @@ struct klass {
     size_t nruns, capruns;
 };
 
-static struct klass classes[GOC__STACK_CLASSES];
 static enum goc__guard_mode guard_mode = GOC__GUARD_CANARY;
 static _Atomic int mprotect_budget = GUARD_VMA_BUDGET;
 
@@ -64,8 +67,6 @@ static int class_of(size_t size) {
     while (class_bytes(c) < size) c++;
     return c;
 }
-
-static uint32_t cache_max(int c) { return c <= 6 ? 64 : c <= 10 ? 16 : 4; }
 
 void goc__stack_init(void) {
 #if defined(GOC_TSAN)
@@ -101,6 +102,11 @@ static goc__g *slot_open(char *slot, int c, bool guarded) {
         canary = true;
     if (!guarded && guard_mode == GOC__GUARD_MPROTECT && atomic_fetch_sub(&mprotect_budget, 1) > 0)
         mprotect(slot + GOC__STACK_GUARD - PAGE, PAGE, PROT_NONE);
+#if defined(GOC_ASAN) && !defined(GOC_TSAN)
+    /* Stacks hold pointers too: the leak checker must scan them (not the
+     * guards, which fault). A slot is opened unguarded only once. */
+    if (!guarded) __lsan_register_root_region(slot + GOC__STACK_GUARD, class_bytes(c));
+#endif
     goc__g *g = slot_record(slot, c);
     g->stack_lo = slot + GOC__STACK_GUARD;
     g->stack_size = class_bytes(c);
@@ -133,6 +139,11 @@ bool goc__stack_trim(void) { return false; }
 size_t goc__stack_rss_slots(void) { return 0; }
 
 #else
+
+static struct klass classes[GOC__STACK_CLASSES];
+
+/* Resident free stacks a worker keeps: fewer of the big ones. */
+static uint32_t cache_max(int c) { return c <= 6 ? 64 : c <= 10 ? 16 : 4; }
 
 /* With k locked: records n contiguous slots at base as a run. */
 static bool runs_push(struct klass *k, int c, char *base, size_t n, bool guarded) {

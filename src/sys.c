@@ -30,17 +30,36 @@ static int fault_hit(enum goc__fault_kind kind) {
     return atomic_fetch_sub(&fault_countdown[kind], 1) == 1;
 }
 
-void *goc__malloc(size_t n) { return fault_hit(GOC__FAULT_ALLOC) ? NULL : malloc(n); }
+/* Under TSan the runtime's own memory bypasses its allocator: the runtime is
+ * not instrumented and orders its objects itself, so TSan must not judge a
+ * channel made on one thread and freed on another. */
+#if defined(GOC_TSAN)
+void *__libc_malloc(size_t);
+void *__libc_calloc(size_t, size_t);
+void *__libc_realloc(void *, size_t);
+void __libc_free(void *);
+#define MALLOC __libc_malloc
+#define CALLOC __libc_calloc
+#define REALLOC __libc_realloc
+#define FREE __libc_free
+#else
+#define MALLOC malloc
+#define CALLOC calloc
+#define REALLOC realloc
+#define FREE free
+#endif
+
+void *goc__malloc(size_t n) { return fault_hit(GOC__FAULT_ALLOC) ? NULL : MALLOC(n); }
 
 void *goc__calloc(size_t n, size_t size) {
-    return fault_hit(GOC__FAULT_ALLOC) ? NULL : calloc(n, size);
+    return fault_hit(GOC__FAULT_ALLOC) ? NULL : CALLOC(n, size);
 }
 
 void *goc__realloc(void *p, size_t n) {
-    return fault_hit(GOC__FAULT_ALLOC) ? NULL : realloc(p, n);
+    return fault_hit(GOC__FAULT_ALLOC) ? NULL : REALLOC(p, n);
 }
 
-void goc__free(void *p) { free(p); }
+void goc__free(void *p) { FREE(p); }
 
 void *goc__map(size_t n) {
     if (fault_hit(GOC__FAULT_MMAP)) return NULL;

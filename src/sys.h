@@ -45,6 +45,34 @@ GOC_NORETURN void goc__throw(const char *fmt, ...) __attribute__((format(printf,
 /* write(2) of a formatted line, safe in a signal handler for %s %d %lu %zu. */
 void goc__print_raw(const char *s);
 
+/* Copies user values. Under TSan, a plain loop the interceptors cannot see
+ * (the runtime states happens-before itself and must not be judged on the
+ * runtime's own buffers); elsewhere memcpy/memset. */
+static inline void goc__copy(void *dst, const void *src, size_t n) {
+#if defined(GOC_TSAN)
+    unsigned char *d = dst;
+    const unsigned char *s = src;
+    for (size_t i = 0; i < n; i++) {
+        d[i] = s[i];
+        __asm__ __volatile__("" ::: "memory"); /* no memcpy idiom */
+    }
+#else
+    __builtin_memcpy(dst, src, n);
+#endif
+}
+
+static inline void goc__zero(void *dst, size_t n) {
+#if defined(GOC_TSAN)
+    unsigned char *d = dst;
+    for (size_t i = 0; i < n; i++) {
+        d[i] = 0;
+        __asm__ __volatile__("" ::: "memory");
+    }
+#else
+    __builtin_memset(dst, 0, n);
+#endif
+}
+
 static inline void goc__cpu_relax(void) {
 #if defined(__x86_64__)
     __builtin_ia32_pause();

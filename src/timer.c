@@ -169,22 +169,29 @@ static void finish(goc__timers *h, goc__timer *t, int64_t now) {
 
 int goc__timers_run(goc__timers *h, int64_t now) {
     int ran = 0;
-    for (;;) {
-        if (goc__timers_next(h) > now) return ran;
+    while (goc__timers_next(h) <= now) {
         goc__lock_acquire(&h->lock);
+        /* Read the clock under the lock: callbacks of one heap see
+         * non-decreasing times, even with two runners. */
+        now = goc__now();
         if (h->n == 0 || h->v[0]->when > now) {
             goc__lock_release(&h->lock);
-            return ran;
+            break;
         }
         goc__timer *t = h->v[0];
         heap_remove(h, t);
         update_next(h);
         atomic_store_explicit(&t->state, GOC__TIMER_RUNNING, memory_order_relaxed);
         goc__lock_release(&h->lock);
-        t->fn(t, now);
-        finish(h, t, now);
+        if (t->period == GOC__TIMER_DETACHED) {
+            t->fn(t, now); /* may free t */
+        } else {
+            t->fn(t, now);
+            finish(h, t, now);
+        }
         ran++;
     }
+    return ran;
 }
 
 void goc__timers_move(goc__timers *from, goc__timers *to) {

@@ -22,6 +22,19 @@
 
 #include "goc.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#define CHECK_LEAKS() __lsan_do_leak_check()
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#include <sanitizer/lsan_interface.h>
+#define CHECK_LEAKS() __lsan_do_leak_check()
+#endif
+#endif
+#ifndef CHECK_LEAKS
+#define CHECK_LEAKS() ((void)0)
+#endif
+
 typedef struct {
     const char *name;
     void (*fn)(void);
@@ -139,6 +152,7 @@ static int check_run(const check_case *c, int nofork) {
     if (pid == 0) {
         c->fn();
         fflush(stdout);
+        CHECK_LEAKS(); /* _exit skips LeakSanitizer's exit-time check */
         _exit(0);
     }
     int st = 0;

@@ -12,7 +12,7 @@ void goc__ctx_make(goc__ctx *c, void *lo, size_t size, void (*fn)(void *, void *
     uint64_t *s = (uint64_t *)top;
 #if defined(__x86_64__)
     *--s = 0;                           /* pad: keeps the frame 16-aligned */
-    *--s = (uint64_t)goc__ctx_entry;    /* popped into rcx, jumped to      */
+    *--s = (uint64_t)goc__ctx_entry;    /* the first switch returns here    */
     *--s = 0;                           /* rbp                             */
     *--s = 0;                           /* rbx                             */
     *--s = (uint64_t)arg;               /* r12                             */

@@ -2,7 +2,8 @@
  *
  * void *goc__ctx_switch(void **save_sp, void *sp, void *arg)
  *   Saves x19-x29, lr and d8-d15 in a 176-byte frame, stores sp in *save_sp,
- *   loads sp, restores the same frame there and returns arg to the saved lr.
+ *   loads sp, restores the same frame there and returns arg to the saved lr
+ *   (a ret, so the return predictor stays in step; see switch_x86_64.S).
  *
  * Frame, from the saved sp upward:
  *   d8..d15 (0x00-0x3f) x19..x28 (0x40-0x8f) x29 x30 (0x90-0x9f) pad
@@ -41,7 +42,7 @@ goc__ctx_switch:
     ldp x29, x30, [sp, #0x90]
     add sp, sp, #0xb0
     mov x0, x2
-    br x30
+    ret
     .cfi_endproc
     .size goc__ctx_switch, .-goc__ctx_switch
 

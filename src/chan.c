@@ -1,0 +1,284 @@
+/* Channels: make, send, receive, close, with Go's semantics.
+ *
+ * Invariants (with the channel lock held):
+ *   - count <= cap; buffered values sit at buf[(head + k) % cap], k < count;
+ *   - a channel never has both a waiting sender and a waiting receiver whose
+ *     waits are unclaimed: an arriving operation pairs with the oldest waiter
+ *     of the other kind before it would wait itself;
+ *   - waiting senders exist only when the buffer is full, waiting receivers
+ *     only when it is empty;
+ *   - a closed channel has no waiters (close claims and wakes them all), and
+ *     no operation enqueues on it.
+ * A node whose wait was claimed elsewhere (the other case of a select, a
+ * timeout) may linger in a queue until its owner or a waker unlinks it; it is
+ * never paired with.
+ *
+ * Locking: one lock per channel; select holds several, in address order. A
+ * waiter is woken only after the lock is released (goc__chan_wake).
+ *
+ * Values move once: from a waiting sender straight into a waiting receiver's
+ * destination, otherwise through the buffer. When a receiver takes from a full
+ * buffer with senders waiting, the oldest sender's value refills the freed
+ * slot, keeping FIFO order.
+ *
+ * Happens-before under TSan (san.h): a waiter releases its node before it
+ * blocks and acquires it when woken; whoever completes its operation acquires
+ * and releases that node, in both directions as for Go's unbuffered channels.
+ * Buffer slot i has two sync addresses: senders release "sent(i)" and
+ * receivers acquire it (send happens-before receive); receivers release
+ * "taken(i)" and senders acquire it (the k-th receive happens-before the
+ * (k+cap)-th send completes). Close releases the channel; whoever sees it
+ * closed acquires it.
+ */
+#include "chan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(GOC_TSAN)
+#define SENT(c, i) ((c)->race + 16 * (i))
+#define TAKEN(c, i) ((c)->race + 16 * (i) + 8)
+#else
+#define SENT(c, i) ((void)(i), (c))
+#define TAKEN(c, i) ((void)(i), (c))
+#endif
+
+/* ---- lifetime --------------------------------------------------------- */
+
+goc_chan *goc_chan_make(size_t elem, size_t cap) {
+    size_t bytes;
+    if (__builtin_mul_overflow(elem, cap, &bytes) || bytes > SIZE_MAX - sizeof(goc_chan))
+        return NULL;
+    goc_chan *c = goc__malloc(sizeof *c + bytes);
+    if (!c) return NULL;
+    goc__zero(c, sizeof *c);
+    atomic_init(&c->refs, 1);
+    c->elem = elem;
+    c->cap = cap;
+    c->buf = (char *)(c + 1);
+#if defined(GOC_TSAN)
+    c->race = goc__calloc(cap ? cap : 1, 16);
+    if (!c->race) {
+        goc__free(c);
+        return NULL;
+    }
+#endif
+    return c;
+}
+
+goc_chan *goc_chan_retain(goc_chan *c) {
+    if (c) atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    return c;
+}
+
+void goc_chan_release(goc_chan *c) {
+    if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1) return;
+#if defined(GOC_TSAN)
+    goc__free(c->race);
+#endif
+    goc__free(c);
+}
+
+size_t goc_len(goc_chan *c) {
+    if (!c) return 0;
+    goc__lock_acquire(&c->lock);
+    size_t n = c->count;
+    goc__lock_release(&c->lock);
+    return n;
+}
+
+size_t goc_cap(goc_chan *c) { return c ? c->cap : 0; }
+
+/* ---- wait queues ------------------------------------------------------ */
+
+void goc__waitq_push(goc__waitq *q, goc__node *n) {
+    n->next = NULL;
+    n->prev = q->tail;
+    if (q->tail)
+        q->tail->next = n;
+    else
+        q->head = n;
+    q->tail = n;
+    n->queued = true;
+}
+
+void goc__waitq_unlink(goc__waitq *q, goc__node *n) {
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        q->head = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    else
+        q->tail = n->prev;
+    n->queued = false;
+}
+
+/* The oldest waiter of q that this operation may complete, claimed and
+ * unlinked; stale nodes met on the way are unlinked and skipped. */
+static goc__node *waitq_take(goc__waitq *q) {
+    goc__node *n;
+    while ((n = q->head)) {
+        goc__waitq_unlink(q, n);
+        if (goc__wait_claim(n->wt, n->index)) return n;
+    }
+    return NULL;
+}
+
+void goc__chan_wake(goc__node *n) {
+    goc__race_release(n);
+    goc__wait_wake(n->wt);
+}
+
+/* ---- operations with the lock held ------------------------------------ */
+
+static char *slot(goc_chan *c, size_t i) { return c->buf + i * c->elem; }
+
+int goc__chan_send_locked(goc_chan *c, const void *v, goc__node **wake) {
+    if (c->closed) return GOC_CLOSED;
+    goc__node *r = waitq_take(&c->recvq);
+    if (r) {
+        goc__race_acquire(r);
+        if (r->elem) goc__elem_copy(r->elem, v, c->elem);
+        r->success = true;
+        *wake = r;
+        return GOC_OK;
+    }
+    if (c->count < c->cap) {
+        size_t i = (c->head + c->count) % c->cap;
+        goc__race_acquire(TAKEN(c, i));
+        goc__elem_copy(slot(c, i), v, c->elem);
+        goc__race_release(SENT(c, i));
+        c->count++;
+        return GOC_OK;
+    }
+    return GOC_EAGAIN;
+}
+
+int goc__chan_recv_locked(goc_chan *c, void *out, goc__node **wake) {
+    goc__node *s = c->count == c->cap ? waitq_take(&c->sendq) : NULL;
+    if (s) {
+        goc__race_acquire(s);
+        if (c->cap == 0) {
+            if (out) goc__elem_copy(out, s->elem, c->elem);
+        } else {
+            /* Full buffer: take the oldest, the sender's value takes its slot. */
+            size_t i = c->head;
+            goc__race_acquire(SENT(c, i));
+            if (out) goc__elem_copy(out, slot(c, i), c->elem);
+            goc__race_release(TAKEN(c, i));
+            goc__elem_copy(slot(c, i), s->elem, c->elem);
+            goc__race_release(SENT(c, i));
+            c->head = (i + 1) % c->cap;
+        }
+        s->success = true;
+        *wake = s;
+        return GOC_OK;
+    }
+    if (c->count > 0) {
+        size_t i = c->head;
+        goc__race_acquire(SENT(c, i));
+        if (out) goc__elem_copy(out, slot(c, i), c->elem);
+        goc__race_release(TAKEN(c, i));
+        c->head = (i + 1) % c->cap;
+        c->count--;
+        return GOC_OK;
+    }
+    if (c->closed) {
+        goc__race_acquire(c);
+        if (out) goc__zero(out, c->elem);
+        return GOC_CLOSED;
+    }
+    return GOC_EAGAIN;
+}
+
+/* ---- blocking operations ---------------------------------------------- */
+
+static void unlock_chan(void *c) { goc__lock_release(&((goc_chan *)c)->lock); }
+
+/* Blocks on a NULL channel: only the deadline ends it. */
+static int block_forever(int64_t deadline) {
+    goc__wait wt;
+    goc__wait_init(&wt, goc__self(), false);
+    if (deadline < 0) {
+        goc__wait_block(&wt, -1, NULL, NULL);
+        goc__throw("a wait on a NULL channel was woken");
+    }
+    return goc__wait_block(&wt, deadline, NULL, NULL);
+}
+
+/* A send or receive: at once if possible, else wait in q until deadline
+ * (0: never wait). */
+static int chan_op(goc_chan *c, void *v, bool send, int64_t deadline) {
+    if (!c) return deadline == 0 ? GOC_EAGAIN : block_forever(deadline);
+    goc__node *wake = NULL;
+    goc__lock_acquire(&c->lock);
+    int r = send ? goc__chan_send_locked(c, v, &wake) : goc__chan_recv_locked(c, v, &wake);
+    if (r != GOC_EAGAIN || deadline == 0) {
+        goc__lock_release(&c->lock);
+        if (wake) goc__chan_wake(wake);
+        return r;
+    }
+    goc__wait wt;
+    goc__node n = {.wt = &wt, .elem = v, .index = 0};
+    goc__wait_init(&wt, goc__self(), false);
+    goc__waitq_push(send ? &c->sendq : &c->recvq, &n);
+    goc__race_release(&n);
+    r = goc__wait_block(&wt, deadline, unlock_chan, c);
+    if (r == GOC_OK) {
+        goc__node_woken(&n);
+        r = n.success ? GOC_OK : GOC_CLOSED;
+        if (r == GOC_CLOSED && !send && v) goc__zero(v, c->elem);
+    } else {
+        goc__lock_acquire(&c->lock);
+        if (n.queued) goc__waitq_unlink(send ? &c->sendq : &c->recvq, &n);
+        goc__lock_release(&c->lock);
+    }
+    return r;
+}
+
+int goc_send(goc_chan *c, const void *v) { return chan_op(c, (void *)v, true, -1); }
+int goc_recv(goc_chan *c, void *out) { return chan_op(c, out, false, -1); }
+int goc_try_send(goc_chan *c, const void *v) { return chan_op(c, (void *)v, true, 0); }
+int goc_try_recv(goc_chan *c, void *out) { return chan_op(c, out, false, 0); }
+
+int goc_send_timeout(goc_chan *c, const void *v, int64_t ns) {
+    return chan_op(c, (void *)v, true, ns < 0 ? -1 : ns == 0 ? 0 : goc__deadline(ns));
+}
+
+int goc_recv_timeout(goc_chan *c, void *out, int64_t ns) {
+    return chan_op(c, out, false, ns < 0 ? -1 : ns == 0 ? 0 : goc__deadline(ns));
+}
+
+/* ---- close ------------------------------------------------------------ */
+
+/* With c locked: claims every waiter of q for close, onto *list via next. */
+static void close_waiters(goc__waitq *q, goc__node **list) {
+    goc__node *n;
+    while ((n = waitq_take(q))) {
+        n->success = false;
+        n->next = *list;
+        *list = n;
+    }
+}
+
+int goc_close(goc_chan *c) {
+    if (!c) return GOC_CLOSED;
+    goc__lock_acquire(&c->lock);
+    if (c->closed) {
+        goc__lock_release(&c->lock);
+        return GOC_CLOSED;
+    }
+    c->closed = true;
+    goc__race_release(c);
+    goc__node *list = NULL;
+    close_waiters(&c->recvq, &list);
+    close_waiters(&c->sendq, &list);
+    goc__lock_release(&c->lock);
+    while (list) {
+        goc__node *n = list;
+        list = n->next; /* read before the wake: n lives on its waiter's stack */
+        goc__chan_wake(n);
+    }
+    return GOC_OK;
+}

@@ -1,0 +1,71 @@
+/* Channels' internals, shared by chan.c (single operations, close) and
+ * select.c. The design follows Go's runtime/chan.go: a lock per channel, a
+ * ring buffer, and FIFO queues of waiting senders and receivers whose nodes
+ * live on the waiters' stacks.
+ */
+#ifndef GOC_CHAN_H
+#define GOC_CHAN_H
+
+#include "goc.h"
+#include "park.h"
+
+/* One waiting operation on one channel: a blocked send or recv, or one case
+ * of a blocked select (all cases of a select share one goc__wait). */
+typedef struct goc__node {
+    goc__wait *wt;
+    struct goc__node *prev, *next; /* (l) in the channel's queue            */
+    void *elem;       /* send: the value; recv: destination or NULL          */
+    int index;        /* case index in a select; 0 for a plain operation     */
+    bool queued;      /* (l) linked in a queue                               */
+    bool success;     /* set by the waker: true transferred, false closed    */
+} goc__node;
+
+typedef struct goc__waitq {
+    goc__node *head, *tail; /* (l) */
+} goc__waitq;
+
+/* Fields: (l) the channel lock, (a) atomic, (i) immutable. */
+struct goc_chan {
+    goc__lock lock;
+    _Atomic size_t refs;   /* (a)                                          */
+    size_t elem;           /* (i) element size, may be 0                   */
+    size_t cap;            /* (i) buffer capacity in elements              */
+    size_t count;          /* (l) values in the buffer                     */
+    size_t head;           /* (l) index of the oldest buffered value       */
+    bool closed;           /* (l)                                          */
+    goc__waitq sendq;      /* (l) blocked senders, oldest first            */
+    goc__waitq recvq;      /* (l) blocked receivers, oldest first          */
+    char *buf;             /* (i) cap * elem bytes                         */
+#if defined(GOC_TSAN)
+    char *race;            /* (i) 2 sync addresses per slot, see chan.c    */
+#endif
+};
+
+/* Channel operations with c locked. Each returns GOC_OK (done), GOC_CLOSED,
+ * or GOC_EAGAIN (would block: nothing changed). A waiter the operation
+ * completed is claimed and unlinked and returned in *wake: the caller wakes
+ * it with goc__chan_wake after unlocking. */
+int goc__chan_send_locked(goc_chan *c, const void *v, goc__node **wake);
+int goc__chan_recv_locked(goc_chan *c, void *out, goc__node **wake);
+
+void goc__waitq_push(goc__waitq *q, goc__node *n);
+void goc__waitq_unlink(goc__waitq *q, goc__node *n);
+
+/* Wakes a waiter handed back by an operation above (no lock held). */
+void goc__chan_wake(goc__node *n);
+
+/* The waiter's side after blocking: TSan edge from the waker. */
+static inline void goc__node_woken(goc__node *n) { goc__race_acquire(n); }
+
+/* Copies an element; common sizes become plain moves. */
+static inline void goc__elem_copy(void *dst, const void *src, size_t n) {
+    switch (n) {
+    case 0: return;
+    case 4: goc__copy(dst, src, 4); return;
+    case 8: goc__copy(dst, src, 8); return;
+    case 16: goc__copy(dst, src, 16); return;
+    default: goc__copy(dst, src, n);
+    }
+}
+
+#endif

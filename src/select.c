@@ -1,0 +1,160 @@
+/* select: wait on several channel operations, perform exactly one.
+ *
+ * As Go's runtime/select.go: visit the cases in a random order (uniform choice
+ * among the ready ones), lock every channel in address order (so two selects
+ * over overlapping sets cannot deadlock; a channel named twice is locked
+ * once), and take the first ready case. If none is ready and the caller may
+ * wait, enqueue one node per case, all sharing one goc__wait, and park; the
+ * channel locks are released by the park hook. The first operation to claim
+ * the wait fires its case and writes the index; on waking the select locks
+ * everything again and unlinks its other nodes.
+ *
+ * Invariants: a blocked select is claimed, hence woken, exactly once; when it
+ * returns, none of its nodes is in any queue.
+ * Locking: the channel locks of the select, ascending by address.
+ */
+#include "chan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SMALL 8 /* cases handled without heap allocation */
+
+typedef struct {
+    goc_case *cases;
+    size_t n;
+    uint16_t *poll;    /* random permutation of case indices             */
+    uint16_t *lock;    /* case indices ordered by channel address        */
+    goc__node *nodes;  /* one per case, when blocking                    */
+} sel;
+
+/* Not inlined: a coroutine may move threads, and an inlined thread-local
+ * address could be reused after a switch. */
+GOC_NOINLINE static uint32_t rnd(void) {
+    static _Thread_local uint32_t x;
+    uint32_t v = x ? x : ((uint32_t)(uintptr_t)&x ^ (uint32_t)goc__now()) | 1;
+    v ^= v << 13;
+    v ^= v >> 17;
+    v ^= v << 5;
+    return x = v;
+}
+
+static void order(sel *s) {
+    for (size_t i = 0; i < s->n; i++) {
+        size_t j = rnd() % (i + 1);
+        s->poll[i] = s->poll[j];
+        s->poll[j] = (uint16_t)i;
+    }
+    /* Insertion sort by address: n is small in practice. */
+    for (size_t i = 0; i < s->n; i++) {
+        uint16_t k = (uint16_t)i;
+        uintptr_t a = (uintptr_t)s->cases[k].ch;
+        size_t j = i;
+        while (j > 0 && (uintptr_t)s->cases[s->lock[j - 1]].ch > a) {
+            s->lock[j] = s->lock[j - 1];
+            j--;
+        }
+        s->lock[j] = k;
+    }
+}
+
+static void lock_all(sel *s) {
+    goc_chan *prev = NULL;
+    for (size_t i = 0; i < s->n; i++) {
+        goc_chan *c = s->cases[s->lock[i]].ch;
+        if (c && c != prev) goc__lock_acquire(&c->lock);
+        prev = c;
+    }
+}
+
+static void unlock_all(void *p) {
+    sel *s = p;
+    goc_chan *prev = NULL;
+    for (size_t i = s->n; i-- > 0;) {
+        goc_chan *c = s->cases[s->lock[i]].ch;
+        if (c && c != prev) goc__lock_release(&c->lock);
+        prev = c;
+    }
+}
+
+/* With all locked: performs the first ready case in poll order; returns its
+ * index, or -1 when none is ready. */
+static int poll_ready(sel *s, goc__node **wake) {
+    for (size_t k = 0; k < s->n; k++) {
+        int i = s->poll[k];
+        goc_case *cs = &s->cases[i];
+        if (!cs->ch) continue;
+        int r = cs->op == GOC_OP_SEND ? goc__chan_send_locked(cs->ch, cs->ptr, wake)
+                                      : goc__chan_recv_locked(cs->ch, cs->ptr, wake);
+        if (r == GOC_EAGAIN) continue;
+        cs->ok = r == GOC_OK;
+        return i;
+    }
+    return -1;
+}
+
+static goc__waitq *queue_of(goc_case *cs) {
+    return cs->op == GOC_OP_SEND ? &cs->ch->sendq : &cs->ch->recvq;
+}
+
+/* Enqueues a node per case (with all locked), blocks, cleans up. */
+static int block(sel *s, int64_t deadline) {
+    goc__wait wt;
+    goc__wait_init(&wt, goc__self(), true);
+    for (size_t i = 0; i < s->n; i++) {
+        goc_case *cs = &s->cases[i];
+        goc__node *nd = &s->nodes[i];
+        *nd = (goc__node){.wt = &wt, .elem = cs->ptr, .index = (int)i};
+        if (!cs->ch) continue;
+        goc__waitq_push(queue_of(cs), nd);
+        goc__race_release(nd);
+    }
+    int r = goc__wait_block(&wt, deadline, unlock_all, s);
+    lock_all(s);
+    for (size_t i = 0; i < s->n; i++)
+        if (s->nodes[i].queued) goc__waitq_unlink(queue_of(&s->cases[i]), &s->nodes[i]);
+    unlock_all(s);
+    if (r >= 0) {
+        goc__node *nd = &s->nodes[r];
+        goc__node_woken(nd);
+        goc_case *cs = &s->cases[r];
+        cs->ok = nd->success;
+        if (!nd->success && cs->op == GOC_OP_RECV && cs->ptr) goc__zero(cs->ptr, cs->ch->elem);
+    }
+    return r;
+}
+
+static int run(sel *s, int64_t timeout) {
+    order(s);
+    lock_all(s);
+    goc__node *wake = NULL;
+    int i = poll_ready(s, &wake);
+    if (i >= 0 || timeout == 0) {
+        unlock_all(s);
+        if (wake) goc__chan_wake(wake);
+        return i >= 0 ? i : GOC_EAGAIN;
+    }
+    return block(s, timeout < 0 ? -1 : goc__deadline(timeout));
+}
+
+int goc_select(goc_case *cases, size_t n, int64_t timeout) {
+    if (n > GOC_SELECT_MAX || (n > 0 && !cases)) return GOC_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (cases[i].op != GOC_OP_SEND && cases[i].op != GOC_OP_RECV) return GOC_EINVAL;
+        cases[i].ok = 0;
+    }
+    uint16_t poll[SMALL], lock[SMALL];
+    goc__node nodes[SMALL];
+    sel s = {cases, n, poll, lock, nodes};
+    void *heap = NULL;
+    if (n > SMALL) {
+        heap = goc__malloc(n * (2 * sizeof(uint16_t) + sizeof(goc__node)));
+        if (!heap) return GOC_ENOMEM;
+        s.nodes = heap;
+        s.poll = (uint16_t *)(s.nodes + n);
+        s.lock = s.poll + n;
+    }
+    int r = run(&s, timeout);
+    goc__free(heap);
+    return r;
+}

@@ -1,0 +1,437 @@
+/* Channels: Go's semantics for unbuffered and buffered channels, close,
+ * non-blocking and timed operations, zero-size elements, NULL channels,
+ * coroutines and threads mixed, and MPMC stress with exact accounting. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "check.h"
+
+/* Waits until n coroutines have sent on done. */
+static void join(goc_chan *done, int n) {
+    for (int i = 0; i < n; i++) CHECK_OK(goc_recv(done, NULL));
+}
+
+/* ---- unbuffered ---------------------------------------------------------- */
+
+struct rendezvous {
+    goc_chan *ch, *done;
+    _Atomic int stage;
+};
+
+static void rv_sender(void *arg) {
+    struct rendezvous *r = arg;
+    int v = 42;
+    atomic_store(&r->stage, 1);
+    CHECK_OK(goc_send(r->ch, &v));
+    /* The send completed only because the receiver took the value. */
+    CHECK_EQ(atomic_load(&r->stage), 2);
+    goc_send(r->done, NULL);
+}
+
+TEST(unbuffered_send_waits_for_receiver) {
+    struct rendezvous r = {goc_chan_make(sizeof(int), 0), goc_chan_make(0, 1), 0};
+    CHECK_OK(goc_go(rv_sender, &r));
+    while (atomic_load(&r.stage) == 0) goc_sleep(GOC_MS);
+    goc_sleep(5 * GOC_MS);
+    CHECK_EQ(goc_len(r.ch), 0);
+    CHECK_EQ(atomic_load(&r.stage), 1); /* still blocked in send */
+    int v = 0;
+    atomic_store(&r.stage, 2);
+    CHECK_OK(goc_recv(r.ch, &v));
+    CHECK_EQ(v, 42);
+    join(r.done, 1);
+    goc_chan_release(r.ch);
+    goc_chan_release(r.done);
+}
+
+static void seq_sender(void *arg) {
+    goc_chan *ch = arg;
+    for (int i = 0; i < 10000; i++) CHECK_OK(goc_send(ch, &i));
+    goc_close(ch);
+}
+
+TEST(unbuffered_preserves_order) {
+    goc_chan *ch = goc_chan_make(sizeof(int), 0);
+    CHECK_OK(goc_go(seq_sender, ch));
+    int v, want = 0;
+    while (goc_recv(ch, &v) == GOC_OK) CHECK_EQ(v, want++);
+    CHECK_EQ(want, 10000);
+    goc_chan_release(ch);
+}
+
+/* ---- buffered ------------------------------------------------------------ */
+
+TEST(buffered_is_fifo_and_bounded) {
+    goc_chan *ch = goc_chan_make(sizeof(long), 4);
+    CHECK_EQ(goc_cap(ch), 4);
+    for (long i = 0; i < 4; i++) CHECK_OK(goc_try_send(ch, &i));
+    long x = 99;
+    CHECK_ERR(GOC_EAGAIN, goc_try_send(ch, &x));
+    CHECK_EQ(goc_len(ch), 4);
+    for (long i = 0; i < 4; i++) {
+        long v;
+        CHECK_OK(goc_try_recv(ch, &v));
+        CHECK_EQ(v, i);
+    }
+    CHECK_ERR(GOC_EAGAIN, goc_try_recv(ch, &x));
+    CHECK_EQ(x, 99); /* a failed receive leaves out alone */
+    goc_chan_release(ch);
+}
+
+struct seqmsg {
+    int sender;
+    int seq;
+};
+
+struct many {
+    goc_chan *ch, *done;
+    int id, count;
+};
+
+static void many_sender(void *arg) {
+    struct many *m = arg;
+    for (int i = 0; i < m->count; i++) {
+        struct seqmsg msg = {m->id, i};
+        CHECK_OK(goc_send(m->ch, &msg));
+    }
+    goc_send(m->done, NULL);
+}
+
+static void fifo_per_sender(size_t cap) {
+    enum { SENDERS = 16 };
+    int count = CHECK_SCALE(20000);
+    goc_chan *ch = goc_chan_make(sizeof(struct seqmsg), cap), *done = goc_chan_make(0, SENDERS);
+    struct many m[SENDERS];
+    for (int i = 0; i < SENDERS; i++) {
+        m[i] = (struct many){ch, done, i, count};
+        CHECK_OK(goc_go(many_sender, &m[i]));
+    }
+    int next[SENDERS] = {0};
+    for (long k = 0; k < (long)SENDERS * count; k++) {
+        struct seqmsg msg;
+        CHECK_OK(goc_recv(ch, &msg));
+        CHECK(msg.sender >= 0 && msg.sender < SENDERS);
+        CHECK_EQ(msg.seq, next[msg.sender]);
+        next[msg.sender]++;
+    }
+    CHECK_ERR(GOC_EAGAIN, goc_try_recv(ch, NULL));
+    join(done, SENDERS); /* m[] lives on this stack */
+    goc_chan_release(ch);
+    goc_chan_release(done);
+}
+
+TEST(buffered_keeps_each_senders_order) { fifo_per_sender(64); }
+TEST(unbuffered_keeps_each_senders_order) { fifo_per_sender(0); }
+
+/* ---- close ---------------------------------------------------------------- */
+
+TEST(close_drains_then_reports_closed) {
+    goc_chan *ch = goc_chan_make(sizeof(int), 3);
+    for (int i = 1; i <= 3; i++) CHECK_OK(goc_send(ch, &i));
+    CHECK_OK(goc_close(ch));
+    int v;
+    for (int i = 1; i <= 3; i++) {
+        CHECK_OK(goc_recv(ch, &v));
+        CHECK_EQ(v, i);
+    }
+    v = 7;
+    CHECK_ERR(GOC_CLOSED, goc_recv(ch, &v));
+    CHECK_EQ(v, 0); /* zero value, as Go */
+    CHECK_ERR(GOC_CLOSED, goc_try_recv(ch, &v));
+    CHECK_ERR(GOC_CLOSED, goc_recv_timeout(ch, &v, GOC_MS));
+    goc_chan_release(ch);
+}
+
+TEST(send_on_closed_and_double_close_are_errors) {
+    goc_chan *ch = goc_chan_make(sizeof(int), 1);
+    CHECK_OK(goc_close(ch));
+    int v = 1;
+    CHECK_ERR(GOC_CLOSED, goc_send(ch, &v));
+    CHECK_ERR(GOC_CLOSED, goc_try_send(ch, &v));
+    CHECK_ERR(GOC_CLOSED, goc_send_timeout(ch, &v, GOC_MS));
+    CHECK_ERR(GOC_CLOSED, goc_close(ch));
+    CHECK_EQ(goc_len(ch), 0); /* nothing was delivered */
+    goc_chan_release(ch);
+    CHECK_ERR(GOC_CLOSED, goc_close(NULL));
+}
+
+struct waiter {
+    goc_chan *ch, *done;
+    int send;
+    int result;
+};
+
+static void blocked_op(void *arg) {
+    struct waiter *w = arg;
+    int v = 5;
+    w->result = w->send ? goc_send(w->ch, &v) : goc_recv(w->ch, &v);
+    if (!w->send && w->result == GOC_CLOSED) CHECK_EQ(v, 0);
+    goc_send(w->done, NULL);
+}
+
+static void close_wakes(int send) {
+    enum { N = 100 };
+    goc_chan *ch = goc_chan_make(sizeof(int), 0), *done = goc_chan_make(0, N);
+    struct waiter w[N];
+    for (int i = 0; i < N; i++) {
+        w[i] = (struct waiter){ch, done, send, 1};
+        CHECK_OK(goc_go(blocked_op, &w[i]));
+    }
+    goc_sleep(10 * GOC_MS); /* let them block (the test holds either way) */
+    CHECK_OK(goc_close(ch));
+    join(done, N);
+    for (int i = 0; i < N; i++) CHECK_ERR(GOC_CLOSED, w[i].result);
+    goc_chan_release(ch);
+    goc_chan_release(done);
+}
+
+TEST(close_wakes_all_receivers) { close_wakes(0); }
+TEST(close_wakes_all_senders) { close_wakes(1); }
+
+static _Atomic int entering;
+
+/* Owns one reference to w->ch, as the contract asks of every user. */
+static void release_blocked(void *arg) {
+    struct waiter *w = arg;
+    atomic_fetch_add(&entering, 1);
+    w->result = goc_recv_timeout(w->ch, NULL, GOC_SEC);
+    goc_chan_release(w->ch);
+    goc_send(w->done, NULL);
+}
+
+TEST(close_and_release_while_others_wait) {
+    goc_chan *done = goc_chan_make(0, 10);
+    struct waiter w[10];
+    goc_chan *ch = goc_chan_make(sizeof(int), 0);
+    for (int i = 0; i < 10; i++) {
+        w[i] = (struct waiter){goc_chan_retain(ch), done, 0, 1};
+        CHECK_OK(goc_go(release_blocked, &w[i]));
+    }
+    while (atomic_load(&entering) < 10) goc_sleep(GOC_MS / 10);
+    goc_sleep(GOC_MS); /* most are blocked now; the outcome is the same if not */
+    goc_close(ch);
+    goc_chan_release(ch); /* the waiters hold the last references */
+    join(done, 10);
+    for (int i = 0; i < 10; i++) CHECK_ERR(GOC_CLOSED, w[i].result);
+    goc_chan_release(done);
+}
+
+/* ---- timeouts, zero size, NULL ------------------------------------------- */
+
+TEST(timeouts_expire_and_change_nothing) {
+    goc_chan *ch = goc_chan_make(sizeof(int), 0);
+    int v = 3;
+    int64_t t0 = goc_now();
+    CHECK_ERR(GOC_ETIMEDOUT, goc_recv_timeout(ch, &v, 5 * GOC_MS));
+    CHECK_OP(goc_now() - t0, >=, 5 * GOC_MS);
+    CHECK_EQ(v, 3);
+    CHECK_ERR(GOC_ETIMEDOUT, goc_send_timeout(ch, &v, 5 * GOC_MS));
+    CHECK_ERR(GOC_EAGAIN, goc_try_recv(ch, &v)); /* the timed-out send left nothing */
+    goc_chan_release(ch);
+}
+
+static void zero_sender(void *arg) {
+    goc_chan *ch = arg;
+    for (int i = 0; i < 1000; i++) CHECK_OK(goc_send(ch, NULL));
+    goc_close(ch);
+}
+
+TEST(zero_size_elements) {
+    goc_chan *u = goc_chan_make(0, 0), *b = goc_chan_make(0, 10);
+    CHECK_OK(goc_go(zero_sender, u));
+    int n = 0;
+    while (goc_recv(u, NULL) == GOC_OK) n++;
+    CHECK_EQ(n, 1000);
+    for (int i = 0; i < 10; i++) CHECK_OK(goc_try_send(b, NULL));
+    CHECK_ERR(GOC_EAGAIN, goc_try_send(b, NULL));
+    CHECK_EQ(goc_len(b), 10);
+    goc_chan_release(u);
+    goc_chan_release(b);
+}
+
+TEST(null_channel_blocks_forever) {
+    int v = 0;
+    CHECK_ERR(GOC_EAGAIN, goc_try_send(NULL, &v));
+    CHECK_ERR(GOC_EAGAIN, goc_try_recv(NULL, &v));
+    CHECK_ERR(GOC_ETIMEDOUT, goc_send_timeout(NULL, &v, GOC_MS));
+    CHECK_ERR(GOC_ETIMEDOUT, goc_recv_timeout(NULL, &v, GOC_MS));
+    CHECK_EQ(goc_len(NULL), 0);
+    CHECK_EQ(goc_cap(NULL), 0);
+}
+
+TEST(make_rejects_overflowing_sizes) {
+    CHECK(goc_chan_make(SIZE_MAX / 2, 4) == NULL);
+}
+
+/* ---- threads and coroutines mixed ---------------------------------------- */
+
+struct echo {
+    goc_chan *in, *out;
+};
+
+static void echo_coro(void *arg) {
+    struct echo *e = arg;
+    long v;
+    while (goc_recv(e->in, &v) == GOC_OK) CHECK_OK(goc_send(e->out, &(long){v + 1}));
+    goc_close(e->out);
+}
+
+static void *echo_thread(void *arg) {
+    struct echo *e = arg;
+    long v;
+    while (goc_recv(e->in, &v) == GOC_OK) CHECK_OK(goc_send(e->out, &(long){v * 2}));
+    goc_close(e->out);
+    return NULL;
+}
+
+TEST(pthread_and_coroutine_ping_pong) {
+    /* main -> coroutine (+1) -> pthread (*2) -> main, unbuffered all the way. */
+    struct echo a = {goc_chan_make(sizeof(long), 0), goc_chan_make(sizeof(long), 0)};
+    struct echo b = {a.out, goc_chan_make(sizeof(long), 0)};
+    CHECK_OK(goc_go(echo_coro, &a));
+    pthread_t t;
+    pthread_create(&t, NULL, echo_thread, &b);
+    int n = CHECK_SCALE(20000);
+    for (long i = 0; i < n; i++) {
+        long v;
+        CHECK_OK(goc_send(a.in, &i));
+        CHECK_OK(goc_recv(b.out, &v));
+        CHECK_EQ(v, (i + 1) * 2);
+    }
+    goc_close(a.in);
+    pthread_join(t, NULL);
+    CHECK_ERR(GOC_CLOSED, goc_recv(b.out, NULL));
+    goc_chan_release(a.in);
+    goc_chan_release(a.out);
+    goc_chan_release(b.out);
+}
+
+/* ---- classic programs ---------------------------------------------------- */
+
+struct sieve {
+    goc_chan *in, *out;
+    int prime;
+};
+
+static void generate(void *arg) {
+    goc_chan *ch = arg;
+    for (int i = 2;; i++)
+        if (goc_send(ch, &i) != GOC_OK) break;
+    goc_chan_release(ch);
+}
+
+static void filter(void *arg) {
+    struct sieve *s = arg;
+    int v;
+    while (goc_recv(s->in, &v) == GOC_OK)
+        if (v % s->prime != 0 && goc_send(s->out, &v) != GOC_OK) break;
+    goc_close(s->in); /* stop the stage upstream */
+    goc_chan_release(s->in);
+    goc_chan_release(s->out);
+    free(s);
+}
+
+TEST(prime_sieve_first_1000) {
+    int want[] = {2, 3, 5, 7, 11, 13, 17, 19, 23, 29};
+    goc_chan *ch = goc_chan_make(sizeof(int), 0);
+    CHECK_OK(goc_go(generate, goc_chan_retain(ch)));
+    int p = 0;
+    for (int i = 0; i < 1000; i++) {
+        CHECK_OK(goc_recv(ch, &p));
+        if (i < 10) CHECK_EQ(p, want[i]);
+        /* The filter takes over our reference to ch; we keep one to its out. */
+        struct sieve *s = malloc(sizeof *s);
+        *s = (struct sieve){ch, goc_chan_make(sizeof(int), 0), p};
+        ch = goc_chan_retain(s->out);
+        CHECK_OK(goc_go(filter, s));
+    }
+    CHECK_EQ(p, 7919); /* the 1000th prime */
+    goc_close(ch); /* unwinds the chain stage by stage */
+    goc_chan_release(ch);
+    while (goc_count() > 0) goc_sleep(GOC_MS);
+}
+
+static void link_fn(void *arg) {
+    goc_chan **c = arg;
+    int v;
+    CHECK_OK(goc_recv(c[1], &v));
+    CHECK_OK(goc_send(c[0], &(int){v + 1}));
+    goc_chan_release(c[0]);
+    goc_chan_release(c[1]);
+    free(c);
+}
+
+TEST(daisy_chain_100000) {
+    int n = CHECK_SCALE(100000);
+    goc_chan *leftmost = goc_chan_make(sizeof(int), 0), *left = goc_chan_retain(leftmost);
+    for (int i = 0; i < n; i++) {
+        goc_chan *right = goc_chan_make(sizeof(int), 0);
+        goc_chan **c = malloc(2 * sizeof *c);
+        c[0] = left;
+        c[1] = goc_chan_retain(right);
+        goc_opts o = {.stack_size = 16384};
+        CHECK_OK(goc_go_with(&o, link_fn, c));
+        left = right;
+    }
+    CHECK_OK(goc_send(left, &(int){1}));
+    goc_chan_release(left);
+    int v;
+    CHECK_OK(goc_recv(leftmost, &v));
+    CHECK_EQ(v, n + 1);
+    goc_chan_release(leftmost);
+}
+
+/* ---- MPMC stress ---------------------------------------------------------- */
+
+struct mpmc {
+    goc_chan *ch, *done;
+    long per_producer;
+    int id;
+    _Atomic long count, sum;
+    _Atomic unsigned char *seen;
+};
+
+static void producer(void *arg) {
+    struct mpmc *m = arg;
+    int id = __atomic_fetch_add(&m->id, 1, __ATOMIC_RELAXED);
+    for (long i = 0; i < m->per_producer; i++) {
+        long v = id * m->per_producer + i;
+        CHECK_OK(goc_send(m->ch, &v));
+    }
+    goc_send(m->done, NULL);
+}
+
+static void consumer(void *arg) {
+    struct mpmc *m = arg;
+    long v, n = 0, s = 0;
+    while (goc_recv(m->ch, &v) == GOC_OK) {
+        n++;
+        s += v;
+        if (m->seen && atomic_fetch_add(&m->seen[v], 1) != 0) CHECK(!"duplicate message");
+    }
+    atomic_fetch_add(&m->count, n);
+    atomic_fetch_add(&m->sum, s);
+    goc_send(m->done, NULL);
+}
+
+static void mpmc(size_t cap, long total) {
+    enum { P = 8, C = 8 };
+    struct mpmc m = {goc_chan_make(sizeof(long), cap), goc_chan_make(0, P + C), total / P, 0, 0, 0, NULL};
+    total = m.per_producer * P;
+    m.seen = calloc((size_t)total, 1);
+    for (int i = 0; i < C; i++) CHECK_OK(goc_go(consumer, &m));
+    for (int i = 0; i < P; i++) CHECK_OK(goc_go(producer, &m));
+    join(m.done, P);
+    goc_close(m.ch);
+    join(m.done, C);
+    CHECK_EQ(atomic_load(&m.count), total);
+    CHECK_EQ(atomic_load(&m.sum), total * (total - 1) / 2);
+    for (long i = 0; i < total; i++) CHECK_EQ(m.seen[i], 1);
+    free((void *)m.seen);
+    goc_chan_release(m.ch);
+    goc_chan_release(m.done);
+}
+
+TEST(mpmc_buffered_exact) { mpmc(1024, CHECK_SCALE(10000000)); }
+TEST(mpmc_unbuffered_exact) { mpmc(0, CHECK_SCALE(2000000)); }

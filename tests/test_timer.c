@@ -1,0 +1,193 @@
+/* Time as channels: goc_after, goc_timer (stop, reset, no stale values),
+ * goc_ticker (drops ticks for a slow reader, keeps its period), ordering,
+ * and many pending timers. */
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "check.h"
+
+TEST(after_fires_once_not_early) {
+    int64_t t0 = goc_now();
+    goc_chan *c = goc_after(5 * GOC_MS);
+    int64_t when = 0;
+    CHECK_OK(goc_recv(c, &when));
+    CHECK_OP(when, >=, t0 + 5 * GOC_MS);
+    CHECK_OP(goc_now(), >=, when);
+    CHECK_ERR(GOC_ETIMEDOUT, goc_recv_timeout(c, NULL, 10 * GOC_MS));
+    goc_chan_release(c);
+}
+
+TEST(after_in_select_times_out_a_wait) {
+    goc_chan *never = goc_chan_make(sizeof(int), 0), *t = goc_after(2 * GOC_MS);
+    int64_t when;
+    goc_case cs[] = {GOC_RECV(never, NULL), GOC_RECV(t, &when)};
+    CHECK_EQ(goc_select(cs, 2, GOC_FOREVER), 1);
+    goc_chan_release(never);
+    goc_chan_release(t);
+}
+
+TEST(after_released_before_firing_is_safe) {
+    for (int i = 0; i < 1000; i++) goc_chan_release(goc_after(GOC_MS));
+    goc_sleep(5 * GOC_MS); /* they fire into channels only the timers hold */
+}
+
+TEST(timer_stop_prevents_firing) {
+    goc_timer *t = goc_timer_new(5 * GOC_MS);
+    CHECK(goc_timer_stop(t));
+    CHECK(!goc_timer_stop(t));
+    CHECK_ERR(GOC_ETIMEDOUT, goc_recv_timeout(goc_timer_chan(t), NULL, 15 * GOC_MS));
+    goc_timer_free(t);
+}
+
+TEST(timer_stop_after_firing_leaves_no_stale_value) {
+    goc_timer *t = goc_timer_new(GOC_MS);
+    goc_sleep(5 * GOC_MS); /* fired: its value waits in the channel */
+    CHECK(!goc_timer_stop(t));
+    CHECK_ERR(GOC_EAGAIN, goc_try_recv(goc_timer_chan(t), NULL));
+    goc_timer_free(t);
+}
+
+TEST(timer_reset_rearms) {
+    goc_timer *t = goc_timer_new(GOC_SEC);
+    int64_t t0 = goc_now(), when;
+    CHECK(goc_timer_reset(t, 2 * GOC_MS));
+    CHECK_OK(goc_recv(goc_timer_chan(t), &when));
+    CHECK_OP(when, >=, t0 + 2 * GOC_MS);
+    CHECK_OP(when, <, t0 + GOC_SEC);
+    CHECK(!goc_timer_reset(t, GOC_MS)); /* fired: nothing pending */
+    CHECK_OK(goc_recv(goc_timer_chan(t), &when));
+    goc_timer_free(t);
+}
+
+/* Stop and reset race the firing from many coroutines; afterwards each timer
+ * has delivered at most once per arming. */
+static void churn(void *arg) {
+    goc_chan *done = arg;
+    for (int i = 0; i < 200; i++) {
+        goc_timer *t = goc_timer_new((i % 3) * GOC_US);
+        if (i % 2) goc_yield();
+        bool pending = goc_timer_stop(t);
+        /* Stopped while pending: nothing may arrive. */
+        if (pending) CHECK_ERR(GOC_EAGAIN, goc_try_recv(goc_timer_chan(t), NULL));
+        goc_timer_reset(t, 0);
+        CHECK_OK(goc_recv(goc_timer_chan(t), NULL));
+        goc_timer_free(t);
+    }
+    goc_send(done, NULL);
+}
+
+TEST(timer_stop_reset_races) {
+    goc_chan *done = goc_chan_make(0, 16);
+    for (int i = 0; i < 16; i++) CHECK_OK(goc_go(churn, done));
+    for (int i = 0; i < 16; i++) CHECK_OK(goc_recv(done, NULL));
+    goc_chan_release(done);
+}
+
+TEST(ticker_keeps_period_and_drops_for_slow_reader) {
+    int64_t period = 2 * GOC_MS, t0 = goc_now(), when = 0;
+    goc_ticker *tk = goc_ticker_new(period);
+    goc_chan *c = goc_ticker_chan(tk);
+    long ticks = 0;
+    for (; ticks < 5; ticks++) {
+        CHECK_OK(goc_recv(c, &when));
+        CHECK_OP(when, >=, t0 + (ticks + 1) * period); /* never early */
+    }
+    /* A slow reader sleeps through ~10 periods: one tick waits, the rest drop. */
+    goc_sleep(10 * period);
+    CHECK_EQ(goc_len(c), 1);
+    /* No catch-up burst afterwards: ticks never outnumber elapsed periods. */
+    int64_t until = goc_now() + 10 * period;
+    while (goc_now() < until)
+        if (goc_recv_timeout(c, &when, until - goc_now()) == GOC_OK) ticks++;
+    CHECK_OP(ticks, <=, (goc_now() - t0) / period);
+    CHECK_OP(ticks, >=, 6);
+    goc_ticker_stop(tk);
+    CHECK_ERR(GOC_ETIMEDOUT, goc_recv_timeout(c, NULL, 3 * period));
+    CHECK_OK(goc_ticker_reset(tk, period));
+    CHECK_OK(goc_recv(c, NULL));
+    CHECK_ERR(GOC_EINVAL, goc_ticker_reset(tk, 0));
+    goc_ticker_free(tk);
+    CHECK(goc_ticker_new(0) == NULL);
+}
+
+/* Timers armed by one coroutine share its worker's heap: they fire in
+ * deadline order and report non-decreasing times. Deadlines are relative, so
+ * each is known only within [lo, hi] (the clock moves while goc_after runs);
+ * timers whose windows overlap have no defined order and are not compared. */
+enum { NORD = 200 };
+
+struct ordered {
+    goc_chan *c[NORD], *ready;
+    int64_t lo[NORD], hi[NORD];
+};
+
+static void arm_shuffled(void *arg) {
+    struct ordered *o = arg;
+    int order[NORD];
+    for (int i = 0; i < NORD; i++) order[i] = i;
+    for (int i = NORD - 1; i > 0; i--) {
+        int j = rand() % (i + 1), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    int64_t base = goc_now() + 50 * GOC_MS;
+    for (int i = 0; i < NORD; i++) {
+        int k = order[i];
+        int64_t want = base + k * 100 * GOC_US, t1 = goc_now();
+        o->c[k] = goc_after(want - t1);
+        o->lo[k] = want;
+        o->hi[k] = want + (goc_now() - t1);
+    }
+    goc_send(o->ready, NULL);
+}
+
+TEST(timers_fire_in_deadline_order) {
+    static struct ordered o;
+    o.ready = goc_chan_make(0, 1);
+    CHECK_OK(goc_go(arm_shuffled, &o));
+    CHECK_OK(goc_recv(o.ready, NULL));
+    int64_t prev = 0;
+    for (int i = 0; i < NORD; i++) {
+        int64_t when;
+        CHECK_OK(goc_recv(o.c[i], &when));
+        CHECK_OP(when, >=, o.lo[i]);
+        if (i > 0 && o.lo[i] >= o.hi[i - 1]) CHECK_OP(when, >=, prev);
+        prev = when;
+        goc_chan_release(o.c[i]);
+    }
+    goc_chan_release(o.ready);
+}
+
+static _Atomic long fired;
+
+static void wait_after(void *arg) {
+    goc_chan *c = arg;
+    CHECK_OK(goc_recv(c, NULL));
+    atomic_fetch_add(&fired, 1);
+    goc_chan_release(c);
+}
+
+TEST(hundred_thousand_pending_timers) {
+    int n = CHECK_SCALE(100000);
+    goc_opts o = {.stack_size = 8192};
+    for (int i = 0; i < n; i++) {
+        goc_chan *c = goc_after((i % 50 + 1) * GOC_MS);
+        CHECK(c != NULL);
+        CHECK_OK(goc_go_with(&o, wait_after, c));
+    }
+    while (atomic_load(&fired) < n) goc_sleep(GOC_MS);
+    CHECK_EQ(atomic_load(&fired), n);
+}
+
+TEST(stopped_timers_cost_nothing_later) {
+    /* 100,000 timers armed and stopped leave no pending work. */
+    int n = CHECK_SCALE(100000);
+    goc_timer **t = malloc(sizeof *t * (size_t)n);
+    for (int i = 0; i < n; i++) t[i] = goc_timer_new(GOC_SEC + i);
+    for (int i = 0; i < n; i++) CHECK(goc_timer_stop(t[i]));
+    for (int i = 0; i < n; i++) goc_timer_free(t[i]);
+    free(t);
+    goc_chan *c = goc_after(GOC_MS);
+    CHECK_OK(goc_recv(c, NULL));
+    goc_chan_release(c);
+}
