@@ -60,7 +60,7 @@ void goc_wg_wait(goc_wg *wg) {
         return;
     }
     waiter w;
-    goc__wait_init(&w.wt, goc__self());
+    goc__wait_init(&w.wt, goc__self(), false); /* found only under l */
     w.next = s->waiters;
     s->waiters = &w;
     goc__wait_block(&w.wt, -1, unlock, &s->l);
