@@ -63,7 +63,12 @@ $1 == "BENCH" {
     if (!(w in worder)) { worder[w] = ++nw; wname[nw] = w }
     next
 }
-$1 == "FAILED" { failed[field("name"), field("impl")] = 1; next }
+$1 == "FAILED" {
+    w = field("name"); impl = field("impl")
+    failed[w, impl]++
+    if (!(w in fworder)) { fworder[w] = ++nfw; fwname[nfw] = w }
+    next
+}
 $1 == "MISSING" {
     w = field("name")
     missing[w] = substr($0, index($0, "why=") + 4)
@@ -119,7 +124,7 @@ function status_of(w, impl) {
     return "-"
 }
 
-function table(md,    r, c1, c2, c3, spread_g, spread_o, fmt) {
+function table(md,    r, c1, c2, c3, spread_g, spread_o, fmt, i, impl, name) {
     if (md) {
         print "| workload | unit | goc | Go | goc/Go | goal | met | goc spread | Go spread | goc peak RSS | Go peak RSS |"
         print "|---|---|--:|--:|--:|---|---|--:|--:|--:|--:|"
@@ -150,6 +155,15 @@ function table(md,    r, c1, c2, c3, spread_g, spread_o, fmt) {
     for (w in missing) {
         if (md) printf "\n%s: not built yet (%s).", w, missing[w]
         else printf "%s: not built yet (%s)\n", w, missing[w]
+    }
+    for (i = 1; i <= nfw; i++) {
+        w = fwname[i]
+        for (impl = 0; impl < 2; impl++) {
+            name = impl ? "go" : "goc"
+            if (!((w, name) in failed)) continue
+            printf(md ? "\n**%s: %d %s run(s) FAILED** (wrong result, crash or time-out); the figures are from the runs that passed." \
+                      : "%s: %d %s run(s) FAILED (wrong result, crash or time-out)\n", w, failed[w, name], name)
+        }
     }
     if (md) print ""
 }
