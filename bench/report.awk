@@ -153,7 +153,7 @@ function table(md,    r, c1, c2, c3, spread_g, spread_o, fmt, i, impl, name) {
         }
     }
     for (w in missing) {
-        if (md) printf "\n%s: not built yet (%s).", w, missing[w]
+        if (md) printf "\n- %s: not built yet (%s).", w, missing[w]
         else printf "%s: not built yet (%s)\n", w, missing[w]
     }
     for (i = 1; i <= nfw; i++) {
@@ -161,7 +161,7 @@ function table(md,    r, c1, c2, c3, spread_g, spread_o, fmt, i, impl, name) {
         for (impl = 0; impl < 2; impl++) {
             name = impl ? "go" : "goc"
             if (!((w, name) in failed)) continue
-            printf(md ? "\n**%s: %d %s run(s) FAILED** (wrong result, crash or time-out); the figures are from the runs that passed." \
+            printf(md ? "\n- **%s: %d %s run(s) FAILED** (wrong result, crash or time-out); the figures are from the runs that passed." \
                       : "%s: %d %s run(s) FAILED (wrong result, crash or time-out)\n", w, failed[w, name], name)
         }
     }
