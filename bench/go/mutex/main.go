@@ -11,7 +11,7 @@ import (
 const workers = 8
 
 func main() {
-	n := report.Arg(2000000)
+	n := report.Arg(10000000)
 	if n%workers != 0 {
 		report.Fail("mutex", "n must be a multiple of %d", workers)
 	}
