@@ -16,11 +16,13 @@ func main() {
 	c := report.Start()
 	wg.Add(2)
 	for i := 0; i < 2; i++ {
-		go func(count *int64) {
+		go func(out *int64) {
+			var count int64 // local: the two counters would share a cache line
 			for i := int64(0); i < n; i++ {
 				runtime.Gosched()
-				*count++
+				count++
 			}
+			*out = count
 			wg.Done()
 		}(&counts[i])
 	}
