@@ -183,7 +183,7 @@ function svg(    r, n, mn, mx, y, d, m, x, x1v, top, h, col, i, y0) {
     }
     dlo = exp(log(10) * floor(log(mn / 1.3) / log(10)))
     dhi = exp(log(10) * -floor(-log(mx * 1.3) / log(10)))
-    W = 800; X0 = 250; X1 = 740; top = 84; rh = 28
+    W = 800; X0 = 250; X1 = 710; top = 84; rh = 28
     h = top + (n > 0 ? n : 1) * rh + 60
     printf "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
     printf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"13\">\n", W, h, W, h
@@ -219,9 +219,7 @@ function svg(    r, n, mn, mx, y, d, m, x, x1v, top, h, col, i, y0) {
             x = xpos(sgoal[i])
             printf "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#222\" stroke-width=\"2\" stroke-dasharray=\"3,2\"/>\n", x, y + 3, x, y + rh - 3
         }
-        x = xpos(rat)
-        if (rat <= 1) printf "<text x=\"%.1f\" y=\"%d\" text-anchor=\"end\" fill=\"#222\">%s×</text>\n", x - 4, y + rh / 2 + 4, ratio(rat)
-        else printf "<text x=\"%.1f\" y=\"%d\" fill=\"#222\">%s×</text>\n", x + 4, y + rh / 2 + 4, ratio(rat)
+        printf "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" fill=\"#222\">%s×</text>\n", W - 15, y + rh / 2 + 4, ratio(rat)
     }
     x = xpos(1)
     printf "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"black\" stroke-width=\"2\"/>\n", x, top - 12, x, y0 + 4
