@@ -4,7 +4,6 @@
 #   BENCH name=W impl=goc|go procs=P n=N ops=X ns_per_op=X wall_s=X cpu_s=X
 #         rss_kb=K [bytes_per_coro=X stack_kb=K] run=R
 #   FAILED name=W impl=I
-#   MISSING name=W why=TEXT...
 # Variables: mode (text, markdown, svg, scaling, scaling-text), hasgo (0/1),
 # subtitle (svg).
 
@@ -69,11 +68,6 @@ $1 == "FAILED" {
     if (!(w in fworder)) { fworder[w] = ++nfw; fwname[nfw] = w }
     next
 }
-$1 == "MISSING" {
-    w = field("name")
-    missing[w] = substr($0, index($0, "why=") + 4)
-    next
-}
 
 # Median, min and max of val[k, 1..cnt[k]] into med, lo, hi; 0 when empty.
 function stats(arr, n, k,    i, j, t, a) {
@@ -119,7 +113,6 @@ function cells(r,    k) {
 }
 
 function status_of(w, impl) {
-    if (w in missing) return "not built"
     if ((w, impl) in failed) return "FAILED"
     return "-"
 }
@@ -134,7 +127,7 @@ function table(md,    r, c1, c2, c3, spread_g, spread_o, fmt, i, impl, name) {
     }
     for (r = 1; r <= nrows; r++) {
         w = rw[r]
-        if (!(w in seen) && !(w in missing) && !((w, "goc") in failed)) continue
+        if (!(w in seen) && !((w, "goc") in failed)) continue
         gok = cells(r)
         c1 = gok ? num(gmed) : status_of(w, "goc")
         c2 = ook ? num(omed) : (hasgo ? status_of(w, "go") : "-")
@@ -151,10 +144,6 @@ function table(md,    r, c1, c2, c3, spread_g, spread_o, fmt, i, impl, name) {
             printf fmt, rlabel[r], runit[r], c1, c2, c3, goal, met, spread_g, spread_o, \
                 mib(maxrss[w, "goc"]), (hasgo ? mib(maxrss[w, "go"]) : "-")
         }
-    }
-    for (w in missing) {
-        if (md) printf "\n- %s: not built yet (%s).", w, missing[w]
-        else printf "%s: not built yet (%s)\n", w, missing[w]
     }
     for (i = 1; i <= nfw; i++) {
         w = fwname[i]
@@ -253,7 +242,6 @@ function scaling(md,    i, w, j, p, g, o, g1, o1, fmt) {
             else printf fmt, w, p, gs, os, rs, gx, ox
         }
     }
-    for (w in missing) printf(md ? "\n%s: not built yet (%s).\n" : "%s: not built yet (%s)\n", w, missing[w])
 }
 
 END {
