@@ -1,0 +1,92 @@
+/* Helpers shared by the runtime tests: waiting with a hang guard, reading
+ * RSS, and a small fork/join latch built on the internal parking interface
+ * (park.h), which channels and sync will use the same way. */
+#ifndef TESTUTIL_H
+#define TESTUTIL_H
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "park.h"
+
+/* Polls cond (sleeping 1 ms between looks, which parks a coroutine and sleeps
+ * a thread) and fails if it is still false after secs. The bound only turns a
+ * hang into a readable failure; it is never what a test asserts. */
+#define WAIT_UNTIL(cond, secs)                                                          \
+    do {                                                                                \
+        int64_t wu_deadline_ = goc_now() + (int64_t)(secs) * GOC_SEC;                   \
+        while (!(cond)) {                                                               \
+            if (goc_now() > wu_deadline_)                                               \
+                check_fail(__FILE__, __LINE__, "still false after %ds: %s", (int)(secs), \
+                           #cond);                                                      \
+            goc_sleep(GOC_MS);                                                          \
+        }                                                                               \
+    } while (0)
+
+/* Resident set size of this process in bytes. */
+__attribute__((unused)) static long rss_bytes(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long size = 0, res = 0;
+    if (!f) return -1;
+    if (fscanf(f, "%ld %ld", &size, &res) != 2) res = -1;
+    fclose(f);
+    return res * sysconf(_SC_PAGESIZE);
+}
+
+/* Number of mappings (VMAs) of this process. */
+__attribute__((unused)) static long vma_count(void) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    long n = 0;
+    int c;
+    if (!f) return -1;
+    while ((c = fgetc(f)) != EOF) n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+/* A latch: wait() blocks (parks a coroutine, sleeps a thread) until done()
+ * was called `pending` times. Follows park.h's protocol: the waiter enqueues
+ * itself under the lock, which the park hook releases; the waker claims
+ * under the lock and wakes after unlocking. One waiter at most. */
+typedef struct {
+    goc__lock lock;
+    long pending;      /* (lock) */
+    goc__wait *waiter; /* (lock) */
+} latch;
+
+__attribute__((unused)) static void latch_init(latch *l, long n) {
+    l->lock = (goc__lock){0};
+    l->pending = n;
+    l->waiter = NULL;
+}
+
+static void latch_unlock(void *arg) { goc__lock_release(arg); }
+
+__attribute__((unused)) static void latch_wait(latch *l) {
+    goc__lock_acquire(&l->lock);
+    if (l->pending == 0) {
+        goc__lock_release(&l->lock);
+        return;
+    }
+    goc__wait wt;
+    goc__wait_init(&wt, goc__self());
+    l->waiter = &wt;
+    int r = goc__wait_block(&wt, -1, latch_unlock, &l->lock);
+    if (r != GOC_OK) check_fail(__FILE__, __LINE__, "latch_wait: %s", goc_err_name(r));
+}
+
+/* The latch may be gone once done() returns (its waiter has resumed). */
+__attribute__((unused)) static void latch_done(latch *l) {
+    goc__lock_acquire(&l->lock);
+    goc__wait *wt = NULL;
+    if (--l->pending == 0 && l->waiter && goc__wait_claim(l->waiter, GOC_OK)) {
+        wt = l->waiter;
+        l->waiter = NULL;
+    }
+    goc__lock_release(&l->lock);
+    if (wt) goc__wait_wake(wt);
+}
+
+#endif
