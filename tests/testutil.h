@@ -89,4 +89,50 @@ __attribute__((unused)) static void latch_done(latch *l) {
     if (wt) goc__wait_wake(wt);
 }
 
+/* A gate: gate_wait() parks (or sleeps a thread) until gate_open(); any
+ * number of waiters, none costs a timer or CPU while it waits. */
+typedef struct gate_node {
+    goc__wait wt;
+    struct gate_node *next;
+} gate_node;
+
+typedef struct {
+    goc__lock lock;
+    int open;         /* (lock) */
+    gate_node *head;  /* (lock) */
+} gate;
+
+__attribute__((unused)) static void gate_wait(gate *g) {
+    goc__lock_acquire(&g->lock);
+    if (g->open) {
+        goc__lock_release(&g->lock);
+        return;
+    }
+    gate_node n;
+    goc__wait_init(&n.wt, goc__self());
+    n.next = g->head;
+    g->head = &n;
+    int r = goc__wait_block(&n.wt, -1, latch_unlock, &g->lock);
+    if (r != GOC_OK) check_fail(__FILE__, __LINE__, "gate_wait: %s", goc_err_name(r));
+}
+
+/* Wakes every waiter; returns how many. */
+__attribute__((unused)) static long gate_open(gate *g) {
+    goc__lock_acquire(&g->lock);
+    g->open = 1;
+    gate_node *list = g->head;
+    g->head = NULL;
+    for (gate_node *n = list; n; n = n->next)
+        if (!goc__wait_claim(&n->wt, GOC_OK)) check_fail(__FILE__, __LINE__, "gate: claimed twice");
+    goc__lock_release(&g->lock);
+    long woken = 0;
+    while (list) {
+        gate_node *next = list->next; /* list is gone once woken */
+        goc__wait_wake(&list->wt);
+        list = next;
+        woken++;
+    }
+    return woken;
+}
+
 #endif
