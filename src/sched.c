@@ -397,12 +397,17 @@ static goc__g *found(goc__w *w, goc__g *g) {
     return g;
 }
 
-/* Runs due timers of v (any worker); true if any ran. */
-static bool run_timers(goc__w *v) {
+/* w runs due timers of v (w itself or another worker); true if any ran.
+ * A timer's callback readies its sleeper into w's ring, so no more fire than
+ * the ring has room for: an overflow would spill the earlier-woken half to
+ * the global queue, behind everything there, and later deadlines would run
+ * first. The rest fire once the ring has drained. */
+static bool run_timers(goc__w *w, goc__w *v) {
     int64_t next = goc__timers_next(&v->timers);
     if (next == INT64_MAX) return false;
     int64_t now = goc__now();
-    return next <= now && goc__timers_run(&v->timers, now) > 0;
+    int room = GOC_RUNQ_SIZE - (int)goc__runq_len(&w->q);
+    return next <= now && room > 0 && goc__timers_run(&v->timers, now, room) > 0;
 }
 
 static goc__g *steal(goc__w *w) {
@@ -414,7 +419,7 @@ static goc__g *steal(goc__w *w) {
             goc__w *v = sched.allw[(start + (uint32_t)i) % (uint32_t)n];
             if (v == w) continue;
             goc__g *g;
-            if (run_timers(v) && (g = goc__runq_get(&w->q))) return g;
+            if (run_timers(w, v) && (g = goc__runq_get(&w->q))) return g;
             bool take_next = last && (!atomic_load_explicit(&v->busy, memory_order_relaxed) ||
                                       atomic_load_explicit(&v->slow, memory_order_relaxed) ||
                                       atomic_load_explicit(&v->retire, memory_order_relaxed));
@@ -532,7 +537,7 @@ static void retire(goc__w *w) {
 static goc__g *find_runnable(goc__w *w) {
     for (;;) {
         if (atomic_load_explicit(&w->retire, memory_order_relaxed)) retire(w);
-        run_timers(w);
+        run_timers(w, w);
         goc__g *g;
         if (atomic_load_explicit(&w->tick, memory_order_relaxed) % 61 == 60 &&
             (g = gq_take(w, true)))

@@ -167,9 +167,9 @@ static void finish(goc__timers *h, goc__timer *t, int64_t now) {
     atomic_store_explicit(&t->state, GOC__TIMER_IDLE, memory_order_release);
 }
 
-int goc__timers_run(goc__timers *h, int64_t now) {
+int goc__timers_run(goc__timers *h, int64_t now, int max) {
     int ran = 0;
-    for (;;) {
+    while (ran < max) {
         if (goc__timers_next(h) > now) return ran;
         goc__lock_acquire(&h->lock);
         if (h->n == 0 || h->v[0]->when > now) {
@@ -185,6 +185,7 @@ int goc__timers_run(goc__timers *h, int64_t now) {
         finish(h, t, now);
         ran++;
     }
+    return ran;
 }
 
 void goc__timers_move(goc__timers *from, goc__timers *to) {
