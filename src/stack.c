@@ -52,7 +52,7 @@ struct klass {
     size_t nruns, capruns;
 };
 
-static struct klass classes[GOC__STACK_CLASSES];
+static __attribute__((unused)) struct klass classes[GOC__STACK_CLASSES]; /* unused under TSan */
 static enum goc__guard_mode guard_mode = GOC__GUARD_CANARY;
 static _Atomic int mprotect_budget = GUARD_VMA_BUDGET;
 
@@ -65,7 +65,7 @@ static int class_of(size_t size) {
     return c;
 }
 
-static uint32_t cache_max(int c) { return c <= 6 ? 64 : c <= 10 ? 16 : 4; }
+static __attribute__((unused)) uint32_t cache_max(int c) { return c <= 6 ? 64 : c <= 10 ? 16 : 4; }
 
 void goc__stack_init(void) {
 #if defined(GOC_TSAN)
