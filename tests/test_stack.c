@@ -38,6 +38,7 @@ static const char *guard_name(void) {
 TEST(million_spawned_and_finished) {
     long n = CHECK_SCALE(1000000);
     for (long i = 0; i < n; i++) {
+        if (i % 256 == 0) throttle_live();
         int r = goc_go(add_one, NULL);
         if (r != GOC_OK) check_fail(__FILE__, __LINE__, "spawn %ld: %s", i, goc_err_name(r));
     }
@@ -51,6 +52,7 @@ static void spawn_many(void *arg) {
         int r = goc_go(add_one, NULL);
         if (r != GOC_OK) check_fail(__FILE__, __LINE__, "spawn %ld: %s", i, goc_err_name(r));
         if (i % 64 == 0) goc_yield();
+        if (i % 256 == 0) throttle_live();
     }
 }
 
@@ -74,7 +76,7 @@ static void park_at_gate(void *arg) {
 static const size_t small_sizes[] = {4096, 8192, 16384, 5000, 12000};
 
 TEST(million_alive_small_stacks_then_rss_returns) {
-    long n = CHECK_SCALE(1000000);
+    long n = LIVE_SCALE(1000000);
     /* Warm up: start the runtime, touch the code paths, then let the
      * monitor trim what that wave freed. */
     for (int i = 0; i < 1000; i++) CHECK_OK(goc_go(add_one, NULL));
@@ -92,8 +94,11 @@ TEST(million_alive_small_stacks_then_rss_returns) {
     long peak = rss_bytes(), vmas = vma_count();
     printf("%ld alive: rss %ld MB over a %ld MB baseline (%ld bytes each), %ld VMAs (%ld before); guards: %s\n",
            n, (peak - base) >> 20, base >> 20, (peak - base) / n, vmas, vmas_before, guard_name());
-    /* No VMA per coroutine: a million would pass vm.max_map_count. */
+    /* No VMA per coroutine: a million would pass vm.max_map_count. (Under
+     * TSan each stack is its own mapping, and each fiber has TSan's.) */
+#ifndef TU_TSAN
     CHECK_OP(vmas, <, vmas_before + 2000);
+#endif
 
     CHECK_EQ(gate_open(&the_gate), n);
     WAIT_UNTIL(atomic_load(&counter) == 1000 + n, 120);
@@ -101,14 +106,22 @@ TEST(million_alive_small_stacks_then_rss_returns) {
 
     /* The monitor returns freed stacks to the kernel about every 100 ms. */
     long allowed = base + (16 << 20) + (peak - base) / 50, now = rss_bytes();
+#ifdef TU_TSAN
+    int64_t deadline = goc_now() + GOC_SEC;
+#else
     int64_t deadline = goc_now() + 20 * GOC_SEC;
+#endif
     while (now > allowed && goc_now() < deadline) {
         goc_sleep(50 * GOC_MS);
         now = rss_bytes();
     }
     printf("after the wave: rss %ld MB (allowed %ld MB), slots still resident in pools: %zu\n",
            now >> 20, allowed >> 20, goc__stack_rss_slots());
+#ifndef TU_TSAN
     CHECK_OP(now, <=, allowed);
+#endif
+    /* (Under TSan stacks are unmapped when freed; what stays is TSan's own
+     * per-fiber state, ~1 MB each, which it keeps.) */
     WAIT_UNTIL(goc__stack_rss_slots() == 0, 20);
 }
 
@@ -138,6 +151,9 @@ static void reuse_loop(void *arg) {
 }
 
 TEST(stack_reuse_without_page_faults) {
+#ifdef TU_TSAN
+    return; /* by design each stack is mapped and unmapped under TSan */
+#endif
     long n = CHECK_SCALE(100000);
     CHECK_OK(goc_go(reuse_loop, (void *)(intptr_t)n));
     WAIT_UNTIL(atomic_load(&reuse_faults) >= 0, 60);
@@ -239,7 +255,8 @@ static __attribute__((noinline)) void overshoot(size_t by) {
     char here;
     size_t room = (size_t)(&here - lo);
     volatile char *p = __builtin_alloca(room + by);
-    p[0] = 1; /* lowest byte: `by` bytes under stack_lo */
+    /* As a frame would: every byte, from `by` bytes under stack_lo up. */
+    for (size_t i = 0; i < room + by; i++) p[i] = (char)i;
 }
 
 static void canary_entry(void *arg) {
@@ -254,6 +271,9 @@ static void canary_entry(void *arg) {
 }
 
 static void overflow_child(const char *kind) {
+    const char *mode = getenv("OVERFLOW_GUARD");
+    if (mode && strcmp(mode, "canary") == 0) goc__stack_guard_force(GOC__GUARD_CANARY);
+    if (mode && strcmp(mode, "mprotect") == 0) goc__stack_guard_force(GOC__GUARD_MPROTECT);
     goc_opts o = {.stack_size = 65536, .name = "deep"};
     if (strcmp(kind, "unnamed") == 0) o.name = NULL;
     if (strcmp(kind, "default") == 0) o.stack_size = 0;
@@ -289,6 +309,24 @@ static void expect_overflow_report(const char *kind, const char *name, size_t si
     if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGABRT)
         check_fail(__FILE__, __LINE__, "%s: want death by SIGABRT, status %#x", kind, st);
     CHECK(strstr(out, "survived") == NULL);
+}
+
+static void expect_overflow_report_in(const char *mode, const char *kind, const char *name, size_t size) {
+    setenv("OVERFLOW_GUARD", mode, 1);
+    expect_overflow_report(kind, name, size);
+    unsetenv("OVERFLOW_GUARD");
+}
+
+/* The mprotect guard (kernels before 6.13) catches a deep overflow; the
+ * canary (past the mprotect budget, or under Valgrind) catches one that
+ * returned before it hit anything, at the next switch-out. A deep overflow
+ * without a guard page runs into the slot below and cannot be reported. */
+TEST(overflow_reported_mprotect_guard) { expect_overflow_report_in("mprotect", "named", "deep", 65536); }
+TEST(overflow_by_a_little_reported_mprotect_guard) {
+    expect_overflow_report_in("mprotect", "canary", "deep", 65536);
+}
+TEST(overflow_by_a_little_reported_canary_only) {
+    expect_overflow_report_in("canary", "canary", "deep", 65536);
 }
 
 TEST(overflow_reported_with_id_and_name) { expect_overflow_report("named", "deep", 65536); }

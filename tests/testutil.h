@@ -46,6 +46,50 @@ __attribute__((unused)) static long vma_count(void) {
     return n;
 }
 
+/* The latch and the gate are built like the runtime's own primitives: under
+ * ThreadSanitizer their bookkeeping is invisible (the lock is released by the
+ * park hook, which runs in the next coroutine's fiber) and they state the
+ * happens-before edge they provide explicitly, done/open -> wait returns. */
+#if defined(__SANITIZE_THREAD__)
+#define TU_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TU_TSAN 1
+#endif
+#endif
+#ifdef TU_TSAN
+void __tsan_ignore_thread_begin(void);
+void __tsan_ignore_thread_end(void);
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define TU_HIDDEN_BEGIN() __tsan_ignore_thread_begin()
+#define TU_HIDDEN_END() __tsan_ignore_thread_end()
+#define TU_ACQUIRE(p) __tsan_acquire(p)
+#define TU_RELEASE(p) __tsan_release(p)
+#else
+#define TU_HIDDEN_BEGIN() ((void)0)
+#define TU_HIDDEN_END() ((void)0)
+#define TU_ACQUIRE(p) ((void)(p))
+#define TU_RELEASE(p) ((void)(p))
+#endif
+
+/* Under TSan every live coroutine is a TSan fiber, and TSan dies past 8128
+ * threads and fibers ("Thread limit exceeded"). LIVE_SCALE bounds the tests
+ * that keep coroutines alive at once, and spawn loops call throttle_live()
+ * now and then so that spawned-but-unfinished ones stay below the limit.
+ * Elsewhere both are CHECK_SCALE and a no-op. */
+#ifdef TU_TSAN
+#define LIVE_SCALE(n) (CHECK_SCALE(n) < 4000 ? CHECK_SCALE(n) : 4000)
+#else
+#define LIVE_SCALE(n) CHECK_SCALE(n)
+#endif
+
+__attribute__((unused)) static void throttle_live(void) {
+#ifdef TU_TSAN
+    if (goc_count() > 3000) WAIT_UNTIL(goc_count() < 1000, 120);
+#endif
+}
+
 /* A latch: wait() blocks (parks a coroutine, sleeps a thread) until done()
  * was called `pending` times. Follows park.h's protocol: the waiter enqueues
  * itself under the lock, which the park hook releases; the waker claims
@@ -65,20 +109,27 @@ __attribute__((unused)) static void latch_init(latch *l, long n) {
 static void latch_unlock(void *arg) { goc__lock_release(arg); }
 
 __attribute__((unused)) static void latch_wait(latch *l) {
+    TU_HIDDEN_BEGIN();
     goc__lock_acquire(&l->lock);
     if (l->pending == 0) {
         goc__lock_release(&l->lock);
+        TU_HIDDEN_END();
+        TU_ACQUIRE(l);
         return;
     }
     goc__wait wt;
     goc__wait_init(&wt, goc__self());
     l->waiter = &wt;
     int r = goc__wait_block(&wt, -1, latch_unlock, &l->lock);
+    TU_HIDDEN_END();
+    TU_ACQUIRE(l);
     if (r != GOC_OK) check_fail(__FILE__, __LINE__, "latch_wait: %s", goc_err_name(r));
 }
 
 /* The latch may be gone once done() returns (its waiter has resumed). */
 __attribute__((unused)) static void latch_done(latch *l) {
+    TU_RELEASE(l);
+    TU_HIDDEN_BEGIN();
     goc__lock_acquire(&l->lock);
     goc__wait *wt = NULL;
     if (--l->pending == 0 && l->waiter && goc__wait_claim(l->waiter, GOC_OK)) {
@@ -87,6 +138,7 @@ __attribute__((unused)) static void latch_done(latch *l) {
     }
     goc__lock_release(&l->lock);
     if (wt) goc__wait_wake(wt);
+    TU_HIDDEN_END();
 }
 
 /* A gate: gate_wait() parks (or sleeps a thread) until gate_open(); any
@@ -103,9 +155,12 @@ typedef struct {
 } gate;
 
 __attribute__((unused)) static void gate_wait(gate *g) {
+    TU_HIDDEN_BEGIN();
     goc__lock_acquire(&g->lock);
     if (g->open) {
         goc__lock_release(&g->lock);
+        TU_HIDDEN_END();
+        TU_ACQUIRE(g);
         return;
     }
     gate_node n;
@@ -113,11 +168,15 @@ __attribute__((unused)) static void gate_wait(gate *g) {
     n.next = g->head;
     g->head = &n;
     int r = goc__wait_block(&n.wt, -1, latch_unlock, &g->lock);
+    TU_HIDDEN_END();
+    TU_ACQUIRE(g);
     if (r != GOC_OK) check_fail(__FILE__, __LINE__, "gate_wait: %s", goc_err_name(r));
 }
 
 /* Wakes every waiter; returns how many. */
 __attribute__((unused)) static long gate_open(gate *g) {
+    TU_RELEASE(g);
+    TU_HIDDEN_BEGIN();
     goc__lock_acquire(&g->lock);
     g->open = 1;
     gate_node *list = g->head;
@@ -132,6 +191,7 @@ __attribute__((unused)) static long gate_open(gate *g) {
         list = next;
         woken++;
     }
+    TU_HIDDEN_END();
     return woken;
 }
 
