@@ -25,7 +25,7 @@ static void wait_count(long want) { WAIT_UNTIL(atomic_load(&counter) >= want, 60
 static void wait_all_exited(void) { WAIT_UNTIL(goc_count() == 0, 60); }
 
 TEST(spawn_from_main_runs_all) {
-    int n = CHECK_SCALE(100000);
+    int n = SPAWN_SCALE(100000);
     for (int i = 0; i < n; i++) CHECK_OK(goc_go(add_one, NULL));
     wait_count(n);
     CHECK_EQ(atomic_load(&counter), n);
@@ -389,7 +389,7 @@ static void *spawn_thread(void *arg) {
     atomic_fetch_add(&threads_ready, 1);
     while (atomic_load(&threads_ready) < SPAWN_THREADS) {
     }
-    long n = CHECK_SCALE(250000);
+    long n = SPAWN_SCALE(250000);
     for (long i = 0; i < n; i++) {
         if (i % 256 == 0) throttle_live();
         int r = goc_go(add_to_thread_sum, (void *)(intptr_t)(i * SPAWN_THREADS + t));
@@ -403,7 +403,7 @@ TEST(spawn_from_4_pthreads) {
     pthread_t th[SPAWN_THREADS];
     for (intptr_t t = 0; t < SPAWN_THREADS; t++) pthread_create(&th[t], NULL, spawn_thread, (void *)t);
     for (int t = 0; t < SPAWN_THREADS; t++) pthread_join(th[t], NULL);
-    long n = CHECK_SCALE(250000);
+    long n = SPAWN_SCALE(250000);
     wait_count(n * SPAWN_THREADS);
     CHECK_EQ(atomic_load(&counter), n * SPAWN_THREADS);
     for (long t = 0; t < SPAWN_THREADS; t++) {
@@ -446,11 +446,7 @@ static void fj_node(void *arg) {
 }
 
 TEST(fork_join_sum_2e6_spawns) {
-    long n = LIVE_SCALE(1000000) / 2, sum = 0; /* parents stay alive */
-    if (n < 1000) n = 1000;
-#ifndef CHECK_SANITIZED
-    n = 1000000;
-#endif
+    long n = SPAWN_SCALE(1000000), sum = 0;
     latch root;
     latch_init(&root, 1);
     struct fj top = {0, n, &sum, &root};
@@ -490,7 +486,7 @@ static void fjy_node(void *arg) {
 }
 
 TEST(fork_join_sum_yield_polling) {
-    long n = LIVE_SCALE(100000) / 2;
+    long n = TU_MIN(SPAWN_SCALE(100000) * 10, 100000);
     _Atomic long sum = 0;
     _Atomic int pending = 1;
     struct fjy top = {0, n, &sum, &pending};

@@ -36,7 +36,7 @@ static const char *guard_name(void) {
 /* ---- a million ------------------------------------------------------------ */
 
 TEST(million_spawned_and_finished) {
-    long n = CHECK_SCALE(1000000);
+    long n = SPAWN_SCALE(1000000);
     for (long i = 0; i < n; i++) {
         if (i % 256 == 0) throttle_live();
         int r = goc_go(add_one, NULL);
@@ -57,7 +57,7 @@ static void spawn_many(void *arg) {
 }
 
 TEST(million_spawned_from_coroutines) {
-    long n = CHECK_SCALE(1000000);
+    long n = SPAWN_SCALE(1000000);
     for (int i = 0; i < 4; i++) CHECK_OK(goc_go(spawn_many, (void *)(intptr_t)(n / 4)));
     WAIT_UNTIL(atomic_load(&counter) == n / 4 * 4, 120);
     wait_all_exited();
@@ -76,7 +76,7 @@ static void park_at_gate(void *arg) {
 static const size_t small_sizes[] = {4096, 8192, 16384, 5000, 12000};
 
 TEST(million_alive_small_stacks_then_rss_returns) {
-    long n = LIVE_SCALE(1000000);
+    long n = TU_MIN(LIVE_SCALE(1000000), SPAWN_SCALE(1000000) * 2 > 4000 ? LIVE_SCALE(1000000) : 2000);
     /* Warm up: start the runtime, touch the code paths, then let the
      * monitor trim what that wave freed. */
     for (int i = 0; i < 1000; i++) CHECK_OK(goc_go(add_one, NULL));
@@ -427,7 +427,7 @@ static void fault_loop(enum goc__fault_kind kind) {
     goc_procs();
     for (long nth = 1; nth <= CHECK_SCALE(40) + 10; nth++) {
         goc__fault_arm(kind, nth);
-        for (int i = 0; i < 300; i++) {
+        for (int i = 0; i < SPAWN_SCALE(300 * 300) / 300 + 20; i++) {
             goc_opts o = {.stack_size = (size_t)4096 << (i % 8)};
             int r = goc_go_with(&o, loop_worker, NULL);
             if (r == GOC_OK)

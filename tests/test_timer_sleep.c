@@ -57,7 +57,7 @@ static void sleeper(void *arg) {
 }
 
 TEST(sleepers_100k_all_wake_none_early) {
-    long n = CHECK_SCALE(100000);
+    long n = TU_MIN(SPAWN_SCALE(100000) * 5, CHECK_SCALE(100000));
     uint64_t rnd = seed_from_env();
     sl = calloc((size_t)n, sizeof *sl);
     for (long i = 0; i < n; i++) sl[i].ns = (int64_t)(splitmix(&rnd) % (300 * GOC_MS)) + 1;
@@ -118,7 +118,7 @@ static void abs_sleeper(void *arg) {
 }
 
 TEST(sleepers_wake_in_deadline_order) {
-    long n = CHECK_SCALE(100000);
+    long n = TU_MIN(SPAWN_SCALE(100000) * 5, CHECK_SCALE(100000));
     uint64_t rnd = seed_from_env();
     sl = calloc((size_t)n, sizeof *sl);
     for (long i = 0; i < n; i++) sl[i].deadline = (int64_t)(splitmix(&rnd) % 300000) * GOC_US;
@@ -291,7 +291,7 @@ static void churner(void *arg) {
 
 TEST(sleep_churn_none_early) {
     uint64_t seed = seed_from_env();
-    int n = CHECK_SCALE(2000);
+    int n = TU_MIN(SPAWN_SCALE(2000 * 300) / 300 + 10, CHECK_SCALE(2000));
     for (int i = 0; i < n; i++) CHECK_OK(goc_go(churner, (void *)(intptr_t)(seed + (uint64_t)i)));
     WAIT_UNTIL(atomic_load(&counter) == n, 120);
     CHECK_EQ(atomic_load(&churn_early), 0);
@@ -313,7 +313,7 @@ static void long_sleep(void *arg) {
 }
 
 TEST(sleepers_cost_no_cpu) {
-    int n = CHECK_SCALE(10000);
+    int n = LIVE_SCALE(10000);
     for (int i = 0; i < n; i++) CHECK_OK(goc_go(long_sleep, NULL));
     WAIT_UNTIL(atomic_load(&counter) == n, 60);
     goc_sleep(300 * GOC_MS); /* the monitor's stack trims are over */
