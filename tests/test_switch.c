@@ -22,7 +22,7 @@ uint64_t probe_callee_saved(void (*fn)(void), uint64_t seed);
 #if defined(__x86_64__)
 /* rbx rbp r12 r13 r14 r15 -> bits 0..5 */
 __asm__(
-    "    .text\n"
+    "    .pushsection .text\n"
     "    .p2align 4\n"
     "    .type probe_callee_saved, @function\n"
     "probe_callee_saved:\n"
@@ -58,7 +58,8 @@ __asm__(
     "    popq %rbx\n"
     "    popq %rbp\n"
     "    retq\n"
-    "    .size probe_callee_saved, .-probe_callee_saved\n");
+    "    .size probe_callee_saved, .-probe_callee_saved\n"
+    "    .popsection\n"); /* the compiler's idea of the current section holds */
 #define PROBE_REGS "rbx rbp r12 r13 r14 r15"
 #elif defined(__aarch64__)
 /* x19..x29 -> bits 0..10, d8..d15 -> bits 11..18 */
@@ -76,7 +77,7 @@ __asm__(
     "    orr x0, x0, #" #bit "\n"                          \
     "1:\n"
 __asm__(
-    "    .text\n"
+    "    .pushsection .text\n"
     "    .p2align 4\n"
     "    .type probe_callee_saved, %function\n"
     "probe_callee_saved:\n"
@@ -130,7 +131,8 @@ __asm__(
     "    ldp x19, x20, [sp, #16]\n"
     "    ldp x29, x30, [sp], #176\n"
     "    ret\n"
-    "    .size probe_callee_saved, .-probe_callee_saved\n");
+    "    .size probe_callee_saved, .-probe_callee_saved\n"
+    "    .popsection\n"); /* the compiler's idea of the current section holds */
 #define PROBE_REGS "x19..x29 d8..d15"
 #endif
 
@@ -176,7 +178,7 @@ TEST(callee_saved_registers_survive_switches) {
 static __attribute__((noinline)) double fp_work(void (*sw)(void), int rounds) {
     double a = 1.1, b = 2.2, c = 3.3, d = 4.4, e = 5.5, f = 6.6, g = 7.7, h = 8.8;
     double p = 0.5, q = 0.25, r = 0.125, s = 0.0625;
-    long i1 = 1, i2 = 2, i3 = 3, i4 = 4, i5 = 5, i6 = 6;
+    unsigned long i1 = 1, i2 = 2, i3 = 3, i4 = 4, i5 = 5, i6 = 6;
     for (int k = 0; k < rounds; k++) {
         a = a * 1.0000001 + b * 1e-7;
         b = b * 0.9999999 + c * 1e-7;
@@ -190,12 +192,12 @@ static __attribute__((noinline)) double fp_work(void (*sw)(void), int rounds) {
         q = q * 0.9999999;
         r = r + 1e-12;
         s = s - 1e-12;
-        i1 += i2 ^ k;
+        i1 += i2 ^ (unsigned long)k;
         i2 += i3 * 3;
-        i3 ^= i4 + k;
+        i3 ^= i4 + (unsigned long)k;
         i4 += i5 >> 1;
         i5 = i5 * 5 + i6;
-        i6 += k;
+        i6 += (unsigned long)k;
         sw();
     }
     return a + b + c + d + e + f + g + h + p + q + r + s +
