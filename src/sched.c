@@ -297,15 +297,30 @@ static void hook_requeue(goc__w *w, void *arg) {
     if (runq_put(w, arg, false)) goc__wakep();
 }
 
+/* Yield with an empty local queue and work in the global one: go to the
+ * global queue's tail, as Go's Gosched does, so the work there runs first.
+ * Requeued locally, the yielder would be picked again at once, and the
+ * global queue only every 61st pick. */
+static void hook_requeue_global(goc__w *w, void *arg) {
+    (void)w;
+    goc__g *g = arg;
+    gq_append(g, g, 1);
+    goc__wakep();
+}
+
 void goc_yield(void) {
     goc__w *w = goc__tls_w();
     if (!w || !w->cur) {
         sched_yield();
         return;
     }
-    if (goc__runq_empty(&w->q) && atomic_load_explicit(&sched.ngq, memory_order_relaxed) == 0 &&
-        goc__timers_next(&w->timers) > goc__now())
-        return; /* nothing else could run here */
+    if (goc__runq_empty(&w->q)) {
+        if (atomic_load_explicit(&sched.ngq, memory_order_relaxed) > 0) {
+            sched_switch(w, w->cur, hook_requeue_global, w->cur, false);
+            return;
+        }
+        if (goc__timers_next(&w->timers) > goc__now()) return; /* nothing else could run here */
+    }
     sched_switch(w, w->cur, hook_requeue, w->cur, false);
 }
 
