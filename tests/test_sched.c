@@ -79,6 +79,40 @@ TEST(yield_alternates_on_one_worker) {
     CHECK_OP(switches, >=, 1990);
 }
 
+/* goc_yield lets other runnable coroutines run, also those in the global
+ * queue (spawned from main), as Go's Gosched does: with one worker, a
+ * coroutine that yields in a loop sees a newly spawned one run at once. */
+static _Atomic int spinner_running, other_spawned, other_ran;
+static _Atomic long yields_until_other_ran = -1;
+
+static void spin_yielding(void *arg) {
+    (void)arg;
+    atomic_store(&spinner_running, 1);
+    while (!atomic_load(&other_spawned)) goc_yield(); /* nothing else to run */
+    long n = 0;
+    while (!atomic_load(&other_ran) && n < 1000000) {
+        goc_yield();
+        n++;
+    }
+    atomic_store(&yields_until_other_ran, n);
+}
+
+static void set_other_ran(void *arg) {
+    (void)arg;
+    atomic_store(&other_ran, 1);
+}
+
+TEST(yield_runs_coroutines_from_the_global_queue) {
+    if (goc_procs() != 1) return;
+    CHECK_OK(goc_go(spin_yielding, NULL));
+    WAIT_UNTIL(atomic_load(&spinner_running), 60);
+    CHECK_OK(goc_go(set_other_ran, NULL)); /* from main: the global queue */
+    atomic_store(&other_spawned, 1);
+    WAIT_UNTIL(atomic_load(&yields_until_other_ran) >= 0, 60);
+    printf("yields until the other ran: %ld\n", atomic_load(&yields_until_other_ran));
+    CHECK_OP(atomic_load(&yields_until_other_ran), <=, 2);
+}
+
 /* ---- ids, counts, procs ------------------------------------------------ */
 
 static uint64_t *ids;
