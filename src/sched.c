@@ -45,6 +45,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "goc.h"
@@ -453,6 +454,7 @@ static bool next_stealable(goc__w *w, goc__w *v, int64_t now) {
 /* One pass over the other workers: their due timers, then half a queue. */
 static goc__g *steal_round(goc__w *w, int64_t now) {
     int n = atomic_load(&sched.nallw);
+    if (n == 0) return NULL; /* we started before we were published */
     uint32_t start = fastrand(w) % (uint32_t)n;
     for (int i = 0; i < n; i++) {
         goc__w *v = sched.allw[(start + (uint32_t)i) % (uint32_t)n];
@@ -624,6 +626,8 @@ static goc__g *find_runnable(goc__w *w) {
 static void *worker_main(void *arg) {
     goc__w *w = arg;
     tls_w = w;
+    w->tid = (int)syscall(SYS_gettid);
+    if (pthread_getcpuclockid(pthread_self(), &w->cpuclock) != 0) w->cpuclock = CLOCK_THREAD_CPUTIME_ID;
     stack_t ss = {.ss_sp = w->altstack, .ss_size = ALTSTACK, .ss_flags = 0};
     sigaltstack(&ss, NULL);
     pthread_attr_t attr;
@@ -672,16 +676,16 @@ static void worker_free(goc__w *w) {
 }
 
 /* Publishes w in allw and starts its thread; GOC_OK or an error (w freed). */
+/* Starts w's thread, then publishes w in allw (readers scan allw without a
+ * lock, so a worker that failed to start must never have been visible).
+ * GOC_OK, or GOC_EAGAIN with w freed. */
 static int worker_start(goc__w *w) {
-    sched.allw[w->index] = w;
-    atomic_store(&sched.nallw, w->index + 1);
-    int r = goc__thread_start(worker_main, w, 0);
-    if (r != 0) {
-        atomic_store(&sched.nallw, w->index);
-        sched.allw[w->index] = NULL;
+    if (goc__thread_start(worker_main, w, 0) != 0) {
         worker_free(w);
         return GOC_EAGAIN;
     }
+    sched.allw[w->index] = w;
+    atomic_store(&sched.nallw, w->index + 1);
     return GOC_OK;
 }
 

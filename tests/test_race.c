@@ -1,12 +1,10 @@
 /* The lesson's race: count++ from two coroutines. Under ThreadSanitizer the
  * racy version is reported, with one worker (the two coroutines take turns
  * on one thread: switching does not synchronise) and with two; the versions
- * fixed with C11 atomics, and hand-offs that goc orders (spawn, goc_blocking),
- * are not. Without TSan the fixed versions must count exactly.
- *
- * TODO(sync, channels): add the goc_mutex-protected and the channel-based
- * fixed versions here once goc_mutex and channels exist; both must produce
- * no report under TSan and an exact count everywhere. */
+ * fixed three ways (a goc_mutex, C11 atomics, a channel to a coroutine that
+ * owns the counter: "share memory by communicating"), and hand-offs that goc
+ * orders (spawn, goc_blocking), are not. Without TSan the fixed versions must
+ * count exactly. */
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -73,6 +71,62 @@ TEST(child_atomic) {
     CHECK_OK(goc_go(fixed_atomic, NULL));
     wait_done(2);
     printf("count=%ld\n", atomic_load(&acount));
+}
+
+static long mcount;
+static goc_mutex mu = GOC_MUTEX_INIT;
+
+static void fixed_mutex(void *arg) {
+    (void)arg;
+    for (int i = 0; i < LOOPS; i++) {
+        goc_mutex_lock(&mu);
+        mcount++;
+        goc_mutex_unlock(&mu);
+        if (i % 16 == 0) goc_yield();
+    }
+    atomic_fetch_add(&done, 1);
+}
+
+TEST(child_mutex) {
+    if (!child()) return;
+    CHECK_OK(goc_go(fixed_mutex, NULL));
+    CHECK_OK(goc_go(fixed_mutex, NULL));
+    wait_done(2);
+    goc_mutex_lock(&mu);
+    printf("count=%ld\n", mcount);
+    goc_mutex_unlock(&mu);
+}
+
+/* The counter belongs to one coroutine; the others send it increments. */
+static goc_chan *incs, *result;
+
+static void owner(void *arg) {
+    (void)arg;
+    long ccount = 0, d;
+    while (goc_recv(incs, &d) == GOC_OK) ccount += d;
+    goc_send(result, &ccount);
+}
+
+static void fixed_channel(void *arg) {
+    (void)arg;
+    for (int i = 0; i < LOOPS; i++) CHECK_OK(goc_send(incs, &(long){1}));
+    atomic_fetch_add(&done, 1);
+}
+
+TEST(child_channel) {
+    if (!child()) return;
+    incs = goc_chan_make(sizeof(long), 16);
+    result = goc_chan_make(sizeof(long), 0);
+    CHECK_OK(goc_go(owner, NULL));
+    CHECK_OK(goc_go(fixed_channel, NULL));
+    CHECK_OK(goc_go(fixed_channel, NULL));
+    wait_done(2);
+    goc_close(incs);
+    long total = 0;
+    CHECK_OK(goc_recv(result, &total));
+    printf("count=%ld\n", total);
+    goc_chan_release(incs);
+    goc_chan_release(result);
 }
 
 /* Spawn orders the parent's writes before the child; the child hands its
@@ -171,6 +225,10 @@ TEST(racy_reported_two_workers_interleaved) { expect_report("child_racy", 2, 1);
 
 TEST(atomic_clean_one_worker) { expect_clean("child_atomic", 1, 2 * LOOPS); }
 TEST(atomic_clean_two_workers) { expect_clean("child_atomic", 2, 2 * LOOPS); }
+TEST(mutex_clean_one_worker) { expect_clean("child_mutex", 1, 2 * LOOPS); }
+TEST(mutex_clean_two_workers) { expect_clean("child_mutex", 2, 2 * LOOPS); }
+TEST(channel_clean_one_worker) { expect_clean("child_channel", 1, 2 * LOOPS); }
+TEST(channel_clean_two_workers) { expect_clean("child_channel", 2, 2 * LOOPS); }
 
 TEST(spawn_edge_clean) {
     expect_clean("child_spawn_edge", 1, 64 * 63 / 2);
