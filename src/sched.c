@@ -423,12 +423,10 @@ static goc__g *found(goc__w *w, goc__g *g) {
  * the ring has room for: an overflow would spill the earlier-woken half to
  * the global queue, behind everything there, and later deadlines would run
  * first. The rest fire once the ring has drained. */
-static bool run_timers(goc__w *w, goc__w *v) {
-    int64_t next = goc__timers_next(&v->timers);
-    if (next == INT64_MAX) return false;
-    int64_t now = goc__now();
+static bool run_timers(goc__w *w, goc__w *v, int64_t now) {
+    if (goc__timers_next(&v->timers) > now) return false;
     int room = GOC_RUNQ_SIZE - (int)goc__runq_len(&w->q);
-    return next <= now && room > 0 && goc__timers_run(&v->timers, now, room) > 0;
+    return room > 0 && goc__timers_run(&v->timers, now, room) > 0;
 }
 
 /* May a spinner take v's `next` slot? Yes when v is not running a coroutine,
@@ -460,7 +458,7 @@ static goc__g *steal_round(goc__w *w, int64_t now) {
         goc__w *v = sched.allw[(start + (uint32_t)i) % (uint32_t)n];
         if (v == w) continue;
         goc__g *g;
-        if (run_timers(w, v) && (g = goc__runq_get(&w->q))) return g;
+        if (run_timers(w, v, now) && (g = goc__runq_get(&w->q))) return g;
         if ((g = goc__runq_steal(&w->q, &v->q, next_stealable(w, v, now)))) return g;
     }
     return NULL;
@@ -472,13 +470,13 @@ static goc__g *steal_round(goc__w *w, int64_t now) {
 static goc__g *spin(goc__w *w) {
     int64_t start = goc__now();
     for (int round = 0;; round++) {
-        int64_t now = goc__now();
+        int64_t now = round ? goc__now() : start; /* one clock read a round */
         goc__g *g = steal_round(w, now);
         if (g) return g;
-        run_timers(w, w);
+        run_timers(w, w, now);
         if ((g = goc__runq_get(&w->q)) || (g = gq_take(w, false))) return g;
         if (round >= 3 && now - start >= SPIN) return NULL;
-        for (int k = 0; k < 32; k++) goc__cpu_relax(); /* spare the victims' cache lines */
+        for (int k = 0; k < 64; k++) goc__cpu_relax(); /* spare the victims' cache lines */
     }
 }
 
@@ -602,7 +600,7 @@ static void retire(goc__w *w) {
 static goc__g *find_runnable(goc__w *w) {
     for (;;) {
         if (atomic_load_explicit(&w->retire, memory_order_relaxed)) retire(w);
-        run_timers(w, w);
+        if (goc__timers_next(&w->timers) != INT64_MAX) run_timers(w, w, goc__now());
         goc__g *g;
         if (atomic_load_explicit(&w->tick, memory_order_relaxed) % 61 == 60 &&
             (g = gq_take(w, true)))
