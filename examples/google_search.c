@@ -61,8 +61,9 @@ static result run_search(const search *s, const char *query) {
     return r;
 }
 
-static const search web = {"web", "web1"}, image = {"image", "image1"}, video = {"video", "video1"};
-static const search web2 = {"web", "web2"}, image2 = {"image", "image2"}, video2 = {"video", "video2"};
+static const search web = {"web", "web1"}, web2 = {"web", "web2"};
+static const search image = {"image", "image1"}, image2 = {"image", "image2"};
+static const search video = {"video", "video1"}, video2 = {"video", "video2"};
 
 /* ---- 1.0: sequential ------------------------------------------------- */
 

@@ -622,3 +622,38 @@ TEST(bounded_parallelism) {
     }
     remove_tree(root);
 }
+
+TEST(context) {
+    run_t *r = run_example("context", NULL);
+    if (!r) return;
+    expect_clean(r);
+    EXPECT_OUT(r, "10 ms request, 500 ms timeout: done\n"
+                  "10 s request, 20 ms timeout: timed out\n"
+                  "10 s request, parent cancelled at 20 ms: canceled\n");
+    free_run(r);
+}
+
+TEST(errgroup) {
+    run_t *r = run_example("errgroup", NULL);
+    if (!r) return;
+    expect_clean(r);
+    /* The failure at 50 ms cancels the 10 s fetch; the 5 ms one is done. */
+    EXPECT_OUT(r, "fetch three URLs, one fails:\n"
+                  "  http://www.golang.org/: fetched\n"
+                  "  http://www.google.com/: Operation canceled\n"
+                  "  http://www.somestupidname.com/: No route to host\n"
+                  "  first error: No route to host\n"
+                  "limit 2:\n"
+                  "  12 chunks, all done, at most 2 at once\n");
+    free_run(r);
+}
+
+TEST(shutdown) {
+    run_t *r = run_example("shutdown", "20", NULL);
+    if (!r) return;
+    expect_clean(r);
+    EXPECT_OUT(r, "3 workers running; Ctrl-C (SIGINT) or SIGTERM stops them\n"
+                  "got SIGINT: shutting down\n"
+                  "workers stopped cleanly; bye\n");
+    free_run(r);
+}
