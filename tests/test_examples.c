@@ -657,3 +657,17 @@ TEST(shutdown) {
                   "workers stopped cleanly; bye\n");
     free_run(r);
 }
+
+/* The tour runs every example once more, as `make demo` does. Not under the
+ * sanitizers: 100,000 coroutines of the daisy chain are slow there. */
+TEST(demo) {
+#ifndef CHECK_SANITIZED
+    run_t *r = run_example("demo", NULL);
+    if (!r) return;
+    expect_clean(r);
+    EXPECT(r, starts_with(r->out, "goc: the Go concurrency lesson's programs, in C\n"));
+    EXPECT(r, strstr(r->out, "\n 8. daisy_chain: ") && strstr(r->out, "   | 100001\n"));
+    EXPECT(r, strstr(r->out, "\nTour done in ") != NULL);
+    free_run(r);
+#endif
+}
