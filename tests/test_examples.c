@@ -671,3 +671,23 @@ TEST(demo) {
     free_run(r);
 #endif
 }
+
+/* Every C block of README.md is a program (examples/CMakeLists.txt writes
+ * them out as readme_1.c, readme_2.c, …): each must build, and run cleanly. */
+TEST(readme) {
+    char path[PATH_MAX + 16], line[256];
+    snprintf(path, sizeof path, "%s/built.txt", examples_dir());
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    int ran = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        if (!starts_with(line, "readme_")) continue;
+        run_t *r = run_example(line, NULL);
+        expect_clean(r);
+        free_run(r);
+        ran++;
+    }
+    fclose(f);
+    CHECK(ran >= 1); /* the first program needs nothing but channels */
+}
