@@ -46,7 +46,7 @@ race: build-tsan/Makefile
 	@TSAN_OPTIONS="exitcode=0 $$TSAN_OPTIONS" ./build-tsan/examples/race
 
 bench: build
-	@./bench/run $(if $(PROCS),--procs "$(PROCS)")
+	@./bench/run $(if $(PROCS),--procs "$(PROCS)") $(if $(RUNS),--runs $(RUNS)) $(if $(ONLY),--only "$(ONLY)")
 
 clean:
 	rm -rf build build-tsan build-asan

@@ -222,10 +222,21 @@ GOC_API void goc_ticker_free(goc_ticker *t);         /* stops it, frees it     *
 /* Sync                                                                      */
 /* ------------------------------------------------------------------------ */
 /*
- * Coroutine-aware locks: a coroutine that waits parks (its worker runs
- * others); a thread that waits sleeps. All are zero-initialised (the *_INIT
- * macros) and need no destroy while nobody waits. Unlock happens-before the
- * next lock; done happens-before the wait it releases.
+ * Coroutine-aware locks, as Go's sync package and x/sync/semaphore: a
+ * coroutine that waits parks (its worker runs other coroutines; a worker
+ * thread never blocks on these); a plain thread that waits sleeps. Coroutines
+ * and threads may share any of them. All are zero-initialised (the *_INIT
+ * macros, or memset 0; goc_sem needs goc_sem_init) and need no destroy while
+ * nobody waits. None may be copied or moved once used.
+ *
+ * Happens-before, as in Go's memory model: unlock happens-before the next
+ * lock (of either kind, for goc_rwmutex); a done (or negative add)
+ * happens-before the goc_wg_wait it releases; the return of once's fn
+ * happens-before every goc_once_do returns; a goc_sem_release happens-before
+ * the acquires it lets through. ThreadSanitizer sees exactly these edges.
+ *
+ * Misuse that Go answers with a panic (unlocking an unlocked mutex,
+ * releasing more semaphore weight than is held) aborts with a message.
  */
 
 /* Opaque storage, so the *_INIT macros need no internals (sizes checked in src/). */
@@ -242,32 +253,65 @@ struct goc_sem { uint64_t opaque_[6]; };
 #define GOC_ONCE_INIT {{0}}
 #define GOC_COND_INIT {{0}}
 
+/* A mutual exclusion lock (Go's sync.Mutex); not recursive, not owned: any
+ * coroutine or thread may unlock it. lock blocks while it is held: it spins
+ * briefly where that can pay (the holder runs on another CPU), then waits. A
+ * waiter that has waited over 1 ms switches the mutex to starvation mode, in
+ * which unlock hands it to the longest waiter directly, so nobody starves.
+ * Uncontended lock and unlock are one atomic instruction each. */
 GOC_API void goc_mutex_lock(goc_mutex *m);
+/* Aborts if m is not locked. */
 GOC_API void goc_mutex_unlock(goc_mutex *m);
+/* Takes m if it is free right now, never blocks; false if it is held (or
+ * being handed to a starving waiter). */
 GOC_API bool goc_mutex_trylock(goc_mutex *m);
 
+/* A reader/writer lock (Go's sync.RWMutex): any number of readers or one
+ * writer. rlock blocks while a writer holds the lock or waits for it: a
+ * waiting writer holds back new readers, so a stream of readers cannot starve
+ * it, and its unlock admits the readers that queued meanwhile. Not
+ * recursive: a reader that calls rlock again may deadlock behind a waiting
+ * writer, as in Go. runlock/unlock of a lock not held that way abort. */
 GOC_API void goc_rwmutex_rlock(goc_rwmutex *m);
 GOC_API void goc_rwmutex_runlock(goc_rwmutex *m);
 GOC_API void goc_rwmutex_lock(goc_rwmutex *m);
 GOC_API void goc_rwmutex_unlock(goc_rwmutex *m);
 
-/* add(delta) with a result below zero returns GOC_ERANGE and changes nothing. */
-GOC_API int goc_wg_add(goc_wg *wg, int64_t delta);
-GOC_API int goc_wg_done(goc_wg *wg);
+/* A wait group (Go's sync.WaitGroup): add(n) before starting n pieces of
+ * work, done() as each finishes, wait() blocks until the counter is zero; any
+ * number of coroutines and threads may wait, and the group may be reused for
+ * a new wave once wait has returned. The counter stays within 0..INT32_MAX:
+ * an add that would leave it outside returns GOC_ERANGE and changes nothing
+ * (so done without a matching add is reported, not undefined). */
+GOC_API int goc_wg_add(goc_wg *wg, int64_t delta); /* GOC_OK or GOC_ERANGE */
+GOC_API int goc_wg_done(goc_wg *wg);               /* goc_wg_add(wg, -1)   */
 GOC_API void goc_wg_wait(goc_wg *wg);
 
-/* Runs fn(arg) exactly once across all callers; the others wait until it has
- * returned. */
+/* Runs fn(arg) exactly once across all callers (Go's sync.Once); the others
+ * wait until it has returned, then return too. fn must not call goc_once_do
+ * on the same once (deadlock, as in Go). */
 GOC_API void goc_once_do(goc_once *o, void (*fn)(void *), void *arg);
 
-/* wait: unlocks m, waits for signal/broadcast, locks m again. */
+/* A condition variable used with a goc_mutex (Go's sync.Cond). wait: m must
+ * be locked; atomically unlocks it and waits for a signal or broadcast that
+ * comes after the call, then locks m again before returning. There are no
+ * spurious wake-ups, but check the condition in a loop anyway: another
+ * locker may change it first. signal wakes the longest waiter, broadcast
+ * every current waiter; both are no-ops when nobody waits, and may be called
+ * with or without m held. */
 GOC_API void goc_cond_wait(goc_cond *c, goc_mutex *m);
 GOC_API void goc_cond_signal(goc_cond *c);
 GOC_API void goc_cond_broadcast(goc_cond *c);
 
-/* A weighted semaphore of size n (Go's x/sync/semaphore). Waiters are served
- * FIFO: a large request at the head is not passed by small ones. acquire of
- * more than the size returns GOC_EINVAL. */
+/* A weighted semaphore of size n (Go's x/sync/semaphore.Weighted); n < 0 is
+ * taken as 0. Waiters are served in FIFO order: a request at the head is
+ * not passed by smaller ones behind it, even when those would fit.
+ * acquire(n) blocks until n is available and nobody queued before it; it
+ * returns GOC_OK, or GOC_EINVAL (at once, nothing taken) when n < 0 or n is
+ * larger than the size. try_acquire takes n only if that needs no waiting
+ * (false otherwise, and for the invalid n). release gives n back and wakes
+ * the waiters that now fit; releasing more than is held aborts. goc_sem_init
+ * must not be called while the semaphore is in use. */
 GOC_API void goc_sem_init(goc_sem *s, int64_t n);
 GOC_API int goc_sem_acquire(goc_sem *s, int64_t n);
 GOC_API bool goc_sem_try_acquire(goc_sem *s, int64_t n);
@@ -277,55 +321,151 @@ GOC_API void goc_sem_release(goc_sem *s, int64_t n);
 /* Context                                                                   */
 /* ------------------------------------------------------------------------ */
 /*
- * A context carries cancellation, a deadline and values down a tree of work.
- * Cancelling a context cancels all its descendants and only them. goc_ctx_done
- * is a channel closed on cancellation: receive from it or select on it.
- * Contexts are reference counted: each constructor returns one reference, which
- * goc_ctx_release drops (it does not cancel). The background context is a
- * static root that is never cancelled.
+ * A context carries cancellation, a deadline and values down a tree of work
+ * (Go's context package). Cancelling a context cancels all its descendants and
+ * only them; when goc_ctx_cancel returns, every descendant is cancelled.
+ * goc_ctx_done is a channel closed on cancellation: receive from it or select
+ * on it. A context is cancelled once: by goc_ctx_cancel (GOC_ECANCELED), by
+ * its deadline (GOC_ETIMEDOUT) or by its parent (the parent's error).
+ *
+ *     goc_ctx *ctx = goc_ctx_with_timeout(parent, 100 * GOC_MS);
+ *     goc_case cs[] = { GOC_RECV(work, &item), GOC_RECV(goc_ctx_done(ctx), NULL) };
+ *     if (goc_select(cs, 2, GOC_FOREVER) == 1) return goc_ctx_err(ctx);
+ *     ...
+ *     goc_ctx_cancel(ctx);   // releases its timer now, as Go's defer cancel()
+ *     goc_ctx_release(ctx);
+ *
+ * Contexts are reference counted: each constructor returns one reference,
+ * which goc_ctx_release drops; releasing does not cancel. A context holds a
+ * reference to its parent, so a parent lives while it has children. The
+ * background context is a static root that is never cancelled; retain and
+ * release do nothing to it. A NULL parent means the background. All functions
+ * are safe from any coroutine or thread, concurrently, and never park: at
+ * worst they spin while a concurrent cancel of the same subtree finishes.
+ * Cancel happens-before goc_ctx_err returns non-zero and before a receive
+ * from done completes.
  */
 
 GOC_API goc_ctx *goc_ctx_background(void);
-GOC_API goc_ctx *goc_ctx_with_cancel(goc_ctx *parent);            /* NULL: ENOMEM */
+
+/* A child of parent that goc_ctx_cancel cancels. A child of a cancelled
+ * parent is born cancelled, with the parent's error. NULL: out of memory. */
+GOC_API goc_ctx *goc_ctx_with_cancel(goc_ctx *parent);
+
+/* As with_cancel, and cancelled with GOC_ETIMEDOUT at deadline t (goc_now
+ * clock), or after ns. If the parent's deadline is earlier, the child keeps
+ * the parent's (and needs no timer); a deadline already past gives a child
+ * born timed out. NULL: out of memory, or no timer could be armed. */
 GOC_API goc_ctx *goc_ctx_with_timeout(goc_ctx *parent, int64_t ns);
-GOC_API goc_ctx *goc_ctx_with_deadline(goc_ctx *parent, int64_t t); /* goc_now clock */
+GOC_API goc_ctx *goc_ctx_with_deadline(goc_ctx *parent, int64_t t);
+
+/* A child carrying key -> val (keys compare as pointers). It is cancelled
+ * with its parent and has no cancel of its own: goc_ctx_cancel on it does
+ * nothing. NULL: out of memory. */
 GOC_API goc_ctx *goc_ctx_with_value(goc_ctx *parent, const void *key, void *val);
-GOC_API void goc_ctx_cancel(goc_ctx *c);           /* idempotent, any thread  */
-GOC_API goc_chan *goc_ctx_done(goc_ctx *c);        /* borrowed; NULL: never   */
-GOC_API int goc_ctx_err(goc_ctx *c);               /* 0, GOC_ECANCELED, GOC_ETIMEDOUT */
+
+/* Cancels c and its descendants with GOC_ECANCELED, closes their done
+ * channels, stops their deadline timers and detaches c from its parent.
+ * Idempotent; the first error stays. Nothing for the background, value
+ * contexts and NULL. */
+GOC_API void goc_ctx_cancel(goc_ctx *c);
+
+/* A channel of element size 0, closed when c is cancelled (a value context's
+ * is its nearest cancelable ancestor's). Borrowed: valid while the caller
+ * holds c. NULL for the background (never ready, as Go's nil Done()). */
+GOC_API goc_chan *goc_ctx_done(goc_ctx *c);
+
+/* 0 while c is live, then GOC_ECANCELED or GOC_ETIMEDOUT. Once done is closed
+ * this is non-zero, and once it is non-zero done is closed. */
+GOC_API int goc_ctx_err(goc_ctx *c);
+
+/* The value of the nearest context on the path to the root whose key is key;
+ * NULL if none. */
 GOC_API void *goc_ctx_value(goc_ctx *c, const void *key);
-GOC_API int64_t goc_ctx_deadline(goc_ctx *c);      /* 0: none                 */
+
+/* The nearest deadline (own or inherited, goc_now clock); 0: none. */
+GOC_API int64_t goc_ctx_deadline(goc_ctx *c);
+
 GOC_API goc_ctx *goc_ctx_retain(goc_ctx *c);
+/* Drops one reference; the last one frees c (stopping its timer, leaving its
+ * parent's list) and drops c's reference to its parent. */
 GOC_API void goc_ctx_release(goc_ctx *c);
 
 /* ------------------------------------------------------------------------ */
 /* Group                                                                     */
 /* ------------------------------------------------------------------------ */
 /*
- * A group runs coroutines for one task (Go's errgroup): the first non-zero
- * result cancels the group's context and is what goc_group_wait returns.
- * goc_group_limit bounds how many run at once; goc_group_go then waits for a
- * free slot.
+ * A group runs coroutines for one task (Go's errgroup.WithContext): each
+ * member gets the group's context; the first non-zero result cancels that
+ * context and is what goc_group_wait returns. goc_group_limit bounds how many
+ * members run at once; goc_group_go then waits for a free slot (errgroup's
+ * SetLimit). A member's return happens-before goc_group_wait returns.
+ *
+ *     goc_group *g = goc_group_new(ctx);
+ *     goc_group_limit(g, 8);
+ *     for (int i = 0; i < n; i++) goc_group_go(g, fetch, &urls[i]);
+ *     int err = goc_group_wait(g);
+ *     goc_group_free(g);
  */
 
-GOC_API goc_group *goc_group_new(goc_ctx *parent);                /* NULL: ENOMEM */
-GOC_API void goc_group_limit(goc_group *g, int n);                /* n <= 0: none */
+/* A group whose context is a child of parent (NULL: the background).
+ * NULL: out of memory. */
+GOC_API goc_group *goc_group_new(goc_ctx *parent);
+
+/* At most n members run at once from now on; n <= 0: no limit. Raising the
+ * limit lets waiting goc_group_go calls proceed; lowering it takes effect as
+ * members return. */
+GOC_API void goc_group_limit(goc_group *g, int n);
+
+/* Starts fn(group ctx, arg) as a member, first waiting for a slot when the
+ * limit is reached (slots are handed out in arrival order). Returns GOC_OK, or
+ * GOC_EINVAL (g or fn NULL), GOC_ENOMEM, GOC_EAGAIN (from goc_go): then
+ * nothing was started. */
 GOC_API int goc_group_go(goc_group *g, int (*fn)(goc_ctx *, void *), void *arg);
+
+/* Waits until every member has returned (members started by members
+ * included, if started before their starter returned), cancels the group's
+ * context, and returns the first non-zero result, or 0. May be called again,
+ * and from several coroutines and threads at once. */
 GOC_API int goc_group_wait(goc_group *g);
-GOC_API goc_ctx *goc_group_ctx(goc_group *g);                     /* borrowed     */
+
+/* The group's context (borrowed: valid until goc_group_free). */
+GOC_API goc_ctx *goc_group_ctx(goc_group *g);
+
+/* Frees a group after goc_group_wait; freeing one with members still running
+ * is fatal. NULL: nothing. */
 GOC_API void goc_group_free(goc_group *g);
 
 /* ------------------------------------------------------------------------ */
 /* Signals                                                                   */
 /* ------------------------------------------------------------------------ */
 /*
- * Signals arrive as messages: each listed signal that the process receives is
- * sent as an int on ch (without blocking: if ch is full, it is dropped, as in
- * Go's signal.Notify). Handlers never run goc code: a handler writes to a pipe
- * that a runtime thread reads.
+ * Signals arrive as messages (Go's signal.Notify): each listed signal that the
+ * process receives is sent as an int (the signal number) on ch without
+ * blocking: if ch is full, or unbuffered with no receiver waiting, it is
+ * dropped, so give ch a buffer. Handlers never run goc code: a handler writes
+ * to a pipe that a runtime thread reads. The disposition a signal had before
+ * the first goc_signal_notify for it comes back when the last channel stops
+ * listening.
+ *
+ *     goc_chan *sig = goc_chan_make(sizeof(int), 1);
+ *     goc_signal_notify(sig, (int[]){SIGINT, SIGTERM}, 2);
+ *     int s; goc_recv(sig, &s);           // graceful shutdown starts here
  */
 
+/* Adds signals[0..n) to those delivered on ch (a channel of int); calling it
+ * again for the same ch adds to its set. The registry holds one reference to
+ * ch until goc_signal_stop. Returns GOC_OK; GOC_EINVAL for a NULL ch or
+ * signals, n == 0, a channel whose element is not an int, or a signal that
+ * cannot be delivered as a message: out of range, SIGKILL, SIGSTOP, the
+ * synchronous faults SIGSEGV, SIGBUS, SIGFPE, SIGILL, and the real-time
+ * signals the C library reserves; GOC_ENOMEM; GOC_EAGAIN when the pipe or
+ * its reader thread could not be created. On error nothing changed. */
 GOC_API int goc_signal_notify(goc_chan *ch, const int *signals, size_t n);
+
+/* Stops all delivery to ch: once it returns, nothing more is sent on ch.
+ * Releases the registry's reference. GOC_OK (also if ch was not registered),
+ * or GOC_EINVAL for NULL. */
 GOC_API int goc_signal_stop(goc_chan *ch);
 
 /* ------------------------------------------------------------------------ */

@@ -22,17 +22,19 @@
  * of the busy workers spin; a coroutine is in at most one queue, and only
  * when it is not running.
  *
- * Wake-up policy (as Go's): work added to a local ring wakes an idle worker
- * only when none is spinning; a spinner that finds work wakes another; a
- * spinner that gives up rechecks every queue after it stops counting as one,
- * so a producer that saw it spinning and woke nobody is never stranded. A
- * coroutine readied into the empty `next` slot wakes no one: the readier is
- * usually about to block, and its worker runs the coroutine next (the monitor
- * covers the case where it does not).
+ * Wake-up policy (as Go's): readying or spawning a coroutine wakes an idle
+ * worker only when none is spinning; a spinner that finds work wakes another;
+ * a spinner that gives up rechecks every queue after it stops counting as
+ * one, so a producer that saw it spinning and woke nobody is never stranded.
+ * A spinner searches for SPIN (20 us) before it sleeps, so a burst of readies
+ * costs one futex wake, not one each. A coroutine readied into `next` stays
+ * with its readier for NEXT_GRACE (3 us): if the readier blocks, it runs
+ * there, on a warm cache; if the readier keeps running, a spinner takes it.
  *
- * Locking: sched.lock guards the global queue and the idle and spare lists.
- * Lock order: channel/sync locks < timer heap locks < sched.lock; stack class
- * locks and the monitor's never nest with others.
+ * Locking: sched.lock guards the global queue and the idle and spare lists,
+ * and is held while timers move between heaps (so a timer never lands in a
+ * heap that is retiring). Lock order: channel/sync locks < sched.lock <
+ * timer heap locks; stack class locks never nest with others.
  */
 #include "sched.h"
 
@@ -48,6 +50,8 @@
 #define MAXPROCS 256
 #define ALTSTACK (64 * 1024)
 #define ID_BATCH 1024
+#define SPIN (20 * GOC_US)      /* a spinning worker's search before it sleeps */
+#define NEXT_GRACE (3 * GOC_US) /* a busy worker's `next` slot is its own this long */
 
 static struct {
     goc__lock lock;
@@ -161,14 +165,11 @@ static void runq_spill(goc__w *w, goc__g *g) {
     }
 }
 
-/* Owner: queues g; returns true when it went to the ring (wake a helper). */
-static bool runq_put(goc__w *w, goc__g *g, bool next) {
-    if (next) {
-        g = goc__runq_put_next(&w->q, g);
-        if (!g) return false;
-    }
+/* Owner: queues g in `next` (the previous occupant moves to the ring) or at
+ * the tail of the ring. */
+static void runq_put(goc__w *w, goc__g *g, bool next) {
+    if (next && !(g = goc__runq_put_next(&w->q, g))) return;
     if (!goc__runq_push(&w->q, g)) runq_spill(w, g);
-    return true;
 }
 
 /* ---- waking workers --------------------------------------------------- */
@@ -227,12 +228,13 @@ void goc__ready(goc__g *g, bool next) {
         goc__futex_wake(&g->wake, 1);
         return;
     }
+    /* Wake an idle worker (if none spins), even for the `next` slot: should
+     * the readier keep running, the spinner takes g after NEXT_GRACE. */
     goc__w *w = goc__tls_w();
-    if (w) {
-        if (runq_put(w, g, next)) goc__wakep();
-        return;
-    }
-    gq_append(g, g, 1);
+    if (w)
+        runq_put(w, g, next);
+    else
+        gq_append(g, g, 1);
     goc__wakep();
 }
 
@@ -294,7 +296,8 @@ goc__w *goc__park(goc__w *w, goc__g *g, void (*hook)(goc__w *, void *), void *ar
 }
 
 static void hook_requeue(goc__w *w, void *arg) {
-    if (runq_put(w, arg, false)) goc__wakep();
+    runq_put(w, arg, false);
+    goc__wakep();
 }
 
 void goc_yield(void) {
@@ -363,12 +366,12 @@ int goc_go_with(const goc_opts *opts, void (*fn)(void *), void *arg) {
         atomic_store_explicit(&w->spawned,
                               atomic_load_explicit(&w->spawned, memory_order_relaxed) + 1,
                               memory_order_relaxed);
-        if (runq_put(w, g, true)) goc__wakep();
+        runq_put(w, g, true);
     } else {
         atomic_fetch_add(&sched.spawned_off, 1);
         gq_append(g, g, 1);
-        goc__wakep();
     }
+    goc__wakep();
     return GOC_OK;
 }
 
@@ -405,23 +408,54 @@ static bool run_timers(goc__w *v) {
     return next <= now && goc__timers_run(&v->timers, now) > 0;
 }
 
-static goc__g *steal(goc__w *w) {
+/* May a spinner take v's `next` slot? Yes when v is not running a coroutine,
+ * is slow or retiring, or has run the same coroutine for NEXT_GRACE since we
+ * first saw the slot occupied: then v's coroutine readied it and went on
+ * running instead of blocking. Before that, `next` is v's own (hand-off
+ * locality; Go waits 3 us the same way). */
+static bool next_stealable(goc__w *w, goc__w *v, int64_t now) {
+    if (!atomic_load_explicit(&v->busy, memory_order_relaxed) ||
+        atomic_load_explicit(&v->slow, memory_order_relaxed) ||
+        atomic_load_explicit(&v->retire, memory_order_relaxed))
+        return true;
+    if (!atomic_load_explicit(&v->q.next, memory_order_relaxed)) return false;
+    struct goc__seen *s = &w->seen[v->index % GOC__SEEN];
+    uint64_t t = atomic_load_explicit(&v->tick, memory_order_relaxed);
+    if (s->victim != v || s->tick != t) {
+        *s = (struct goc__seen){v, t, now};
+        return false;
+    }
+    return now - s->since >= NEXT_GRACE;
+}
+
+/* One pass over the other workers: their due timers, then half a queue. */
+static goc__g *steal_round(goc__w *w, int64_t now) {
     int n = atomic_load(&sched.nallw);
-    for (int round = 0; round < 4; round++) {
-        bool last = round == 3;
-        uint32_t start = fastrand(w) % (uint32_t)n;
-        for (int i = 0; i < n; i++) {
-            goc__w *v = sched.allw[(start + (uint32_t)i) % (uint32_t)n];
-            if (v == w) continue;
-            goc__g *g;
-            if (run_timers(v) && (g = goc__runq_get(&w->q))) return g;
-            bool take_next = last && (!atomic_load_explicit(&v->busy, memory_order_relaxed) ||
-                                      atomic_load_explicit(&v->slow, memory_order_relaxed) ||
-                                      atomic_load_explicit(&v->retire, memory_order_relaxed));
-            if ((g = goc__runq_steal(&w->q, &v->q, take_next))) return g;
-        }
+    uint32_t start = fastrand(w) % (uint32_t)n;
+    for (int i = 0; i < n; i++) {
+        goc__w *v = sched.allw[(start + (uint32_t)i) % (uint32_t)n];
+        if (v == w) continue;
+        goc__g *g;
+        if (run_timers(v) && (g = goc__runq_get(&w->q))) return g;
+        if ((g = goc__runq_steal(&w->q, &v->q, next_stealable(w, v, now)))) return g;
     }
     return NULL;
+}
+
+/* A spinning worker looks for work for up to SPIN before it sleeps: waking a
+ * sleeping worker costs tens of microseconds here, and while one spins,
+ * readies elsewhere wake nobody. */
+static goc__g *spin(goc__w *w) {
+    int64_t start = goc__now();
+    for (int round = 0;; round++) {
+        int64_t now = goc__now();
+        goc__g *g = steal_round(w, now);
+        if (g) return g;
+        run_timers(w);
+        if ((g = goc__runq_get(&w->q)) || (g = gq_take(w, false))) return g;
+        if (round >= 3 && now - start >= SPIN) return NULL;
+        for (int k = 0; k < 32; k++) goc__cpu_relax(); /* spare the victims' cache lines */
+    }
 }
 
 static bool work_anywhere(void) {
@@ -494,7 +528,20 @@ static goc__g *idle(goc__w *w) {
     return NULL;
 }
 
-/* The monitor replaced w: hand everything over and wait as a spare. */
+/* With sched.lock: an active worker other than w (RUNNING or IDLE). */
+static goc__w *active_worker_locked(goc__w *w) {
+    int n = atomic_load(&sched.nallw);
+    for (int i = 0; i < n; i++) {
+        goc__w *v = sched.allw[i];
+        if (v != w && atomic_load(&v->state) != GOC__W_SPARE && !atomic_load(&v->retire)) return v;
+    }
+    return NULL;
+}
+
+/* The monitor replaced w: hand everything over and wait as a spare. The
+ * timers go to a worker that is active at that moment (under sched.lock, so
+ * no other retirement can strand them), which is then woken to reset its
+ * alarm: it may be asleep with no deadline. */
 static void retire(goc__w *w) {
     goc__g *head = NULL, *tail = NULL, *g;
     size_t n = 0;
@@ -508,15 +555,13 @@ static void retire(goc__w *w) {
         n++;
     }
     if (n) gq_append(head, tail, n);
-    goc__lock_acquire(&sched.lock);
-    goc__w *heir = w->heir;
-    goc__lock_release(&sched.lock);
-    if (heir) goc__timers_move(&w->timers, &heir->timers);
     if (w->spinning) {
         w->spinning = false;
         atomic_fetch_sub(&sched.nspinning, 1);
     }
     goc__lock_acquire(&sched.lock);
+    goc__w *heir = active_worker_locked(w);
+    if (heir) goc__timers_move(&w->timers, &heir->timers);
     atomic_store(&w->park, 0);
     atomic_store(&w->retire, false);
     atomic_store(&w->state, GOC__W_SPARE);
@@ -524,6 +569,7 @@ static void retire(goc__w *w) {
     sched.spare = w;
     atomic_fetch_sub(&sched.nactive, 1);
     goc__lock_release(&sched.lock);
+    if (heir) unpark(heir);
     goc__wakep();
     while (!atomic_load(&w->park)) goc__futex_wait(&w->park, 0, -1);
     w->spinning = true; /* counted by goc__replace_worker */
@@ -546,7 +592,7 @@ static goc__g *find_runnable(goc__w *w) {
                 atomic_fetch_add(&sched.nspinning, 1);
             }
         }
-        if (w->spinning && (g = steal(w))) return found(w, g);
+        if (w->spinning && (g = spin(w))) return found(w, g);
         if ((g = idle(w))) return found(w, g);
     }
 }
@@ -629,7 +675,6 @@ void goc__replace_worker(goc__w *stuck) {
     bool fresh = !w;
     if (fresh && !(w = worker_new())) return;
     goc__lock_acquire(&sched.lock);
-    stuck->heir = w;
     atomic_store(&stuck->retire, true);
     atomic_store(&w->state, GOC__W_RUNNING);
     atomic_fetch_add(&sched.nactive, 1);
@@ -643,7 +688,6 @@ void goc__replace_worker(goc__w *stuck) {
     if (worker_start(w) != GOC_OK) { /* undo: stuck keeps its work */
         goc__lock_acquire(&sched.lock);
         atomic_store(&stuck->retire, false);
-        stuck->heir = NULL;
         atomic_fetch_sub(&sched.nactive, 1);
         atomic_fetch_sub(&sched.nspinning, 1);
         goc__lock_release(&sched.lock);
@@ -652,28 +696,30 @@ void goc__replace_worker(goc__w *stuck) {
 
 /* ---- timers on workers ------------------------------------------------ */
 
-/* Some worker that runs coroutines, for timers armed off the workers. */
-static goc__w *pick_worker(void) {
-    static _Atomic uint32_t rr;
-    int n = atomic_load(&sched.nallw);
-    uint32_t start = atomic_fetch_add(&rr, 1);
-    for (int i = 0; i < n; i++) {
-        goc__w *w = sched.allw[(start + (uint32_t)i) % (uint32_t)n];
-        if (atomic_load(&w->state) != GOC__W_SPARE) return w;
-    }
-    return sched.allw[0];
-}
-
 int goc__timer_start(goc__timer *t, int64_t when, int64_t period) {
     int r = goc__rt_start();
     if (r != GOC_OK) return r;
-    goc__w *w = goc__tls_w();
-    bool remote = !w || atomic_load(&w->state) == GOC__W_SPARE;
-    if (remote) w = pick_worker();
     bool earliest = false;
+    goc__w *w = goc__tls_w();
+    if (w) /* a worker arms its own heap; it retires only from its g0 */
+        return goc__timers_add(&w->timers, t, when, period, &earliest);
+    /* Off the workers: a heap of an active worker, chosen under sched.lock
+     * so that it cannot retire in between and strand the timer. */
+    static _Atomic uint32_t rr;
+    goc__lock_acquire(&sched.lock);
+    int n = atomic_load(&sched.nallw);
+    uint32_t start = atomic_fetch_add(&rr, 1);
+    w = NULL;
+    for (int i = 0; i < n && !w; i++) {
+        goc__w *v = sched.allw[(start + (uint32_t)i) % (uint32_t)n];
+        if (atomic_load(&v->state) != GOC__W_SPARE && !atomic_load(&v->retire)) w = v;
+    }
+    if (!w) w = active_worker_locked(NULL);
+    if (!w) w = sched.allw[0];
     r = goc__timers_add(&w->timers, t, when, period, &earliest);
+    goc__lock_release(&sched.lock);
     /* A sleeping worker set its alarm by its earliest timer: reset it. */
-    if (r == GOC_OK && remote && earliest) unpark(w);
+    if (r == GOC_OK && earliest) unpark(w);
     return r;
 }
 

@@ -52,6 +52,14 @@ struct goc__g {
 
 enum { GOC__W_RUNNING, GOC__W_IDLE, GOC__W_SPARE };
 
+/* What a spinning worker saw of another's `next` slot (sched.c). */
+#define GOC__SEEN 16
+struct goc__seen {
+    goc__w *victim;
+    uint64_t tick;   /* the victim's tick when first seen occupied */
+    int64_t since;
+};
+
 struct goc__w {
     goc__runq q;
     goc__g *cur;                        /* (o) running coroutine or NULL     */
@@ -63,6 +71,7 @@ struct goc__w {
     _Atomic bool retire;                /* (a) monitor: replaced, must retire */
     bool spinning;                      /* (o) counted in sched.nspinning    */
     uint32_t rnd;                       /* (o) xorshift state                */
+    struct goc__seen seen[GOC__SEEN];   /* (o) victims' `next`, when spinning */
     uint64_t id_next, id_end;           /* (o) coroutine ids handed out      */
     _Atomic int64_t spawned, exited;    /* (a) written by the owner only     */
     goc__stacks stacks;                 /* (o)                               */
@@ -73,7 +82,6 @@ struct goc__w {
     _Atomic int state;                  /* (s) GOC__W_*                      */
     bool in_idle;                       /* (s) on sched's idle list          */
     goc__w *idle_next;                  /* (s)                               */
-    goc__w *heir;                       /* (s) takes the timers on retire    */
     int index;                          /* (i) in sched.allw                 */
     uint64_t mon_tick;                  /* (m)                               */
     int64_t mon_since;                  /* (m) when tick last changed        */

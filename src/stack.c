@@ -26,6 +26,7 @@
 
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 
 #include "sched.h"
 
@@ -36,11 +37,15 @@
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 #define PAGE ((size_t)4096)
 #define SLAB_BYTES ((size_t)64 << 20)
 #define GUARD_VMA_BUDGET 8192
 #define CANARY 0x676f632d73746b21ULL /* "goc-stk!" */
+#define BATCH 16 /* slots opened together */
 
 struct run {
     char *base;
@@ -204,6 +209,33 @@ static goc__g *pop(goc__g **list, size_t *n) {
     return g;
 }
 
+/* With k locked: up to n slots with no resident pages, into v. */
+static size_t carve_n(struct klass *k, int c, char **v, bool *guarded, size_t n) {
+    size_t got = 0;
+    while (got < n && (v[got] = carve(k, c, &guarded[got]))) got++;
+    return got;
+}
+
+/* Readies fresh slots in bulk: one vectored call installs the guards of all
+ * of them and one faults in their top pages (the record and the first frames
+ * live there), instead of a syscall and a page fault per spawn. Where the
+ * kernel lacks process_madvise, slot_open installs guards one by one and the
+ * pages fault on first touch. */
+static void open_batch(int c, char **v, bool *guarded, size_t n, goc__g **out) {
+    struct iovec guards[BATCH], tops[BATCH] = {{0}};
+    size_t ng = 0;
+    if (n == 0) return;
+    for (size_t i = 0; i < n; i++) {
+        if (!guarded[i] && guard_mode == GOC__GUARD_INSTALL)
+            guards[ng++] = (struct iovec){v[i], GOC__STACK_GUARD};
+        tops[i] = (struct iovec){v[i] + slot_bytes(c) - PAGE, PAGE};
+    }
+    if (ng > 0 && goc__vmadvise(guards, ng, MADV_GUARD_INSTALL) == 0)
+        for (size_t i = 0; i < n; i++) guarded[i] = guarded[i] || guard_mode == GOC__GUARD_INSTALL;
+    goc__vmadvise(tops, n, MADV_POPULATE_WRITE);
+    for (size_t i = 0; i < n; i++) out[i] = slot_open(v[i], c, guarded[i]);
+}
+
 /* Takes one slot from the shared pool of class c, resident ones first. */
 static goc__g *class_take(int c) {
     struct klass *k = &classes[c];
@@ -214,10 +246,32 @@ static goc__g *class_take(int c) {
         goc__lock_release(&k->lock);
         return g;
     }
+    char *slot;
     bool guarded;
-    char *slot = carve(k, c, &guarded);
+    size_t n = carve_n(k, c, &slot, &guarded, 1);
     goc__lock_release(&k->lock);
-    return slot ? slot_open(slot, c, guarded) : NULL;
+    if (n == 0) return NULL;
+    open_batch(c, &slot, &guarded, 1, &g);
+    return g;
+}
+
+/* Fills an empty cache with freshly opened slots; false when out of memory. */
+static bool cache_open_fresh(goc__stacks *cache, int c) {
+    char *v[BATCH];
+    bool guarded[BATCH];
+    goc__g *g[BATCH];
+    size_t want = cache_max(c) / 2 < BATCH ? cache_max(c) / 2 : BATCH;
+    struct klass *k = &classes[c];
+    goc__lock_acquire(&k->lock);
+    size_t n = carve_n(k, c, v, guarded, want);
+    goc__lock_release(&k->lock);
+    open_batch(c, v, guarded, n, g);
+    for (size_t i = 0; i < n; i++) {
+        g[i]->next = cache->c[c].head;
+        cache->c[c].head = g[i];
+        cache->c[c].n++;
+    }
+    return n > 0;
 }
 
 /* Moves up to n resident slots of class c from the shared pool into cache. */
@@ -238,16 +292,13 @@ static void cache_refill(goc__stacks *cache, int c, uint32_t n) {
 goc__g *goc__stack_alloc(goc__stacks *cache, size_t size) {
     if (size > class_bytes(GOC__STACK_CLASSES - 1)) return NULL;
     int c = class_of(size);
-    if (cache) {
-        if (!cache->c[c].head) cache_refill(cache, c, cache_max(c) / 2);
-        goc__g *g = cache->c[c].head;
-        if (g) {
-            cache->c[c].head = g->next;
-            cache->c[c].n--;
-            return g;
-        }
-    }
-    return class_take(c);
+    if (!cache) return class_take(c);
+    if (!cache->c[c].head) cache_refill(cache, c, cache_max(c) / 2);
+    if (!cache->c[c].head && !cache_open_fresh(cache, c)) return NULL;
+    goc__g *g = cache->c[c].head;
+    cache->c[c].head = g->next;
+    cache->c[c].n--;
+    return g;
 }
 
 /* Gives n slots of the list to the shared pool as freshly freed. */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,6 +71,38 @@ void *goc__map(size_t n) {
 
 void goc__unmap(void *p, size_t n) {
     if (munmap(p, n) != 0) goc__throw("munmap(%p, %zu) failed: errno %d", p, n, errno);
+}
+
+/* Our own pidfd for process_madvise; reopened in a forked child. */
+static _Atomic int self_pidfd = -1;
+static _Atomic int atfork_set;
+
+static void forget_pidfd(void) { atomic_store(&self_pidfd, -1); }
+
+int goc__vmadvise(const struct iovec *iov, size_t n, int advice) {
+#if defined(SYS_process_madvise) && defined(SYS_pidfd_open)
+    int fd = atomic_load(&self_pidfd);
+    if (fd < 0) {
+        if (!atomic_exchange(&atfork_set, 1)) pthread_atfork(NULL, NULL, forget_pidfd);
+        fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+        if (fd < 0) return -errno;
+        int expected = -1;
+        if (!atomic_compare_exchange_strong(&self_pidfd, &expected, fd)) {
+            close(fd);
+            fd = expected;
+        }
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) total += iov[i].iov_len;
+    long r = syscall(SYS_process_madvise, fd, iov, n, advice, 0);
+    if (r < 0) return -errno;
+    return (size_t)r == total ? 0 : -EAGAIN;
+#else
+    (void)iov;
+    (void)n;
+    (void)advice;
+    return -ENOSYS;
+#endif
 }
 
 int goc__thread_start(void *(*fn)(void *), void *arg, size_t stack_size) {

@@ -29,6 +29,12 @@ void goc__free(void *p);
 void *goc__map(size_t n);
 void goc__unmap(void *p, size_t n);
 
+struct iovec;
+/* madvise over several ranges in one call (process_madvise on ourselves).
+ * Returns 0, or -errno when the kernel did not apply it to every range (the
+ * caller falls back to madvise per range). */
+int goc__vmadvise(const struct iovec *iov, size_t n, int advice);
+
 /* pthread_create of a detached thread with the given stack size; 0 or -errno. */
 int goc__thread_start(void *(*fn)(void *), void *arg, size_t stack_size);
 

@@ -1,13 +1,14 @@
 /* The timer heap and the timer state machine (states in timer.h).
  *
- * Invariants: a PENDING timer is in exactly one heap, at v[t->idx], and
- * t->heap points to it; any other state has t->heap == NULL. h->next equals
- * v[0]->when, or INT64_MAX when h is empty, whenever h's lock is free.
+ * Invariants: a PENDING timer is in exactly one heap, at v[t->idx] with
+ * v[t->idx].when == t->when, and t->heap points to it; any other state has
+ * t->heap == NULL. h->next equals v[0].when, or INT64_MAX when h is empty,
+ * whenever h's lock is free.
  *
  * Locking: one lock per heap; never two at once except in goc__timers_move,
- * which takes them in address order. Callbacks run with no heap lock, so a
- * callback may take channel locks while a channel operation holding its lock
- * arms a timer: channel lock < heap lock.
+ * which takes them in address order (under sched.lock). Callbacks run with no
+ * heap lock, so a callback may take channel locks while a channel operation
+ * holding its lock arms a timer: channel lock < sched.lock < heap lock.
  *
  * Design: a heap per worker keeps sleep/wake on one core and its lock
  * uncontended; the alternative, one global heap with a timer thread, puts a
@@ -35,50 +36,50 @@ void goc__timers_term(goc__timers *h) {
     h->n = h->cap = 0;
 }
 
-static void place(goc__timers *h, uint32_t i, goc__timer *t) {
-    h->v[i] = t;
-    t->idx = i;
+static void place(goc__timers *h, uint32_t i, struct goc__tentry e) {
+    h->v[i] = e;
+    e.t->idx = i;
 }
 
 static void sift_up(goc__timers *h, uint32_t i) {
-    goc__timer *t = h->v[i];
+    struct goc__tentry e = h->v[i];
     while (i > 0) {
         uint32_t p = (i - 1) / ARITY;
-        if (h->v[p]->when <= t->when) break;
+        if (h->v[p].when <= e.when) break;
         place(h, i, h->v[p]);
         i = p;
     }
-    place(h, i, t);
+    place(h, i, e);
 }
 
 static void sift_down(goc__timers *h, uint32_t i) {
-    goc__timer *t = h->v[i];
+    struct goc__tentry e = h->v[i];
     for (;;) {
         uint32_t c = i * ARITY + 1, best = i;
-        int64_t bw = t->when;
+        int64_t bw = e.when;
         for (uint32_t k = c; k < c + ARITY && k < h->n; k++) {
-            if (h->v[k]->when < bw) {
+            if (h->v[k].when < bw) {
                 best = k;
-                bw = h->v[k]->when;
+                bw = h->v[k].when;
             }
         }
         if (best == i) break;
         place(h, i, h->v[best]);
         i = best;
     }
-    place(h, i, t);
+    place(h, i, e);
 }
 
 static void update_next(goc__timers *h) {
-    atomic_store_explicit(&h->next, h->n ? h->v[0]->when : INT64_MAX, memory_order_relaxed);
+    atomic_store_explicit(&h->next, h->n ? h->v[0].when : INT64_MAX, memory_order_relaxed);
 }
 
 static void heap_remove(goc__timers *h, goc__timer *t) {
     uint32_t i = t->idx;
     h->n--;
     if (i != h->n) {
-        goc__timer *moved = h->v[h->n];
-        place(h, i, moved);
+        goc__timer *moved = h->v[h->n].t;
+        place(h, i, h->v[h->n]);
         sift_down(h, i);
         sift_up(h, moved->idx);
     }
@@ -89,12 +90,12 @@ static void heap_remove(goc__timers *h, goc__timer *t) {
 static int heap_insert(goc__timers *h, goc__timer *t) {
     if (h->n == h->cap) {
         uint32_t cap = h->cap ? h->cap * 2 : 64;
-        goc__timer **v = goc__realloc(h->v, cap * sizeof *v);
+        struct goc__tentry *v = goc__realloc(h->v, cap * sizeof *v);
         if (!v) return GOC_ENOMEM;
         h->v = v;
         h->cap = cap;
     }
-    place(h, h->n++, t);
+    place(h, h->n++, (struct goc__tentry){t->when, t});
     sift_up(h, t->idx);
     atomic_store_explicit(&t->heap, h, memory_order_relaxed);
     return GOC_OK;
@@ -107,7 +108,7 @@ int goc__timers_add(goc__timers *h, goc__timer *t, int64_t when, int64_t period,
     int r = heap_insert(h, t);
     if (r == GOC_OK) {
         atomic_store_explicit(&t->state, GOC__TIMER_PENDING, memory_order_release);
-        *earliest = h->v[0] == t;
+        *earliest = h->v[0].t == t;
         update_next(h);
     }
     goc__lock_release(&h->lock);
@@ -174,11 +175,11 @@ int goc__timers_run(goc__timers *h, int64_t now) {
         /* Read the clock under the lock: callbacks of one heap see
          * non-decreasing times, even with two runners. */
         now = goc__now();
-        if (h->n == 0 || h->v[0]->when > now) {
+        if (h->n == 0 || h->v[0].when > now) {
             goc__lock_release(&h->lock);
             break;
         }
-        goc__timer *t = h->v[0];
+        goc__timer *t = h->v[0].t;
         heap_remove(h, t);
         update_next(h);
         atomic_store_explicit(&t->state, GOC__TIMER_RUNNING, memory_order_relaxed);
@@ -200,7 +201,7 @@ void goc__timers_move(goc__timers *from, goc__timers *to) {
     goc__lock_acquire(&a->lock);
     goc__lock_acquire(&b->lock);
     while (from->n > 0) {
-        goc__timer *t = from->v[from->n - 1];
+        goc__timer *t = from->v[from->n - 1].t;
         heap_remove(from, t);
         if (heap_insert(to, t) != GOC_OK) {
             /* No room in the heir: leave the rest where they are; an idle

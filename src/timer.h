@@ -33,9 +33,16 @@ struct goc__timer {
     _Atomic uint32_t state;
 };
 
+/* A heap entry keeps its deadline beside the pointer: sifting compares
+ * without touching timers, which live on sleepers' stacks all over memory. */
+struct goc__tentry {
+    int64_t when;
+    goc__timer *t;
+};
+
 struct goc__timers {
     goc__lock lock;
-    goc__timer **v;          /* (lock) the heap                              */
+    struct goc__tentry *v;   /* (lock) the heap                              */
     uint32_t n, cap;         /* (lock)                                       */
     _Atomic int64_t next;    /* earliest `when`, INT64_MAX when empty        */
 };

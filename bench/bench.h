@@ -1,0 +1,140 @@
+/* What every goc workload shares: its size argument, the clock, the resource
+ * counters, the one result line the runner parses, and the verdict.
+ *
+ * A workload is `prog [n]`: n overrides its main count (the smoke test passes
+ * tiny sizes). It runs its work once, checks the result and prints
+ *
+ *   BENCH name=<w> impl=goc procs=<P> n=<n> ops=<ops> ns_per_op=<x>
+ *         wall_s=<s> cpu_s=<s> rss_kb=<peak> [key=value ...]
+ *
+ * on one line, or a FAIL line on stderr and exit status 1. Times cover the
+ * measured section only (not start-up); cpu_s is user+system time of the
+ * process over that section; rss_kb is the process's peak RSS. The Go peers
+ * (bench/go/) print the same line with impl=go.
+ */
+#ifndef GOC_BENCH_H
+#define GOC_BENCH_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "goc.h"
+
+typedef struct bench_clock {
+    int64_t wall;  /* goc_now() at start */
+    int64_t cpu;   /* user+system ns at start */
+} bench_clock;
+
+static inline int64_t bench_cpu_ns(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * GOC_SEC +
+           ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * GOC_US;
+}
+
+static inline long bench_maxrss_kb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* Resident set size now, in KiB (/proc/self/statm), or -1. */
+static inline long bench_rss_kb(void) {
+    long pages = -1, resident = -1;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return -1;
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = -1;
+    fclose(f);
+    return resident < 0 ? -1 : resident * 4;
+}
+
+static inline bench_clock bench_start(void) {
+    bench_clock c = {.cpu = bench_cpu_ns(), .wall = goc_now()};
+    return c;
+}
+
+/* n from argv[1], else def. */
+static inline long bench_arg(int argc, char **argv, long def) {
+    if (argc < 2) return def;
+    char *end;
+    long n = strtol(argv[1], &end, 10);
+    if (*end || n <= 0) {
+        fprintf(stderr, "usage: %s [n > 0]\n", argv[0]);
+        exit(2);
+    }
+    return n;
+}
+
+/* Fails the run: the result was wrong. */
+__attribute__((format(printf, 2, 3), noreturn)) static inline void bench_fail(const char *name,
+                                                                               const char *fmt,
+                                                                               ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "FAIL %s: ", name);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+/* Prints the result line for a section that took wall and cpu ns; extra
+ * ("key=value ...", may be NULL) goes last. */
+static inline void bench_print(const char *name, long n, double ops, int64_t wall, int64_t cpu,
+                               const char *extra) {
+    printf("BENCH name=%s impl=goc procs=%d n=%ld ops=%.0f ns_per_op=%.3f wall_s=%.6f "
+           "cpu_s=%.6f rss_kb=%ld%s%s\n",
+           name, goc_procs(), n, ops, (double)wall / ops, (double)wall / 1e9, (double)cpu / 1e9,
+           bench_maxrss_kb(), extra ? " " : "", extra ? extra : "");
+    fflush(stdout);
+}
+
+/* Prints the result line for the section that began at c. */
+static inline void bench_report(const char *name, long n, double ops, bench_clock c,
+                                const char *extra) {
+    int64_t wall = goc_now() - c.wall;
+    bench_print(name, n, ops, wall, bench_cpu_ns() - c.cpu, extra);
+}
+
+/* Starts the runtime outside the measured section (Go's is up before main). */
+static inline void bench_runtime_up(void) { (void)goc_procs(); }
+
+/* Runs fn(arg) in a coroutine and waits for it: the workload's driver runs
+ * where Go's main does, in a coroutine. */
+typedef struct bench_main {
+    void (*fn)(void *);
+    void *arg;
+    goc_wg done;
+} bench_main;
+
+static void bench_main_tramp(void *p) {
+    bench_main *m = p;
+    m->fn(m->arg);
+    goc_wg_done(&m->done);
+}
+
+static inline void bench_run_main(void (*fn)(void *), void *arg) {
+    static bench_main m = {.done = GOC_WG_INIT};
+    m.fn = fn;
+    m.arg = arg;
+    bench_runtime_up();
+    goc_wg_add(&m.done, 1);
+    int r = goc_go(bench_main_tramp, &m);
+    if (r != GOC_OK) bench_fail("main", "goc_go: %s", goc_strerror(r));
+    goc_wg_wait(&m.done);
+}
+
+/* The same xorshift32 as bench/go/report: identical sequences on both sides. */
+static inline uint32_t bench_rand(uint32_t *s) {
+    uint32_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return *s = x;
+}
+
+#endif

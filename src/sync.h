@@ -1,0 +1,140 @@
+/* What the sync primitives share: a waiter node, a FIFO/LIFO waiter queue, and
+ * goc__sema, the counting semaphore that mutex and rwmutex park on (Go's
+ * runtime_Semacquire/Semrelease).
+ *
+ * A goc__syncw lives on the waiting coroutine's (or thread's) stack from the
+ * moment it is queued until goc__wait_block returns. Every queue here is
+ * guarded by one goc__lock of its primitive; a waker dequeues and claims a
+ * node under that lock, releases the lock, and only then wakes it (park.h).
+ * These waits have no deadline and no other place a waker could find them
+ * (goc__wait_init(..., multi = false)), so the claim is a plain store by the
+ * one waker that dequeued the node, never a lost race.
+ *
+ * goc__sema invariants: count > 0 implies the queue is empty (a release hands
+ * its permit to the head waiter directly when there is one); a node is in the
+ * queue iff it has not been claimed.
+ */
+#ifndef GOC_SYNC_H
+#define GOC_SYNC_H
+
+#include "goc.h"
+#include "park.h"
+
+typedef struct goc__syncw {
+    goc__wait wt;
+    struct goc__syncw *next;
+    int64_t n; /* a weight (sem) or a ticket (cond); unused elsewhere */
+} goc__syncw;
+
+typedef struct goc__syncq {
+    goc__syncw *head, *tail;
+} goc__syncq;
+
+static inline void goc__syncq_push_back(goc__syncq *q, goc__syncw *w) {
+    w->next = NULL;
+    if (q->tail)
+        q->tail->next = w;
+    else
+        q->head = w;
+    q->tail = w;
+}
+
+static inline void goc__syncq_push_front(goc__syncq *q, goc__syncw *w) {
+    w->next = q->head;
+    q->head = w;
+    if (!q->tail) q->tail = w;
+}
+
+/* Unlinks w, whose predecessor is prev (NULL: w is the head). */
+static inline void goc__syncq_unlink(goc__syncq *q, goc__syncw *prev, goc__syncw *w) {
+    if (prev)
+        prev->next = w->next;
+    else
+        q->head = w->next;
+    if (q->tail == w) q->tail = prev;
+    w->next = NULL;
+}
+
+static inline goc__syncw *goc__syncq_pop(goc__syncq *q) {
+    goc__syncw *w = q->head;
+    if (w) goc__syncq_unlink(q, NULL, w);
+    return w;
+}
+
+/* goc__wait_block's unlock callback for a goc__lock. */
+static inline void goc__sync_unlock(void *l) { goc__lock_release(l); }
+
+/* Queues w (already goc__wait_init'ed) and blocks; l is held on entry and
+ * released once the wait cannot miss its wake-up. Returns the waker's `why`. */
+static inline int goc__sync_block(goc__lock *l, goc__syncq *q, goc__syncw *w, bool lifo) {
+    if (lifo)
+        goc__syncq_push_front(q, w);
+    else
+        goc__syncq_push_back(q, w);
+    return goc__wait_block(&w->wt, -1, goc__sync_unlock, l);
+}
+
+/* Claims a node just dequeued under its lock (it cannot fail, see above). */
+static inline void goc__sync_claim(goc__syncw *w) { (void)goc__wait_claim(&w->wt, GOC_OK); }
+
+/* Wakes a list of claimed nodes linked through next; call with no lock held.
+ * A node may vanish once woken, so next is read first. */
+static inline void goc__sync_wake_list(goc__syncw *w) {
+    while (w) {
+        goc__syncw *next = w->next;
+        goc__wait_wake(&w->wt);
+        w = next;
+    }
+}
+
+/* ---- goc__sema ---------------------------------------------------------- */
+
+typedef struct goc__sema {
+    goc__lock lock;
+    uint32_t count; /* (l) permits nobody has taken                      */
+    goc__syncq q;   /* (l) waiters; LIFO entries are re-queued old waiters */
+} goc__sema;
+
+/* Takes one permit, blocking while there is none. lifo queues the caller at
+ * the head (a mutex waiter that was woken and lost the race again). */
+static inline void goc__sema_acquire(goc__sema *s, bool lifo) {
+    goc__lock_acquire(&s->lock);
+    if (s->count > 0) {
+        s->count--;
+        goc__lock_release(&s->lock);
+        return;
+    }
+    goc__syncw w;
+    goc__wait_init(&w.wt, goc__self(), false);
+    goc__sync_block(&s->lock, &s->q, &w, lifo);
+}
+
+/* Gives n permits: to waiters from the head, one each, and the rest to the
+ * count. Woken coroutines are readied onto the caller's worker (hand-off:
+ * the last one woken runs next). */
+static inline void goc__sema_release_n(goc__sema *s, uint32_t n) {
+    goc__syncw *woken = NULL, **tail = &woken;
+    goc__lock_acquire(&s->lock);
+    for (; n > 0 && s->q.head; n--) {
+        goc__syncw *w = goc__syncq_pop(&s->q);
+        goc__sync_claim(w);
+        *tail = w;
+        tail = &w->next;
+    }
+    s->count += n;
+    goc__lock_release(&s->lock);
+    goc__sync_wake_list(woken);
+}
+
+static inline void goc__sema_release(goc__sema *s) { goc__sema_release_n(s, 1); }
+
+/* ---- test hooks (white-box views for tests/test_sync.c) ------------------- */
+
+uint32_t goc__mutex_state(goc_mutex *m);       /* the state word; 0 when idle  */
+int32_t goc__rwmutex_readers(goc_rwmutex *m);  /* < 0 once a writer is pending */
+uint32_t goc__wg_waiters(goc_wg *wg);          /* waiters counted (queued)     */
+size_t goc__cond_waiters(goc_cond *c);         /* waiters queued               */
+size_t goc__sem_waiters(goc_sem *s);           /* waiters queued               */
+int64_t goc__sem_held(goc_sem *s);             /* weight held                  */
+
+#endif

@@ -1,0 +1,115 @@
+/* goc_wg: a wait group, Go's sync.WaitGroup: wait blocks until the counter
+ * that add and done move is zero.
+ *
+ * state packs the counter (high 32 bits, 0..INT32_MAX) and the number of
+ * queued waiters (low 32 bits). The add that brings the counter to zero with
+ * waiters sets the whole word to 0 and wakes exactly that many waiters, from
+ * the head of the queue.
+ *
+ * Invariants:
+ *   - the counter never goes below zero: an add that would make it negative
+ *     (or above INT32_MAX) returns GOC_ERANGE and changes nothing;
+ *   - a waiter is counted in state iff it is in q or has been dequeued by
+ *     the add that zeroed the word; the waiters one zeroing add wakes are the
+ *     first `n` in q, and they are exactly the ones it counted (see Locking);
+ *   - when nobody waits and the counter is zero, state == 0 and q is empty.
+ *
+ * Locking: `lock` guards q. A waiter increments the waiter count with a CAS
+ * while holding `lock` and queues itself before releasing it, so counting and
+ * queueing are one step as seen by the waker, which takes `lock` after its
+ * zeroing CAS: every waiter it counted is queued by then, and waiters of a
+ * later wave (counted after the zeroing) are queued behind them. Nothing
+ * else nests with `lock`.
+ *
+ * Memory orders: add's CAS is acq_rel, the waiter's loads acquire, so every
+ * done happens-before a wait that returns (the zeroing CAS reads from each
+ * earlier done's CAS). ThreadSanitizer: add with delta < 0 merges into &wg
+ * (goc__race_release), wait acquires &wg before it returns, as Go does.
+ *
+ * Design: Go's word-plus-semaphore layout keeps add and done to one CAS
+ * when nobody waits. Go releases waiters through a counting semaphore; here
+ * the waker dequeues its own waiters instead, so a wait group reused while
+ * the previous wave's waiters are still waking (a misuse Go only sometimes
+ * detects) cannot let a new waiter take an old permit and return early. A
+ * CAS loop instead of Go's atomic add is what lets an out-of-range add
+ * change nothing.
+ */
+#include "goc.h"
+#include "sync.h"
+
+typedef struct wg {
+    _Atomic uint64_t state; /* (a) counter << 32 | waiters */
+    goc__lock lock;
+    goc__syncq q;           /* (lock) */
+} wg;
+
+_Static_assert(sizeof(wg) <= sizeof(goc_wg), "goc_wg storage too small");
+_Static_assert(_Alignof(wg) <= _Alignof(goc_wg), "goc_wg storage misaligned");
+
+static inline wg *WG(goc_wg *g) { return (wg *)(void *)g; }
+
+static inline int64_t counter(uint64_t s) { return (int64_t)(s >> 32); }
+static inline uint32_t waiters(uint64_t s) { return (uint32_t)s; }
+
+/* Dequeues and wakes the first n waiters. */
+static GOC_NOINLINE void wake_waiters(wg *w, uint32_t n) {
+    goc__syncw *woken = NULL, **tail = &woken;
+    goc__lock_acquire(&w->lock);
+    for (; n > 0; n--) {
+        goc__syncw *x = goc__syncq_pop(&w->q);
+        if (!x) goc__throw("goc_wg: a counted waiter is not queued");
+        goc__sync_claim(x);
+        *tail = x;
+        tail = &x->next;
+    }
+    goc__lock_release(&w->lock);
+    goc__sync_wake_list(woken);
+}
+
+int goc_wg_add(goc_wg *g, int64_t delta) {
+    wg *w = WG(g);
+    uint64_t old = atomic_load_explicit(&w->state, memory_order_relaxed);
+    for (;;) {
+        int64_t c = counter(old);
+        if (delta < -c || delta > (int64_t)INT32_MAX - c) return GOC_ERANGE;
+        int64_t nc = c + delta;
+        uint32_t nw = waiters(old);
+        uint64_t new = nc == 0 ? 0 : (uint64_t)nc << 32 | nw; /* zero: take the waiters */
+        if (delta < 0) goc__race_release(w);
+        if (atomic_compare_exchange_weak_explicit(&w->state, &old, new, memory_order_acq_rel,
+                                                  memory_order_relaxed)) {
+            if (nc == 0 && nw > 0) wake_waiters(w, nw);
+            return GOC_OK;
+        }
+    }
+}
+
+int goc_wg_done(goc_wg *g) { return goc_wg_add(g, -1); }
+
+void goc_wg_wait(goc_wg *g) {
+    wg *w = WG(g);
+    if (counter(atomic_load_explicit(&w->state, memory_order_acquire)) != 0) {
+        goc__syncw x;
+        goc__wait_init(&x.wt, goc__self(), false);
+        goc__lock_acquire(&w->lock);
+        uint64_t old = atomic_load_explicit(&w->state, memory_order_acquire);
+        for (;;) {
+            if (counter(old) == 0) { /* it reached zero meanwhile */
+                goc__lock_release(&w->lock);
+                break;
+            }
+            if (waiters(old) == UINT32_MAX) goc__throw("goc_wg: too many waiters");
+            if (atomic_compare_exchange_weak_explicit(&w->state, &old, old + 1,
+                                                      memory_order_acq_rel,
+                                                      memory_order_acquire)) {
+                goc__sync_block(&w->lock, &w->q, &x, false);
+                break;
+            }
+        }
+    }
+    goc__race_acquire(w);
+}
+
+uint32_t goc__wg_waiters(goc_wg *g) {
+    return waiters(atomic_load_explicit(&WG(g)->state, memory_order_relaxed));
+}

@@ -1,0 +1,210 @@
+/* Signals as messages: raise and kill arrive as their number, every
+ * registered channel receives, a full channel drops without blocking, stop
+ * ends delivery and restores the previous disposition, bad arguments change
+ * nothing.
+ *
+ * "Nothing was delivered" is checked without timing: a second channel (the
+ * witness) listens to the same signal; the reader delivers one signal to all
+ * its channels in one pass, so once the witness has it, so has every other
+ * registered channel. */
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+
+static goc_chan *int_chan(size_t cap) { return goc_chan_make(sizeof(int), cap); }
+
+static void recv_signal(goc_chan *ch, int want) {
+    int got = 0;
+    CHECK_OK(goc_recv(ch, &got));
+    CHECK_EQ(got, want);
+}
+
+TEST(raise_arrives_as_its_number) {
+    goc_chan *ch = int_chan(4);
+    int sigs[] = {SIGUSR1};
+    CHECK_OK(goc_signal_notify(ch, sigs, 1));
+    raise(SIGUSR1);
+    recv_signal(ch, SIGUSR1);
+    kill(getpid(), SIGUSR1);
+    recv_signal(ch, SIGUSR1);
+    CHECK_OK(goc_signal_stop(ch));
+    goc_chan_release(ch);
+}
+
+struct receiver {
+    goc_chan *ch, *done;
+    int want;
+};
+
+static void receive_in_coroutine(void *arg) {
+    struct receiver *r = arg;
+    recv_signal(r->ch, r->want);
+    goc_send(r->done, NULL);
+}
+
+TEST(a_blocked_coroutine_receives_the_signal) {
+    struct receiver r = {int_chan(0), goc_chan_make(0, 1), SIGUSR2};
+    int sigs[] = {SIGUSR1, SIGUSR2};
+    CHECK_OK(goc_signal_notify(r.ch, sigs, 2));
+    CHECK_OK(goc_go(receive_in_coroutine, &r));
+    goc_sleep(2 * GOC_MS); /* usually blocked in recv: an unbuffered channel needs it */
+    /* Sent until the receiver has it: the unbuffered channel drops a signal
+     * that arrives before the coroutine waits. */
+    while (goc_try_recv(r.done, NULL) != GOC_OK) {
+        raise(SIGUSR2);
+        goc_sleep(GOC_MS);
+    }
+    CHECK_OK(goc_signal_stop(r.ch));
+    goc_chan_release(r.ch);
+    goc_chan_release(r.done);
+}
+
+TEST(every_registered_channel_receives) {
+    goc_chan *a = int_chan(1), *b = int_chan(1);
+    int sigs[] = {SIGUSR1};
+    CHECK_OK(goc_signal_notify(a, sigs, 1));
+    CHECK_OK(goc_signal_notify(b, sigs, 1));
+    raise(SIGUSR1);
+    recv_signal(a, SIGUSR1);
+    recv_signal(b, SIGUSR1);
+    CHECK_OK(goc_signal_stop(a));
+    CHECK_OK(goc_signal_stop(b));
+    goc_chan_release(a);
+    goc_chan_release(b);
+}
+
+TEST(each_channel_gets_only_its_signals) {
+    goc_chan *one = int_chan(4), *both = int_chan(4);
+    int s1[] = {SIGUSR1}, s12[] = {SIGUSR1, SIGUSR2};
+    CHECK_OK(goc_signal_notify(one, s1, 1));
+    CHECK_OK(goc_signal_notify(both, s12, 2));
+    raise(SIGUSR2);
+    recv_signal(both, SIGUSR2); /* witness */
+    CHECK_ERR(GOC_EAGAIN, goc_try_recv(one, NULL));
+    CHECK_OK(goc_signal_stop(one));
+    CHECK_OK(goc_signal_stop(both));
+    goc_chan_release(one);
+    goc_chan_release(both);
+}
+
+TEST(a_full_channel_drops_without_blocking) {
+    goc_chan *full = int_chan(1), *witness = int_chan(16);
+    int sigs[] = {SIGUSR1};
+    CHECK_OK(goc_signal_notify(full, sigs, 1));
+    CHECK_OK(goc_signal_notify(witness, sigs, 1));
+    for (int i = 0; i < 3; i++) {
+        raise(SIGUSR1);
+        recv_signal(witness, SIGUSR1); /* the reader got past `full` each time */
+    }
+    CHECK_EQ(goc_len(full), 1);
+    recv_signal(full, SIGUSR1);
+    CHECK_ERR(GOC_EAGAIN, goc_try_recv(full, NULL));
+    CHECK_OK(goc_signal_stop(full));
+    CHECK_OK(goc_signal_stop(witness));
+    goc_chan_release(full);
+    goc_chan_release(witness);
+}
+
+TEST(nothing_is_delivered_after_stop) {
+    goc_chan *ch = int_chan(4), *witness = int_chan(4);
+    int sigs[] = {SIGUSR1};
+    CHECK_OK(goc_signal_notify(ch, sigs, 1));
+    CHECK_OK(goc_signal_notify(witness, sigs, 1));
+    CHECK_OK(goc_signal_stop(ch));
+    raise(SIGUSR1);
+    recv_signal(witness, SIGUSR1);
+    CHECK_ERR(GOC_EAGAIN, goc_try_recv(ch, NULL));
+    CHECK_OK(goc_signal_stop(ch)); /* again: nothing to do */
+    CHECK_OK(goc_signal_stop(witness));
+    goc_chan_release(ch);
+    goc_chan_release(witness);
+}
+
+static _Atomic int previous_ran;
+static void previous_handler(int sig) {
+    (void)sig;
+    atomic_fetch_add(&previous_ran, 1);
+}
+
+static void (*current_handler(int sig))(int) {
+    struct sigaction sa;
+    sigaction(sig, NULL, &sa);
+    return sa.sa_handler;
+}
+
+TEST(stop_restores_the_previous_disposition) {
+    /* SIGUSR2's default would kill the test: install a harmless handler
+     * first, which stop must bring back. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = previous_handler;
+    sigemptyset(&sa.sa_mask);
+    CHECK_EQ(sigaction(SIGUSR2, &sa, NULL), 0);
+    goc_chan *a = int_chan(4), *b = int_chan(4);
+    int sigs[] = {SIGUSR2};
+    CHECK_OK(goc_signal_notify(a, sigs, 1));
+    CHECK_OK(goc_signal_notify(a, sigs, 1)); /* twice: one registration */
+    CHECK_OK(goc_signal_notify(b, sigs, 1));
+    CHECK(current_handler(SIGUSR2) != previous_handler);
+    raise(SIGUSR2);
+    recv_signal(a, SIGUSR2);
+    recv_signal(b, SIGUSR2);
+    CHECK_EQ(atomic_load(&previous_ran), 0);
+    CHECK_OK(goc_signal_stop(a));
+    CHECK(current_handler(SIGUSR2) != previous_handler); /* b still listens */
+    CHECK_OK(goc_signal_stop(b));
+    CHECK(current_handler(SIGUSR2) == previous_handler);
+    raise(SIGUSR2);
+    while (atomic_load(&previous_ran) == 0) goc_sleep(GOC_MS); /* TSan may defer it */
+    CHECK_ERR(GOC_EAGAIN, goc_try_recv(a, NULL));
+    CHECK_ERR(GOC_EAGAIN, goc_try_recv(b, NULL));
+    goc_chan_release(a);
+    goc_chan_release(b);
+}
+
+TEST(ignored_signal_is_restored_to_ignored) {
+    signal(SIGUSR2, SIG_IGN);
+    goc_chan *ch = int_chan(1);
+    int sigs[] = {SIGUSR2};
+    CHECK_OK(goc_signal_notify(ch, sigs, 1));
+    raise(SIGUSR2);
+    recv_signal(ch, SIGUSR2);
+    CHECK_OK(goc_signal_stop(ch));
+    CHECK(current_handler(SIGUSR2) == SIG_IGN);
+    raise(SIGUSR2); /* ignored: harmless */
+    goc_chan_release(ch);
+}
+
+TEST(bad_arguments_change_nothing) {
+    goc_chan *ch = int_chan(1), *wide = goc_chan_make(sizeof(long), 1);
+    int bad[][2] = {{SIGUSR1, SIGKILL}, {SIGUSR1, SIGSTOP}, {SIGUSR1, 0}, {SIGUSR1, -1},
+                    {SIGUSR1, 65},      {SIGUSR1, SIGSEGV}, {SIGUSR1, 32}};
+    void (*before)(int) = current_handler(SIGUSR1);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        CHECK_ERR(GOC_EINVAL, goc_signal_notify(ch, bad[i], 2));
+    CHECK(current_handler(SIGUSR1) == before); /* nothing was installed */
+    int ok[] = {SIGUSR1};
+    CHECK_ERR(GOC_EINVAL, goc_signal_notify(NULL, ok, 1));
+    CHECK_ERR(GOC_EINVAL, goc_signal_notify(ch, NULL, 1));
+    CHECK_ERR(GOC_EINVAL, goc_signal_notify(ch, ok, 0));
+    CHECK_ERR(GOC_EINVAL, goc_signal_notify(wide, ok, 1)); /* not a channel of int */
+    CHECK_ERR(GOC_EINVAL, goc_signal_stop(NULL));
+    CHECK_OK(goc_signal_stop(ch)); /* never registered */
+    goc_chan_release(ch);
+    goc_chan_release(wide);
+}
+
+TEST(realtime_signals_are_delivered) {
+    goc_chan *ch = int_chan(2);
+    int sigs[] = {SIGRTMIN + 1, SIGRTMAX};
+    CHECK_OK(goc_signal_notify(ch, sigs, 2));
+    raise(SIGRTMAX);
+    recv_signal(ch, SIGRTMAX);
+    raise(SIGRTMIN + 1);
+    recv_signal(ch, SIGRTMIN + 1);
+    CHECK_OK(goc_signal_stop(ch));
+    goc_chan_release(ch);
+}
