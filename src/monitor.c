@@ -1,9 +1,10 @@
 /* The monitor thread (Go's sysmon): watches the workers from outside.
  *
  * Every TICK it looks at each worker's schedule counter. A worker that has
- * run the same coroutine for SLOW is marked slow (its `next` slot becomes
- * stealable) and, if it has queued work or due timers, an idle worker is
- * woken to take them. One stuck for STUCK (a blocking syscall, a long loop)
+ * run the same coroutine for SLOW (one tick apart) is marked slow (its `next`
+ * slot becomes stealable) and, if it has queued work or due timers, an idle
+ * worker is woken to take them: a coroutine readied by one that keeps
+ * running waits at most about two ticks. One stuck for STUCK (a blocking syscall, a long loop)
  * with work waiting is replaced: a spare worker takes its place and the stuck
  * one retires when its coroutine finally switches out. Every TRIM it returns
  * the pages of stacks that stayed free to the kernel.
@@ -18,7 +19,7 @@
 #include "sched.h"
 
 #define TICK (1 * GOC_MS)
-#define SLOW (2 * GOC_MS)
+#define SLOW (1 * GOC_MS)
 #define STUCK (10 * GOC_MS)
 #define TRIM (100 * GOC_MS)
 

@@ -22,14 +22,17 @@
  * of the busy workers spin; a coroutine is in at most one queue, and only
  * when it is not running.
  *
- * Wake-up policy (as Go's): readying or spawning a coroutine wakes an idle
- * worker only when none is spinning; a spinner that finds work wakes another;
- * a spinner that gives up rechecks every queue after it stops counting as
- * one, so a producer that saw it spinning and woke nobody is never stranded.
- * A spinner searches for SPIN (20 us) before it sleeps, so a burst of readies
- * costs one futex wake, not one each. A coroutine readied into `next` stays
- * with its readier for NEXT_GRACE (3 us): if the readier blocks, it runs
- * there, on a warm cache; if the readier keeps running, a spinner takes it.
+ * Wake-up policy (Go's, but for one case): work added to a ring wakes an
+ * idle worker only when none is spinning; a spinner that finds work wakes
+ * another; a spinner that gives up rechecks every queue after it stops
+ * counting as one, so a producer that saw it spinning and woke nobody is never
+ * stranded. A spinner searches for SPIN (20 us) before it sleeps, so a burst
+ * of readies costs one futex wake, not one each. Unlike Go, a coroutine
+ * readied into an empty `next` slot wakes nobody: its readier usually blocks
+ * next (a send answered by a receive), and waking a worker per message made
+ * unbuffered ping-pong on two workers twice as slow. If the readier keeps
+ * running instead, a spinner takes it after NEXT_GRACE (3 us), and with no
+ * spinner the monitor wakes one within about a millisecond.
  *
  * Locking: sched.lock guards the global queue and the idle and spare lists,
  * and is held while timers move between heaps (so a timer never lands in a
@@ -166,10 +169,11 @@ static void runq_spill(goc__w *w, goc__g *g) {
 }
 
 /* Owner: queues g in `next` (the previous occupant moves to the ring) or at
- * the tail of the ring. */
-static void runq_put(goc__w *w, goc__g *g, bool next) {
-    if (next && !(g = goc__runq_put_next(&w->q, g))) return;
+ * the tail of the ring. True when the ring grew: time to wake a helper. */
+static bool runq_put(goc__w *w, goc__g *g, bool next) {
+    if (next && !(g = goc__runq_put_next(&w->q, g))) return false;
     if (!goc__runq_push(&w->q, g)) runq_spill(w, g);
+    return true;
 }
 
 /* ---- waking workers --------------------------------------------------- */
@@ -228,13 +232,12 @@ void goc__ready(goc__g *g, bool next) {
         goc__futex_wake(&g->wake, 1);
         return;
     }
-    /* Wake an idle worker (if none spins), even for the `next` slot: should
-     * the readier keep running, the spinner takes g after NEXT_GRACE. */
     goc__w *w = goc__tls_w();
-    if (w)
-        runq_put(w, g, next);
-    else
-        gq_append(g, g, 1);
+    if (w) {
+        if (runq_put(w, g, next)) goc__wakep();
+        return;
+    }
+    gq_append(g, g, 1);
     goc__wakep();
 }
 
@@ -296,8 +299,7 @@ goc__w *goc__park(goc__w *w, goc__g *g, void (*hook)(goc__w *, void *), void *ar
 }
 
 static void hook_requeue(goc__w *w, void *arg) {
-    runq_put(w, arg, false);
-    goc__wakep();
+    if (runq_put(w, arg, false)) goc__wakep();
 }
 
 void goc_yield(void) {
@@ -366,12 +368,12 @@ int goc_go_with(const goc_opts *opts, void (*fn)(void *), void *arg) {
         atomic_store_explicit(&w->spawned,
                               atomic_load_explicit(&w->spawned, memory_order_relaxed) + 1,
                               memory_order_relaxed);
-        runq_put(w, g, true);
+        if (runq_put(w, g, true)) goc__wakep();
     } else {
         atomic_fetch_add(&sched.spawned_off, 1);
         gq_append(g, g, 1);
+        goc__wakep();
     }
-    goc__wakep();
     return GOC_OK;
 }
 
