@@ -31,7 +31,9 @@ test-asan: build-asan/Makefile
 	@$(CMAKE) --build build-asan -j $(JOBS)
 	cd build-asan && ctest $(CTEST_FLAGS)
 
-demo: build
+demo:
+	@echo "building goc and the examples in build/ ..."
+	@$(MAKE) build >/dev/null
 	@./build/examples/demo
 
 # The lesson's race under ThreadSanitizer, goc's `go run -race`: a report for

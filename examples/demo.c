@@ -27,7 +27,7 @@ static const struct stop {
     const char *what;
     const char *args[3];
 } tour[] = {
-    {"race", "the lesson's count++ race, fixed with a mutex, an atomic and a channel", {0}},
+    {"race", "count++ from two coroutines, then fixed 3 ways (`make race`: the detector)", {0}},
     {"workerpool", "36 workers, 50 tasks over one channel (the readers' pool, `go c` fixed)", {0}},
     {"generator", "a function that returns a channel; two generators in lockstep", {0}},
     {"fanin", "merge two channels into one, by coroutines and by select", {0}},
