@@ -6,7 +6,9 @@
  * worker is woken to take them: a coroutine readied by one that keeps
  * running waits at most about two ticks. One stuck for STUCK (a blocking syscall, a long loop)
  * with work waiting is replaced: a spare worker takes its place and the stuck
- * one retires when its coroutine finally switches out. Every TRIM it returns
+ * one retires when its coroutine finally switches out. A worker whose thread
+ * is runnable but barely ran was preempted by the OS, not stuck, and is left
+ * alone. Every TRIM it returns
  * the pages of stacks that stayed free to the kernel.
  *
  * When every worker is idle and no stack awaits trimming it sleeps until a
@@ -15,6 +17,12 @@
  * Invariants: only this thread writes w->mon_*; it never takes a lock while
  * holding another.
  */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "goc.h"
 #include "sched.h"
 
@@ -29,21 +37,54 @@ void goc__monitor_kick(void) {
     if (atomic_load(&asleep) && atomic_exchange(&asleep, 0)) goc__futex_wake(&asleep, 1);
 }
 
+static int64_t thread_cpu(goc__w *w) {
+    struct timespec ts;
+    if (clock_gettime(w->cpuclock, &ts) != 0) return 0;
+    return (int64_t)ts.tv_sec * GOC_SEC + ts.tv_nsec;
+}
+
+/* The scheduler state of w's thread from /proc: 'R' running or runnable,
+ * 'S'/'D' blocked in the kernel; '?' when unknown. */
+static char thread_state(goc__w *w) {
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", w->tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return '?';
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return '?';
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* the name may contain spaces */
+    return p && p[1] == ' ' ? p[2] : '?';
+}
+
+/* A worker held by one coroutine for STUCK: replace it if the coroutine is
+ * blocked in the kernel or really computing. A thread that is runnable but
+ * got little CPU was only preempted by the OS: another thread would compete
+ * for the same CPUs, so wait. */
+static bool really_stuck(goc__w *w, int64_t held) {
+    if (thread_state(w) != 'R') return true;
+    return thread_cpu(w) - w->mon_cpu >= held / 2;
+}
+
 static void watch(goc__w *w, int64_t now) {
     uint64_t t = atomic_load_explicit(&w->tick, memory_order_relaxed);
     bool busy = atomic_load_explicit(&w->busy, memory_order_relaxed);
     if (t != w->mon_tick || !busy || atomic_load(&w->state) != GOC__W_RUNNING) {
         w->mon_tick = t;
         w->mon_since = now;
+        w->mon_cpu = -1; /* read lazily: only slow workers need it */
         if (atomic_load_explicit(&w->slow, memory_order_relaxed))
             atomic_store_explicit(&w->slow, false, memory_order_relaxed);
         return;
     }
     int64_t held = now - w->mon_since;
     if (held < SLOW || !goc__has_work(w, now)) return;
+    if (w->mon_cpu < 0) w->mon_cpu = thread_cpu(w);
     atomic_store_explicit(&w->slow, true, memory_order_relaxed);
     goc__wakep();
-    if (held >= STUCK && !atomic_load(&w->retire)) goc__replace_worker(w);
+    if (held >= STUCK && !atomic_load(&w->retire) && really_stuck(w, held - SLOW))
+        goc__replace_worker(w);
 }
 
 static void *monitor_main(void *arg) {

@@ -6,6 +6,7 @@
  * no longer be trusted. Faults that are not ours go to the previous handler.
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,11 @@ static void on_segv(int sig, siginfo_t *si, void *uc) {
 }
 
 void goc__overflow_handler_install(void) {
+    /* Once only: a start that failed is retried, and a second install would
+     * record this very handler as `previous` and chain to itself forever. */
+    static bool installed;
+    if (installed) return;
+    installed = true;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_segv;

@@ -45,6 +45,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "goc.h"
@@ -302,15 +303,30 @@ static void hook_requeue(goc__w *w, void *arg) {
     if (runq_put(w, arg, false)) goc__wakep();
 }
 
+/* Yield with an empty local queue and work in the global one: go to the
+ * global queue's tail, as Go's Gosched does, so the work there runs first.
+ * Requeued locally, the yielder would be picked again at once, and the
+ * global queue only every 61st pick. */
+static void hook_requeue_global(goc__w *w, void *arg) {
+    (void)w;
+    goc__g *g = arg;
+    gq_append(g, g, 1);
+    goc__wakep();
+}
+
 void goc_yield(void) {
     goc__w *w = goc__tls_w();
     if (!w || !w->cur) {
         sched_yield();
         return;
     }
-    if (goc__runq_empty(&w->q) && atomic_load_explicit(&sched.ngq, memory_order_relaxed) == 0 &&
-        goc__timers_next(&w->timers) > goc__now())
-        return; /* nothing else could run here */
+    if (goc__runq_empty(&w->q)) {
+        if (atomic_load_explicit(&sched.ngq, memory_order_relaxed) > 0) {
+            sched_switch(w, w->cur, hook_requeue_global, w->cur, false);
+            return;
+        }
+        if (goc__timers_next(&w->timers) > goc__now()) return; /* nothing else could run here */
+    }
     sched_switch(w, w->cur, hook_requeue, w->cur, false);
 }
 
@@ -402,12 +418,17 @@ static goc__g *found(goc__w *w, goc__g *g) {
     return g;
 }
 
-/* Runs due timers of v (any worker); true if any ran. */
-static bool run_timers(goc__w *v) {
+/* w runs due timers of v (w itself or another worker); true if any ran.
+ * A timer's callback readies its sleeper into w's ring, so no more fire than
+ * the ring has room for: an overflow would spill the earlier-woken half to
+ * the global queue, behind everything there, and later deadlines would run
+ * first. The rest fire once the ring has drained. */
+static bool run_timers(goc__w *w, goc__w *v) {
     int64_t next = goc__timers_next(&v->timers);
     if (next == INT64_MAX) return false;
     int64_t now = goc__now();
-    return next <= now && goc__timers_run(&v->timers, now) > 0;
+    int room = GOC_RUNQ_SIZE - (int)goc__runq_len(&w->q);
+    return next <= now && room > 0 && goc__timers_run(&v->timers, now, room) > 0;
 }
 
 /* May a spinner take v's `next` slot? Yes when v is not running a coroutine,
@@ -433,12 +454,13 @@ static bool next_stealable(goc__w *w, goc__w *v, int64_t now) {
 /* One pass over the other workers: their due timers, then half a queue. */
 static goc__g *steal_round(goc__w *w, int64_t now) {
     int n = atomic_load(&sched.nallw);
+    if (n == 0) return NULL; /* we started before we were published */
     uint32_t start = fastrand(w) % (uint32_t)n;
     for (int i = 0; i < n; i++) {
         goc__w *v = sched.allw[(start + (uint32_t)i) % (uint32_t)n];
         if (v == w) continue;
         goc__g *g;
-        if (run_timers(v) && (g = goc__runq_get(&w->q))) return g;
+        if (run_timers(w, v) && (g = goc__runq_get(&w->q))) return g;
         if ((g = goc__runq_steal(&w->q, &v->q, next_stealable(w, v, now)))) return g;
     }
     return NULL;
@@ -453,7 +475,7 @@ static goc__g *spin(goc__w *w) {
         int64_t now = goc__now();
         goc__g *g = steal_round(w, now);
         if (g) return g;
-        run_timers(w);
+        run_timers(w, w);
         if ((g = goc__runq_get(&w->q)) || (g = gq_take(w, false))) return g;
         if (round >= 3 && now - start >= SPIN) return NULL;
         for (int k = 0; k < 32; k++) goc__cpu_relax(); /* spare the victims' cache lines */
@@ -580,7 +602,7 @@ static void retire(goc__w *w) {
 static goc__g *find_runnable(goc__w *w) {
     for (;;) {
         if (atomic_load_explicit(&w->retire, memory_order_relaxed)) retire(w);
-        run_timers(w);
+        run_timers(w, w);
         goc__g *g;
         if (atomic_load_explicit(&w->tick, memory_order_relaxed) % 61 == 60 &&
             (g = gq_take(w, true)))
@@ -604,6 +626,8 @@ static goc__g *find_runnable(goc__w *w) {
 static void *worker_main(void *arg) {
     goc__w *w = arg;
     tls_w = w;
+    w->tid = (int)syscall(SYS_gettid);
+    if (pthread_getcpuclockid(pthread_self(), &w->cpuclock) != 0) w->cpuclock = CLOCK_THREAD_CPUTIME_ID;
     stack_t ss = {.ss_sp = w->altstack, .ss_size = ALTSTACK, .ss_flags = 0};
     sigaltstack(&ss, NULL);
     pthread_attr_t attr;
@@ -652,16 +676,16 @@ static void worker_free(goc__w *w) {
 }
 
 /* Publishes w in allw and starts its thread; GOC_OK or an error (w freed). */
+/* Starts w's thread, then publishes w in allw (readers scan allw without a
+ * lock, so a worker that failed to start must never have been visible).
+ * GOC_OK, or GOC_EAGAIN with w freed. */
 static int worker_start(goc__w *w) {
-    sched.allw[w->index] = w;
-    atomic_store(&sched.nallw, w->index + 1);
-    int r = goc__thread_start(worker_main, w, 0);
-    if (r != 0) {
-        atomic_store(&sched.nallw, w->index);
-        sched.allw[w->index] = NULL;
+    if (goc__thread_start(worker_main, w, 0) != 0) {
         worker_free(w);
         return GOC_EAGAIN;
     }
+    sched.allw[w->index] = w;
+    atomic_store(&sched.nallw, w->index + 1);
     return GOC_OK;
 }
 

@@ -18,6 +18,7 @@
 #define GOC_SCHED_H
 
 #include <stdbool.h>
+#include <time.h>
 
 #include "arch/ctx.h"
 #include "lock.h"
@@ -85,6 +86,9 @@ struct goc__w {
     int index;                          /* (i) in sched.allw                 */
     uint64_t mon_tick;                  /* (m)                               */
     int64_t mon_since;                  /* (m) when tick last changed        */
+    int64_t mon_cpu;                    /* (m) thread CPU time when first slow */
+    clockid_t cpuclock;                 /* (i) the thread's CPU-time clock   */
+    int tid;                            /* (i) the thread's kernel id        */
     void *altstack;                     /* (i) for the SIGSEGV handler       */
 };
 

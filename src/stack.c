@@ -63,6 +63,9 @@ struct klass {
 
 static enum goc__guard_mode guard_mode = GOC__GUARD_CANARY;
 static _Atomic int mprotect_budget = GUARD_VMA_BUDGET;
+static int guard_forced = -1;
+
+void goc__stack_guard_force(enum goc__guard_mode mode) { guard_forced = (int)mode; }
 
 static size_t class_bytes(int c) { return PAGE << c; }
 static size_t slot_bytes(int c) { return GOC__STACK_GUARD + class_bytes(c); }
@@ -74,9 +77,14 @@ static int class_of(size_t size) {
 }
 
 void goc__stack_init(void) {
-#if defined(GOC_TSAN)
-    guard_mode = GOC__GUARD_CANARY;
-#else
+    /* Under TSan too: each TSan stack is its own mapping, and guard pages
+     * (no extra VMA) turn a deep overflow into a fault in the guard, which
+     * the SIGSEGV handler reports with the coroutine's id. With canaries
+     * alone it ran past the slot and TSan reported an anonymous crash. */
+    if (guard_forced >= 0) {
+        guard_mode = (enum goc__guard_mode)guard_forced;
+        return;
+    }
     int on_valgrind = 0;
 #if defined(GOC_VALGRIND)
     on_valgrind = RUNNING_ON_VALGRIND;
@@ -87,7 +95,6 @@ void goc__stack_init(void) {
     else
         guard_mode = on_valgrind ? GOC__GUARD_CANARY : GOC__GUARD_MPROTECT;
     if (p) goc__unmap(p, 2 * PAGE);
-#endif
 }
 
 enum goc__guard_mode goc__stack_guard_mode(void) { return guard_mode; }

@@ -33,6 +33,10 @@ enum goc__guard_mode {
 void goc__stack_init(void);
 enum goc__guard_mode goc__stack_guard_mode(void);
 
+/* Test hook, before the runtime starts: use this mode instead of probing the
+ * kernel, so the mprotect and canary paths run on any kernel. */
+void goc__stack_guard_force(enum goc__guard_mode mode);
+
 /* A free slot for a stack of at least `size` bytes (record included), with
  * g->stack_lo, g->stack_size, g->sclass and g->canary set; NULL when out of
  * memory. cache is the calling worker's, or NULL off the workers. */

@@ -168,9 +168,9 @@ static void finish(goc__timers *h, goc__timer *t, int64_t now) {
     atomic_store_explicit(&t->state, GOC__TIMER_IDLE, memory_order_release);
 }
 
-int goc__timers_run(goc__timers *h, int64_t now) {
+int goc__timers_run(goc__timers *h, int64_t now, int max) {
     int ran = 0;
-    while (goc__timers_next(h) <= now) {
+    while (ran < max && goc__timers_next(h) <= now) {
         goc__lock_acquire(&h->lock);
         /* Read the clock under the lock: callbacks of one heap see
          * non-decreasing times, even with two runners. */

@@ -80,8 +80,9 @@ int goc__timer_start(goc__timer *t, int64_t when, int64_t period);
  * idle or its callback was running (which has finished when this returns). */
 bool goc__timer_stop(goc__timer *t);
 
-/* Runs the callbacks of h's timers due at `now`; returns how many ran. */
-int goc__timers_run(goc__timers *h, int64_t now);
+/* Runs the callbacks of at most max of h's timers due at `now`, earliest
+ * first; returns how many ran. */
+int goc__timers_run(goc__timers *h, int64_t now, int max);
 
 /* Moves every timer of `from` into `to` (a retiring worker's heir). */
 void goc__timers_move(goc__timers *from, goc__timers *to);

@@ -15,6 +15,12 @@ static void trampoline(unsigned hi, unsigned lo) {
 
 void goc__ctx_make(goc__ctx *c, void *lo, size_t size, void (*fn)(void *, void *), void *arg) {
     getcontext(&c->uc);
+#if defined(__x86_64__)
+    /* getcontext captured the spawner's MXCSR and x87 control word; a new
+     * coroutine starts with the defaults, as with the assembly back end. */
+    c->uc.uc_mcontext.fpregs->mxcsr = 0x1f80;
+    c->uc.uc_mcontext.fpregs->cwd = 0x037f;
+#endif
     c->uc.uc_stack.ss_sp = lo;
     c->uc.uc_stack.ss_size = size;
     c->uc.uc_link = NULL;

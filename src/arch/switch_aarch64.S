@@ -1,12 +1,16 @@
 /* Context switch for AArch64 (AAPCS64).
  *
  * void *goc__ctx_switch(void **save_sp, void *sp, void *arg)
- *   Saves x19-x29, lr and d8-d15 in a 176-byte frame, stores sp in *save_sp,
- *   loads sp, restores the same frame there and returns arg to the saved lr
- *   (a ret, so the return predictor stays in step; see switch_x86_64.S).
+ *   Saves x19-x29, lr, d8-d15 and FPCR in a 176-byte frame, stores sp in
+ *   *save_sp, loads sp, restores the same frame there and returns arg to the
+ *   saved lr. FPCR (rounding mode, FZ, DN) is per coroutine, as MXCSR and the
+ *   x87 control word are on x86-64: fesetround in one coroutine must not leak
+ *   into the others of its thread. msr fpcr is skipped when unchanged. It
+ *   ends in ret, so the return predictor stays in step (switch_x86_64.S).
  *
  * Frame, from the saved sp upward:
- *   d8..d15 (0x00-0x3f) x19..x28 (0x40-0x8f) x29 x30 (0x90-0x9f) pad
+ *   d8..d15 (0x00-0x3f) x19..x28 (0x40-0x8f) x29 x30 (0x90-0x9f) fpcr pad
+ *   (a fresh frame is zeroed: FPCR 0 is the default environment)
  */
 #if defined(__aarch64__) && !defined(GOC_CTX_UCONTEXT)
     .text
@@ -27,6 +31,8 @@ goc__ctx_switch:
     stp x25, x26, [sp, #0x70]
     stp x27, x28, [sp, #0x80]
     stp x29, x30, [sp, #0x90]
+    mrs x10, fpcr
+    str x10, [sp, #0xa0]
     mov x9, sp
     str x9, [x0]
     mov sp, x1
@@ -40,6 +46,11 @@ goc__ctx_switch:
     ldp x25, x26, [sp, #0x70]
     ldp x27, x28, [sp, #0x80]
     ldp x29, x30, [sp, #0x90]
+    ldr x9, [sp, #0xa0]
+    cmp x9, x10
+    b.eq 1f
+    msr fpcr, x9
+1:
     add sp, sp, #0xb0
     mov x0, x2
     ret

@@ -1,0 +1,451 @@
+/* Stacks: a million coroutines spawned and finished, a million alive at once
+ * on small stacks within the VMA budget, RSS back near the baseline after
+ * the wave, reuse without page faults, usable sizes, stack overflow reports
+ * (guard pages and canaries), and out-of-memory paths. */
+#include <netdb.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include "check.h"
+#include "sched.h"
+#include "stack.h"
+#include "sys.h"
+#include "testutil.h"
+
+static _Atomic long counter;
+
+static void add_one(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&counter, 1);
+}
+
+static void wait_all_exited(void) { WAIT_UNTIL(goc_count() == 0, 120); }
+
+static const char *guard_name(void) {
+    switch (goc__stack_guard_mode()) {
+    case GOC__GUARD_INSTALL: return "MADV_GUARD_INSTALL";
+    case GOC__GUARD_MPROTECT: return "mprotect";
+    case GOC__GUARD_CANARY: return "canary";
+    }
+    return "?";
+}
+
+/* ---- a million ------------------------------------------------------------ */
+
+TEST(million_spawned_and_finished) {
+    long n = SPAWN_SCALE(1000000);
+    for (long i = 0; i < n; i++) {
+        if (i % 256 == 0) throttle_live();
+        int r = goc_go(add_one, NULL);
+        if (r != GOC_OK) check_fail(__FILE__, __LINE__, "spawn %ld: %s", i, goc_err_name(r));
+    }
+    WAIT_UNTIL(atomic_load(&counter) == n, 120);
+    wait_all_exited();
+}
+
+static void spawn_many(void *arg) {
+    long n = (long)(intptr_t)arg;
+    for (long i = 0; i < n; i++) {
+        int r = goc_go(add_one, NULL);
+        if (r != GOC_OK) check_fail(__FILE__, __LINE__, "spawn %ld: %s", i, goc_err_name(r));
+        if (i % 64 == 0) goc_yield();
+        if (i % 256 == 0) throttle_live();
+    }
+}
+
+TEST(million_spawned_from_coroutines) {
+    long n = SPAWN_SCALE(1000000);
+    for (int i = 0; i < 4; i++) CHECK_OK(goc_go(spawn_many, (void *)(intptr_t)(n / 4)));
+    WAIT_UNTIL(atomic_load(&counter) == n / 4 * 4, 120);
+    wait_all_exited();
+}
+
+static gate the_gate;
+static _Atomic long parked;
+
+static void park_at_gate(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&parked, 1);
+    gate_wait(&the_gate);
+    atomic_fetch_add(&counter, 1);
+}
+
+static const size_t small_sizes[] = {4096, 8192, 16384, 5000, 12000};
+
+TEST(million_alive_small_stacks_then_rss_returns) {
+    long n = TU_MIN(LIVE_SCALE(1000000), SPAWN_SCALE(1000000) * 2 > 4000 ? LIVE_SCALE(1000000) : 2000);
+    /* Warm up: start the runtime, touch the code paths, then let the
+     * monitor trim what that wave freed. */
+    for (int i = 0; i < 1000; i++) CHECK_OK(goc_go(add_one, NULL));
+    WAIT_UNTIL(atomic_load(&counter) == 1000, 60);
+    goc_sleep(300 * GOC_MS);
+    long base = rss_bytes(), vmas_before = vma_count();
+
+    for (long i = 0; i < n; i++) {
+        goc_opts o = {.stack_size = small_sizes[i % 5], .name = "parked"};
+        int r = goc_go_with(&o, park_at_gate, NULL);
+        if (r != GOC_OK) check_fail(__FILE__, __LINE__, "spawn %ld: %s", i, goc_err_name(r));
+    }
+    WAIT_UNTIL(atomic_load(&parked) == n, 120);
+    CHECK_EQ(goc_count(), n); /* all alive at once */
+    long peak = rss_bytes(), vmas = vma_count();
+    printf("%ld alive: rss %ld MB over a %ld MB baseline (%ld bytes each), %ld VMAs (%ld before); guards: %s\n",
+           n, (peak - base) >> 20, base >> 20, (peak - base) / n, vmas, vmas_before, guard_name());
+    /* No VMA per coroutine: a million would pass vm.max_map_count. (Under
+     * TSan each stack is its own mapping, and each fiber has TSan's.) */
+#ifndef TU_TSAN
+    CHECK_OP(vmas, <, vmas_before + 2000);
+#endif
+
+    CHECK_EQ(gate_open(&the_gate), n);
+    WAIT_UNTIL(atomic_load(&counter) == 1000 + n, 120);
+    wait_all_exited();
+
+    /* The monitor returns freed stacks to the kernel about every 100 ms. */
+    long allowed = base + (16 << 20) + (peak - base) / 50, now = rss_bytes();
+#ifdef CHECK_SANITIZED
+    int64_t deadline = goc_now() + GOC_SEC;
+#else
+    int64_t deadline = goc_now() + 20 * GOC_SEC;
+#endif
+    while (now > allowed && goc_now() < deadline) {
+        goc_sleep(50 * GOC_MS);
+        now = rss_bytes();
+    }
+    printf("after the wave: rss %ld MB (allowed %ld MB), slots still resident in pools: %zu\n",
+           now >> 20, allowed >> 20, goc__stack_rss_slots());
+#ifndef CHECK_SANITIZED
+    CHECK_OP(now, <=, allowed);
+#endif
+    /* (Not under the sanitizers: TSan keeps its per-fiber state, ~1 MB
+     * each, and ASan the shadow of every stack it unpoisoned; the stacks
+     * themselves are released, as goc__stack_rss_slots shows.) */
+    WAIT_UNTIL(goc__stack_rss_slots() == 0, 20);
+}
+
+/* ---- reuse ------------------------------------------------------------------ */
+
+static long minor_faults(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
+
+static _Atomic long reuse_faults = -1;
+
+/* Spawns and finishes one child at a time: each spawn should take the stack
+ * the previous child just freed, with its pages still resident. */
+static void reuse_loop(void *arg) {
+    long n = (long)(intptr_t)arg;
+    for (int round = 0; round < 2; round++) {
+        long f0 = minor_faults();
+        for (long i = 0; i < n; i++) {
+            long before = atomic_load(&counter);
+            CHECK_OK(goc_go(add_one, NULL));
+            while (atomic_load(&counter) == before) goc_yield();
+        }
+        if (round == 1) atomic_store(&reuse_faults, minor_faults() - f0);
+    }
+}
+
+TEST(stack_reuse_without_page_faults) {
+#ifdef TU_TSAN
+    return; /* by design each stack is mapped and unmapped under TSan */
+#endif
+    long n = CHECK_SCALE(100000);
+    CHECK_OK(goc_go(reuse_loop, (void *)(intptr_t)n));
+    WAIT_UNTIL(atomic_load(&reuse_faults) >= 0, 60);
+    long f = atomic_load(&reuse_faults);
+    printf("%ld page faults over %ld spawns after warm-up\n", f, n);
+    /* A fresh stack costs at least one fault (its record's page). */
+    CHECK_OP(f, <, n / 20);
+}
+
+/* ---- usable sizes ------------------------------------------------------------ */
+
+static _Atomic int used_ok;
+
+/* Uses `want` bytes of stack in one frame, lowest address first. */
+static __attribute__((noinline)) void use_stack(size_t want) {
+    volatile char *p = __builtin_alloca(want);
+    for (size_t i = 0; i < want; i += 256) p[i] = (char)i;
+    p[want - 1] = 1;
+}
+
+static void use_stack_entry(void *arg) {
+    use_stack((size_t)arg);
+    atomic_fetch_add(&used_ok, 1);
+}
+
+TEST(requested_stack_size_is_usable) {
+    /* What a coroutine may count on: its stack_size less a margin for the
+     * runtime's frames (and a sanitizer's larger ones). */
+#ifdef CHECK_SANITIZED
+    size_t margin = 3072;
+#else
+    size_t margin = 1024;
+#endif
+    size_t sizes[] = {4096, 8192, 10000, 65536, 100000, GOC_STACK_DEFAULT, 1 << 20, 8 << 20};
+    int n = (int)(sizeof sizes / sizeof sizes[0]);
+    for (int i = 0; i < n; i++) {
+        goc_opts o = {.stack_size = sizes[i], .name = "user"};
+        CHECK_OK(goc_go_with(&o, use_stack_entry, (void *)(sizes[i] - margin)));
+    }
+    /* Zero means the default. */
+    goc_opts o = {.stack_size = 0};
+    CHECK_OK(goc_go_with(&o, use_stack_entry, (void *)(GOC_STACK_DEFAULT - margin)));
+    CHECK_OK(goc_go(use_stack_entry, (void *)(GOC_STACK_DEFAULT - margin)));
+    WAIT_UNTIL(atomic_load(&used_ok) == n + 2, 60);
+}
+
+TEST(largest_stack) {
+    goc_opts o = {.stack_size = GOC_STACK_MAX};
+    CHECK_OK(goc_go_with(&o, use_stack_entry, (void *)(size_t)(64 << 20)));
+    WAIT_UNTIL(atomic_load(&used_ok) == 1, 60);
+}
+
+static void libc_on_default_stack(void *arg) {
+    (void)arg;
+    char buf[16384];
+    /* Large formats: glibc's printf keeps big buffers on the stack. */
+    int n = snprintf(buf, sizeof buf, "%.1000f|%5000d|%Lf", 1e300, 42, (long double)1e4000L);
+    CHECK_OP(n, >, 6000);
+    FILE *f = fopen("/dev/null", "w");
+    CHECK(f != NULL);
+    fprintf(f, "%s %.500e %*d\n", buf, 1.5, 3000, 7);
+    fclose(f);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    int r = getaddrinfo("localhost", "80", &hints, &res);
+    if (r == 0) freeaddrinfo(res);
+    atomic_fetch_add(&used_ok, 1);
+}
+
+TEST(default_stack_runs_printf_and_getaddrinfo) {
+    for (int i = 0; i < 10; i++) CHECK_OK(goc_go(libc_on_default_stack, NULL));
+    WAIT_UNTIL(atomic_load(&used_ok) == 10, 60);
+}
+
+/* ---- overflow ----------------------------------------------------------------- */
+
+static volatile int keep_going = 1;
+
+static __attribute__((noinline)) int recurse_forever(int depth) {
+    volatile char frame[512];
+    frame[0] = (char)depth;
+    frame[511] = (char)depth;
+    if (!keep_going) return 0;
+    return recurse_forever(depth + 1) + frame[0] + frame[511];
+}
+
+static void overflow_entry(void *arg) {
+    (void)arg;
+    printf("id=%llu\n", (unsigned long long)goc_id());
+    fflush(stdout);
+    for (int i = 0; i < 10; i++) goc_yield();
+    recurse_forever(0);
+}
+
+/* Overshoots the usable stack by `by` bytes (into the guard zone), returns,
+ * then switches out: with guard pages the write faults, with canaries the
+ * switch-out finds the canary dead. */
+static __attribute__((noinline)) void overshoot(size_t by) {
+    char *lo = goc__self()->stack_lo;
+    char here;
+    size_t room = (size_t)(&here - lo);
+    volatile char *p = __builtin_alloca(room + by);
+    /* As a frame would: every byte, from `by` bytes under stack_lo up. */
+    for (size_t i = 0; i < room + by; i++) p[i] = (char)i;
+}
+
+static void canary_entry(void *arg) {
+    (void)arg;
+    printf("id=%llu\n", (unsigned long long)goc_id());
+    fflush(stdout);
+    overshoot(256);
+    goc_yield();
+    goc_sleep(GOC_MS);
+    printf("survived\n");
+    fflush(stdout);
+}
+
+static void overflow_child(const char *kind) {
+    const char *mode = getenv("OVERFLOW_GUARD");
+    if (mode && strcmp(mode, "canary") == 0) goc__stack_guard_force(GOC__GUARD_CANARY);
+    if (mode && strcmp(mode, "mprotect") == 0) goc__stack_guard_force(GOC__GUARD_MPROTECT);
+    goc_opts o = {.stack_size = 65536, .name = "deep"};
+    if (strcmp(kind, "unnamed") == 0) o.name = NULL;
+    if (strcmp(kind, "default") == 0) o.stack_size = 0;
+    void (*fn)(void *) = strcmp(kind, "canary") == 0 ? canary_entry : overflow_entry;
+    /* Some company on the other workers, so the overflow is not alone. */
+    for (int i = 0; i < 100; i++) goc_go(add_one, NULL);
+    CHECK_OK(goc_go_with(&o, fn, NULL));
+    goc_sleep(20 * GOC_SEC);
+    _exit(7);
+}
+
+TEST(overflow_child) {
+    const char *kind = getenv("OVERFLOW_CHILD");
+    if (kind) overflow_child(kind);
+}
+
+static void expect_overflow_report(const char *kind, const char *name, size_t size) {
+    char out[16384], env[64], want[256];
+    snprintf(env, sizeof env, "OVERFLOW_CHILD=%s", kind);
+    int st = check_spawn("overflow_child", env, out, sizeof out);
+    const char *idl = strstr(out, "id=");
+    if (!idl) check_fail(__FILE__, __LINE__, "%s: no id printed: %s", kind, out);
+    unsigned long long id = strtoull(idl + 3, NULL, 10);
+    if (name)
+        snprintf(want, sizeof want, "goc: stack overflow in coroutine %llu \"%s\" (stack of %zu bytes)",
+                 id, name, size);
+    else
+        snprintf(want, sizeof want, "goc: stack overflow in coroutine %llu (stack of %zu bytes)", id,
+                 size);
+    if (!strstr(out, want))
+        check_fail(__FILE__, __LINE__, "%s (guards: %s): want \"%s\" in:\n%s", kind, guard_name(),
+                   want, out);
+    if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGABRT)
+        check_fail(__FILE__, __LINE__, "%s: want death by SIGABRT, status %#x", kind, st);
+    CHECK(strstr(out, "survived") == NULL);
+}
+
+static void expect_overflow_report_in(const char *mode, const char *kind, const char *name, size_t size) {
+    setenv("OVERFLOW_GUARD", mode, 1);
+    expect_overflow_report(kind, name, size);
+    unsetenv("OVERFLOW_GUARD");
+}
+
+/* The mprotect guard (kernels before 6.13) catches a deep overflow; the
+ * canary (past the mprotect budget, or under Valgrind) catches one that
+ * returned before it hit anything, at the next switch-out. A deep overflow
+ * without a guard page runs into the slot below and cannot be reported. */
+TEST(overflow_reported_mprotect_guard) { expect_overflow_report_in("mprotect", "named", "deep", 65536); }
+TEST(overflow_by_a_little_reported_mprotect_guard) {
+    expect_overflow_report_in("mprotect", "canary", "deep", 65536);
+}
+TEST(overflow_by_a_little_reported_canary_only) {
+    expect_overflow_report_in("canary", "canary", "deep", 65536);
+}
+
+TEST(overflow_reported_with_id_and_name) { expect_overflow_report("named", "deep", 65536); }
+TEST(overflow_reported_without_name) { expect_overflow_report("unnamed", NULL, 65536); }
+TEST(overflow_of_default_stack_reported) { expect_overflow_report("default", "deep", GOC_STACK_DEFAULT); }
+TEST(overflow_by_a_little_reported) { expect_overflow_report("canary", "deep", 65536); }
+
+/* ---- out of memory -------------------------------------------------------------- */
+
+TEST(enomem_fresh_size_class) {
+    /* 32 MiB stacks: a size class nothing has used, so the next spawn must
+     * map a new slab. */
+    goc_opts o = {.stack_size = 32 << 20};
+    CHECK_OK(goc_go(add_one, NULL)); /* the runtime is up */
+    WAIT_UNTIL(atomic_load(&counter) == 1, 60);
+    goc__fault_arm(GOC__FAULT_MMAP, 1);
+    CHECK_ERR(GOC_ENOMEM, goc_go_with(&o, add_one, NULL));
+    goc__fault_arm(GOC__FAULT_MMAP, 0);
+    CHECK_OK(goc_go_with(&o, add_one, NULL));
+    WAIT_UNTIL(atomic_load(&counter) == 2, 60);
+    wait_all_exited();
+}
+
+static _Atomic long spawned_before_enomem = -1;
+static _Atomic int enomem_seen;
+
+/* Keeps coroutines alive at the gate until the caches and the current slab
+ * are used up and the next slab's mmap fails. */
+static void spawn_until_enomem(long limit, size_t stack) {
+    goc_opts o = {.stack_size = stack};
+    goc_procs(); /* the runtime is up: its start maps memory too */
+    CHECK_OK(goc_go_with(&o, park_at_gate, NULL)); /* this class has a slab */
+    goc__fault_arm(GOC__FAULT_MMAP, 1);
+    long i;
+    int r = GOC_OK;
+    for (i = 1; i < limit; i++) {
+        r = goc_go_with(&o, park_at_gate, NULL);
+        if (r != GOC_OK) break;
+    }
+    goc__fault_arm(GOC__FAULT_MMAP, 0);
+    if (r != GOC_ENOMEM)
+        check_fail(__FILE__, __LINE__, "no GOC_ENOMEM after %ld spawns: %s", i, goc_err_name(r));
+    atomic_store(&spawned_before_enomem, i);
+}
+
+static void enomem_in_coroutine(void *arg) {
+    spawn_until_enomem(100000, (size_t)arg);
+    atomic_store(&enomem_seen, 1);
+}
+
+static void check_enomem_recovers(long spawned) {
+    CHECK_OP(spawned, >, 0);
+    WAIT_UNTIL(atomic_load(&parked) == spawned, 60);
+    CHECK_EQ(gate_open(&the_gate), spawned); /* earlier coroutines finish */
+    WAIT_UNTIL(atomic_load(&counter) == spawned, 60);
+    for (int i = 0; i < 1000; i++) CHECK_OK(goc_go(add_one, NULL)); /* works again */
+    WAIT_UNTIL(atomic_load(&counter) == spawned + 1000, 60);
+    wait_all_exited();
+}
+
+TEST(enomem_after_slab_exhausted_from_main) {
+    spawn_until_enomem(100000, 0);
+    long spawned = atomic_load(&spawned_before_enomem);
+    printf("GOC_ENOMEM after %ld spawns\n", spawned);
+    check_enomem_recovers(spawned);
+}
+
+TEST(enomem_after_slab_exhausted_in_coroutine) {
+    CHECK_OK(goc_go_with(&(goc_opts){.stack_size = 8192}, enomem_in_coroutine, (void *)(size_t)16384));
+    WAIT_UNTIL(atomic_load(&enomem_seen), 60);
+    long spawned = atomic_load(&spawned_before_enomem);
+    printf("GOC_ENOMEM after %ld spawns\n", spawned);
+    WAIT_UNTIL(atomic_load(&parked) == spawned, 60);
+    CHECK_EQ(gate_open(&the_gate), spawned);
+    WAIT_UNTIL(atomic_load(&counter) == spawned, 60);
+    wait_all_exited();
+    for (int i = 0; i < 1000; i++) CHECK_OK(goc_go(add_one, NULL));
+    WAIT_UNTIL(atomic_load(&counter) == spawned + 1000, 60);
+}
+
+/* SQLite's loop: make the nth allocation or mapping fail for n = 1, 2, ...
+ * while coroutines spawn, sleep and exit; every call either works or says
+ * GOC_ENOMEM, and everything that started finishes. */
+static _Atomic long loop_started, loop_finished, loop_sleep_enomem;
+
+static void loop_worker(void *arg) {
+    (void)arg;
+    int r = goc_sleep(GOC_MS / 2);
+    if (r == GOC_ENOMEM)
+        atomic_fetch_add(&loop_sleep_enomem, 1);
+    else if (r != GOC_OK)
+        check_fail(__FILE__, __LINE__, "goc_sleep: %s", goc_err_name(r));
+    atomic_fetch_add(&loop_finished, 1);
+}
+
+static void fault_loop(enum goc__fault_kind kind) {
+    long enomem = 0;
+    goc_procs();
+    for (long nth = 1; nth <= CHECK_SCALE(40) + 10; nth++) {
+        goc__fault_arm(kind, nth);
+        for (int i = 0; i < SPAWN_SCALE(300 * 300) / 300 + 20; i++) {
+            goc_opts o = {.stack_size = (size_t)4096 << (i % 8)};
+            int r = goc_go_with(&o, loop_worker, NULL);
+            if (r == GOC_OK)
+                atomic_fetch_add(&loop_started, 1);
+            else if (r == GOC_ENOMEM)
+                enomem++;
+            else
+                check_fail(__FILE__, __LINE__, "goc_go: %s", goc_err_name(r));
+        }
+        goc__fault_arm(kind, 0);
+        WAIT_UNTIL(atomic_load(&loop_finished) == atomic_load(&loop_started), 60);
+    }
+    printf("%ld spawns failed with GOC_ENOMEM, %ld sleeps\n", enomem, atomic_load(&loop_sleep_enomem));
+    CHECK_OK(goc_go(add_one, NULL));
+    WAIT_UNTIL(atomic_load(&counter) == 1, 60);
+    wait_all_exited();
+}
+
+TEST(fault_loop_mmap) { fault_loop(GOC__FAULT_MMAP); }
+TEST(fault_loop_alloc) { fault_loop(GOC__FAULT_ALLOC); }
