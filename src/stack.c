@@ -107,7 +107,7 @@ static goc__g *slot_record(char *slot, int c) {
 static char *record_slot(goc__g *g) { return g->stack_lo - GOC__STACK_GUARD; }
 
 /* First use of a slot that has no resident pages. */
-static goc__g *slot_open(char *slot, int c, bool guarded) {
+static goc__g *slot_open(char *slot, int c, bool guarded, bool first_open) {
     bool canary = guard_mode != GOC__GUARD_INSTALL;
     if (!guarded && guard_mode == GOC__GUARD_INSTALL &&
         madvise(slot, GOC__STACK_GUARD, MADV_GUARD_INSTALL) != 0)
@@ -116,8 +116,11 @@ static goc__g *slot_open(char *slot, int c, bool guarded) {
         mprotect(slot + GOC__STACK_GUARD - PAGE, PAGE, PROT_NONE);
 #if defined(GOC_ASAN) && !defined(GOC_TSAN)
     /* Stacks hold pointers too: the leak checker must scan them (not the
-     * guards, which fault). A slot is opened unguarded only once. */
-    if (!guarded) __lsan_register_root_region(slot + GOC__STACK_GUARD, class_bytes(c));
+     * guards, which fault). Register each slot once, at its first opening:
+     * open_batch may have installed its guards just before. */
+    if (first_open) __lsan_register_root_region(slot + GOC__STACK_GUARD, class_bytes(c));
+#else
+    (void)first_open;
 #endif
     goc__g *g = slot_record(slot, c);
     g->stack_lo = slot + GOC__STACK_GUARD;
@@ -138,7 +141,7 @@ goc__g *goc__stack_alloc(goc__stacks *cache, size_t size) {
     (void)cache;
     int c = class_of(size);
     char *slot = goc__map(slot_bytes(c));
-    return slot ? slot_open(slot, c, false) : NULL;
+    return slot ? slot_open(slot, c, false, true) : NULL;
 }
 
 void goc__stack_free(goc__stacks *cache, goc__g *g) {
@@ -230,9 +233,11 @@ static size_t carve_n(struct klass *k, int c, char **v, bool *guarded, size_t n)
  * pages fault on first touch. */
 static void open_batch(int c, char **v, bool *guarded, size_t n, goc__g **out) {
     struct iovec guards[BATCH], tops[BATCH] = {{0}};
+    bool first_open[BATCH]; /* not guarded before: never opened */
     size_t ng = 0;
     if (n == 0) return;
     for (size_t i = 0; i < n; i++) {
+        first_open[i] = !guarded[i];
         if (!guarded[i] && guard_mode == GOC__GUARD_INSTALL)
             guards[ng++] = (struct iovec){v[i], GOC__STACK_GUARD};
         tops[i] = (struct iovec){v[i] + slot_bytes(c) - PAGE, PAGE};
@@ -240,7 +245,7 @@ static void open_batch(int c, char **v, bool *guarded, size_t n, goc__g **out) {
     if (ng > 0 && goc__vmadvise(guards, ng, MADV_GUARD_INSTALL) == 0)
         for (size_t i = 0; i < n; i++) guarded[i] = guarded[i] || guard_mode == GOC__GUARD_INSTALL;
     goc__vmadvise(tops, n, MADV_POPULATE_WRITE);
-    for (size_t i = 0; i < n; i++) out[i] = slot_open(v[i], c, guarded[i]);
+    for (size_t i = 0; i < n; i++) out[i] = slot_open(v[i], c, guarded[i], first_open[i]);
 }
 
 /* Takes one slot from the shared pool of class c, resident ones first. */
