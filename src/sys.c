@@ -117,16 +117,32 @@ int goc__thread_start(void *(*fn)(void *), void *arg, size_t stack_size) {
     return -r;
 }
 
+/* TSan defers a signal that arrives outside an intercepted call until the
+ * thread makes one; a raw futex wait is not intercepted, so a thread parked
+ * in goc would never run its handler (a Ctrl-C lost). Under TSan a wait
+ * therefore lasts at most TSAN_SLICE and ends with an intercepted no-op;
+ * every caller loops on spurious returns. */
+#define TSAN_SLICE (20 * 1000000LL)
+
 void goc__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline) {
     struct timespec ts, *tp = NULL;
+    int64_t d = -1;
     if (deadline >= 0) {
-        int64_t d = deadline - goc__now();
+        d = deadline - goc__now();
         if (d <= 0) return;
+    }
+#if defined(GOC_TSAN)
+    if (d < 0 || d > TSAN_SLICE) d = TSAN_SLICE;
+#endif
+    if (d >= 0) {
         ts.tv_sec = d / 1000000000;
         ts.tv_nsec = d % 1000000000;
         tp = &ts;
     }
     syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, tp, NULL, 0);
+#if defined(GOC_TSAN)
+    usleep(0); /* delivers signals TSan held back */
+#endif
 }
 
 void goc__futex_wake(_Atomic uint32_t *addr, int n) {
