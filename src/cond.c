@@ -105,9 +105,5 @@ void goc_cond_broadcast(goc_cond *gc) {
 
 size_t goc__cond_waiters(goc_cond *gc) {
     cond *c = C(gc);
-    size_t n = 0;
-    goc__lock_acquire(&c->lock);
-    for (goc__syncw *w = c->q.head; w; w = w->next) n++;
-    goc__lock_release(&c->lock);
-    return n;
+    return goc__syncq_count(&c->lock, &c->q);
 }

@@ -104,11 +104,7 @@ void goc_sem_release(goc_sem *gs, int64_t n) {
 
 size_t goc__sem_waiters(goc_sem *gs) {
     sem *s = S(gs);
-    size_t n = 0;
-    goc__lock_acquire(&s->lock);
-    for (goc__syncw *w = s->q.head; w; w = w->next) n++;
-    goc__lock_release(&s->lock);
-    return n;
+    return goc__syncq_count(&s->lock, &s->q);
 }
 
 int64_t goc__sem_held(goc_sem *gs) {

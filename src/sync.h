@@ -61,6 +61,15 @@ static inline goc__syncw *goc__syncq_pop(goc__syncq *q) {
     return w;
 }
 
+/* Test hooks: how many wait in q, counted under l. */
+static inline size_t goc__syncq_count(goc__lock *l, goc__syncq *q) {
+    size_t n = 0;
+    goc__lock_acquire(l);
+    for (goc__syncw *w = q->head; w; w = w->next) n++;
+    goc__lock_release(l);
+    return n;
+}
+
 /* goc__wait_block's unlock callback for a goc__lock. */
 static inline void goc__sync_unlock(void *l) { goc__lock_release(l); }
 

@@ -13,14 +13,18 @@
 #include "goc.h"
 #include "timer.h"
 
-struct goc_timer {
+/* A runtime timer and the channel it fires into: both public kinds. */
+struct timechan {
     goc__timer t;
     goc_chan *ch;
 };
 
+struct goc_timer {
+    struct timechan c;
+};
+
 struct goc_ticker {
-    goc__timer t;
-    goc_chan *ch;
+    struct timechan c;
 };
 
 static void fire(goc__timer *t, int64_t now) { goc_try_send(t->arg, &now); }
@@ -52,75 +56,74 @@ fail:
     return NULL;
 }
 
-/* ---- goc_timer -------------------------------------------------------- */
+/* ---- shared by goc_timer and goc_ticker --------------------------------- */
 
-goc_timer *goc_timer_new(int64_t ns) {
-    goc_timer *tm = goc__malloc(sizeof *tm);
-    if (!tm) return NULL;
-    tm->ch = goc_chan_make(sizeof(int64_t), 1);
-    if (!tm->ch) goto fail;
-    goc__timer_init(&tm->t, fire, tm->ch);
-    if (goc__timer_start(&tm->t, at(ns), 0) == GOC_OK) return tm;
-    goc_chan_release(tm->ch);
-fail:
-    goc__free(tm);
+/* A new timechan armed at `first` and then every period (0: once), in a
+ * block of `size` bytes; NULL when out of memory. */
+static struct timechan *timechan_new(size_t size, int64_t first, int64_t period) {
+    struct timechan *c = goc__malloc(size);
+    if (!c) return NULL;
+    c->ch = goc_chan_make(sizeof(int64_t), 1);
+    if (c->ch) {
+        goc__timer_init(&c->t, fire, c->ch);
+        if (goc__timer_start(&c->t, first, period) == GOC_OK) return c;
+        goc_chan_release(c->ch);
+    }
+    goc__free(c);
     return NULL;
 }
 
-goc_chan *goc_timer_chan(goc_timer *tm) { return tm->ch; }
-
-bool goc_timer_stop(goc_timer *tm) {
-    bool pending = goc__timer_stop(&tm->t);
-    goc_try_recv(tm->ch, NULL);
+/* Disarms, then drains: nothing from before is received afterwards. */
+static bool timechan_stop(struct timechan *c) {
+    bool pending = goc__timer_stop(&c->t);
+    goc_try_recv(c->ch, NULL);
     return pending;
 }
 
+static void timechan_free(struct timechan *c) {
+    goc__timer_stop(&c->t);
+    goc_chan_release(c->ch);
+    goc__free(c);
+}
+
+/* ---- goc_timer -------------------------------------------------------- */
+
+goc_timer *goc_timer_new(int64_t ns) {
+    return (goc_timer *)timechan_new(sizeof(goc_timer), at(ns), 0);
+}
+
+goc_chan *goc_timer_chan(goc_timer *tm) { return tm->c.ch; }
+
+bool goc_timer_stop(goc_timer *tm) { return timechan_stop(&tm->c); }
+
 bool goc_timer_reset(goc_timer *tm, int64_t ns) {
-    bool pending = goc_timer_stop(tm);
+    bool pending = timechan_stop(&tm->c);
     /* The heap may need to grow; on failure the timer stays stopped. */
-    goc__timer_start(&tm->t, at(ns), 0);
+    goc__timer_start(&tm->c.t, at(ns), 0);
     return pending;
 }
 
 void goc_timer_free(goc_timer *tm) {
-    if (!tm) return;
-    goc__timer_stop(&tm->t);
-    goc_chan_release(tm->ch);
-    goc__free(tm);
+    if (tm) timechan_free(&tm->c);
 }
 
 /* ---- goc_ticker ------------------------------------------------------- */
 
 goc_ticker *goc_ticker_new(int64_t period) {
     if (period <= 0) return NULL;
-    goc_ticker *tk = goc__malloc(sizeof *tk);
-    if (!tk) return NULL;
-    tk->ch = goc_chan_make(sizeof(int64_t), 1);
-    if (!tk->ch) goto fail;
-    goc__timer_init(&tk->t, fire, tk->ch);
-    if (goc__timer_start(&tk->t, at(period), period) == GOC_OK) return tk;
-    goc_chan_release(tk->ch);
-fail:
-    goc__free(tk);
-    return NULL;
+    return (goc_ticker *)timechan_new(sizeof(goc_ticker), at(period), period);
 }
 
-goc_chan *goc_ticker_chan(goc_ticker *tk) { return tk->ch; }
+goc_chan *goc_ticker_chan(goc_ticker *tk) { return tk->c.ch; }
 
-void goc_ticker_stop(goc_ticker *tk) {
-    goc__timer_stop(&tk->t);
-    goc_try_recv(tk->ch, NULL);
-}
+void goc_ticker_stop(goc_ticker *tk) { timechan_stop(&tk->c); }
 
 int goc_ticker_reset(goc_ticker *tk, int64_t period) {
     if (period <= 0) return GOC_EINVAL;
-    goc_ticker_stop(tk);
-    return goc__timer_start(&tk->t, at(period), period);
+    timechan_stop(&tk->c);
+    return goc__timer_start(&tk->c.t, at(period), period);
 }
 
 void goc_ticker_free(goc_ticker *tk) {
-    if (!tk) return;
-    goc__timer_stop(&tk->t);
-    goc_chan_release(tk->ch);
-    goc__free(tk);
+    if (tk) timechan_free(&tk->c);
 }
