@@ -434,4 +434,4 @@ static void mpmc(size_t cap, long total) {
 }
 
 TEST(mpmc_buffered_exact) { mpmc(1024, CHECK_SCALE(10000000)); }
-TEST(mpmc_unbuffered_exact) { mpmc(0, CHECK_SCALE(2000000)); }
+TEST(mpmc_unbuffered_exact) { mpmc(0, CHECK_SCALE(10000000)); }
