@@ -7,8 +7,8 @@
  * running waits at most about two ticks. One stuck for STUCK (a blocking syscall, a long loop)
  * with work waiting is replaced: a spare worker takes its place and the stuck
  * one retires when its coroutine finally switches out. A worker whose thread
- * is runnable but barely ran was preempted by the OS, not stuck, and is left
- * alone. Every TRIM it returns
+ * is runnable but has not run since it turned slow was preempted by the OS,
+ * not stuck, and is left alone until it runs. Every TRIM it returns
  * the pages of stacks that stayed free to the kernel.
  *
  * When every worker is idle and no stack awaits trimming it sleeps until a
@@ -59,12 +59,13 @@ static char thread_state(goc__w *w) {
 }
 
 /* A worker held by one coroutine for STUCK: replace it if the coroutine is
- * blocked in the kernel or really computing. A thread that is runnable but
- * got little CPU was only preempted by the OS: another thread would compete
- * for the same CPUs, so wait. */
-static bool really_stuck(goc__w *w, int64_t held) {
+ * blocked in the kernel or really computing (its thread ran a millisecond or
+ * more since it was first seen slow, however loaded the machine). A thread
+ * that is runnable but has not run at all was only preempted by the OS:
+ * another thread would compete for the same CPUs, so wait a tick more. */
+static bool really_stuck(goc__w *w) {
     if (thread_state(w) != 'R') return true;
-    return thread_cpu(w) - w->mon_cpu >= held / 2;
+    return thread_cpu(w) - w->mon_cpu >= GOC_MS;
 }
 
 static void watch(goc__w *w, int64_t now) {
@@ -83,7 +84,7 @@ static void watch(goc__w *w, int64_t now) {
     if (w->mon_cpu < 0) w->mon_cpu = thread_cpu(w);
     atomic_store_explicit(&w->slow, true, memory_order_relaxed);
     goc__wakep();
-    if (held >= STUCK && !atomic_load(&w->retire) && really_stuck(w, held - SLOW))
+    if (held >= STUCK && !atomic_load(&w->retire) && really_stuck(w))
         goc__replace_worker(w);
 }
 

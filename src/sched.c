@@ -1,5 +1,7 @@
 /* Workers, run queues, stealing, parking and the coroutine switch.
  *
+ * (coro.c starts coroutines; this file runs them.)
+ *
  * A coroutine that parks, yields or exits switches directly to the next
  * coroutine of its worker's local queue when there is one (one context switch)
  * and otherwise to the worker's scheduler context (g0), which looks at timers,
@@ -53,7 +55,6 @@
 #define MAXW 1024       /* workers ever, replacements included          */
 #define MAXPROCS 256
 #define ALTSTACK (64 * 1024)
-#define ID_BATCH 1024
 #define SPIN (20 * GOC_US)      /* a spinning worker's search before it sleeps */
 #define NEXT_GRACE (3 * GOC_US) /* a busy worker's `next` slot is its own this long */
 
@@ -67,7 +68,6 @@ static struct {
     _Atomic int nactive;             /* workers not SPARE                */
     _Atomic int nallw;
     int nprocs;
-    _Atomic uint64_t id_gen;
     _Atomic int64_t spawned_off;     /* coroutines started off the workers */
     goc__w *allw[MAXW];
 } sched;
@@ -252,6 +252,12 @@ static inline void run_hook(goc__w *w) {
     }
 }
 
+/* First thing a coroutine does on w after a switch. */
+static inline void resumed(goc__w *w) {
+    goc__race_acquire(&w->g0san); /* this thread's setup (its TLS: errno) */
+    run_hook(w);
+}
+
 static inline void tick(goc__w *w) {
     atomic_store_explicit(&w->tick, atomic_load_explicit(&w->tick, memory_order_relaxed) + 1,
                           memory_order_relaxed);
@@ -291,8 +297,7 @@ static goc__w *sched_switch(goc__w *w, goc__g *g, void (*hook)(goc__w *, void *)
     goc__san_switch(&g->san, to_san, dying);
     w = goc__ctx_swap(&g->ctx, to, w);
     goc__san_resumed(&g->san);
-    goc__race_acquire(&w->g0san); /* this thread's setup (its TLS: errno) */
-    run_hook(w);
+    resumed(w);
     return w;
 }
 
@@ -331,6 +336,23 @@ void goc_yield(void) {
     sched_switch(w, w->cur, hook_requeue, w->cur, false);
 }
 
+/* ---- a coroutine's life, scheduler side (coro.c has the rest) --------- */
+
+void goc__sched_spawn(goc__w *w, goc__g *g) {
+    if (w) {
+        atomic_store_explicit(&w->spawned,
+                              atomic_load_explicit(&w->spawned, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        if (runq_put(w, g, true)) goc__wakep();
+        return;
+    }
+    atomic_fetch_add(&sched.spawned_off, 1);
+    gq_append(g, g, 1);
+    goc__wakep();
+}
+
+void goc__sched_entered(goc__w *w) { resumed(w); }
+
 static void hook_exit(goc__w *w, void *arg) {
     goc__g *g = arg;
     goc__san_stack_free(&g->san);
@@ -339,63 +361,10 @@ static void hook_exit(goc__w *w, void *arg) {
     goc__stack_free(&w->stacks, g);
 }
 
-static GOC_NORETURN void g_entry(void *arg, void *transfer) {
-    goc__g *g = arg;
-    goc__w *w = transfer;
-    goc__san_resumed(&g->san);
-    goc__race_acquire(&w->g0san);
-    run_hook(w);
-    goc__race_acquire(g);
-    g->fn(g->arg);
-    w = goc__tls_w();
-    sched_switch(w, g, hook_exit, g, true);
+void goc__sched_exit(goc__g *g) {
+    sched_switch(goc__tls_w(), g, hook_exit, g, true);
     goc__throw("a dead coroutine was resumed");
 }
-
-static uint64_t new_id(goc__w *w) {
-    if (!w) return atomic_fetch_add(&sched.id_gen, 1) + 1;
-    if (w->id_next == w->id_end) {
-        w->id_next = atomic_fetch_add(&sched.id_gen, ID_BATCH) + 1;
-        w->id_end = w->id_next + ID_BATCH;
-    }
-    return w->id_next++;
-}
-
-int goc_go_with(const goc_opts *opts, void (*fn)(void *), void *arg) {
-    size_t size = opts && opts->stack_size ? opts->stack_size : GOC_STACK_DEFAULT;
-    if (!fn || size > GOC_STACK_MAX) return GOC_EINVAL;
-    if (size < GOC_STACK_MIN) size = GOC_STACK_MIN;
-    int r = goc__rt_start();
-    if (r != GOC_OK) return r;
-    goc__w *w = goc__tls_w();
-    goc__g *g = goc__stack_alloc(w ? &w->stacks : NULL, size);
-    if (!g) return GOC_ENOMEM;
-    g->kind = GOC__G_CORO;
-    g->fn = fn;
-    g->arg = arg;
-    g->name = opts ? opts->name : NULL;
-    g->id = new_id(w);
-    g->next = NULL;
-    size_t room = (size_t)((char *)g - g->stack_lo);
-    /* Stagger stack tops across L1 sets; tiny stacks keep every byte. */
-    size_t skew = room >= 16384 ? (size_t)(g->id % 16) * 64 : 0;
-    goc__san_stack_new(&g->san, g->stack_lo, room);
-    goc__ctx_make(&g->ctx, g->stack_lo, room - skew, g_entry, g);
-    goc__race_release(g);
-    if (w) {
-        atomic_store_explicit(&w->spawned,
-                              atomic_load_explicit(&w->spawned, memory_order_relaxed) + 1,
-                              memory_order_relaxed);
-        if (runq_put(w, g, true)) goc__wakep();
-    } else {
-        atomic_fetch_add(&sched.spawned_off, 1);
-        gq_append(g, g, 1);
-        goc__wakep();
-    }
-    return GOC_OK;
-}
-
-int goc_go(void (*fn)(void *), void *arg) { return goc_go_with(NULL, fn, arg); }
 
 size_t goc_count(void) {
     int64_t n = atomic_load(&sched.spawned_off);
@@ -403,11 +372,6 @@ size_t goc_count(void) {
     for (int i = 0; i < nw; i++)
         n += atomic_load(&sched.allw[i]->spawned) - atomic_load(&sched.allw[i]->exited);
     return n > 0 ? (size_t)n : 0;
-}
-
-uint64_t goc_id(void) {
-    goc__g *g = goc__self();
-    return g->kind == GOC__G_CORO ? g->id : 0;
 }
 
 /* ---- finding work ----------------------------------------------------- */

@@ -107,6 +107,13 @@ int goc__rt_start(void);
  * worker g resumes on, after goc__ready(g). */
 goc__w *goc__park(goc__w *w, goc__g *g, void (*hook)(goc__w *, void *), void *arg);
 
+/* A coroutine's life, scheduler side (coro.c starts them). spawn queues a
+ * new g on worker w (NULL off the workers); entered runs first on a new
+ * coroutine's stack; exit switches away from a returned coroutine for good. */
+void goc__sched_spawn(goc__w *w, goc__g *g);
+void goc__sched_entered(goc__w *w);
+GOC_NORETURN void goc__sched_exit(goc__g *g);
+
 /* Makes a parked g runnable: next = run it before other queued work on this
  * worker (hand-off), else at the tail. A thread stand-in is woken. */
 void goc__ready(goc__g *g, bool next);
