@@ -2,7 +2,8 @@
  * plus a one-entry `next` slot, as in Go's runtime (runqput/runqget/runqsteal).
  *
  * Invariants: only the owner writes tail and buf; owner and thieves take from
- * head with a CAS; tail - head <= GOC_RUNQ_SIZE; `next` runs before anything
+ * head with a CAS, and the owner may also put one entry back before head with
+ * a CAS (goc__runq_push_head); tail - head <= GOC_RUNQ_SIZE; `next` runs before anything
  * in the ring and may be taken by a thief only when the owner is not running
  * a coroutine or has been slow to schedule (runq_steal's take_next).
  *
@@ -38,18 +39,44 @@ typedef struct goc__runq {
 #define GOC__ACQ memory_order_acquire
 #define GOC__REL memory_order_release
 
-/* Owner: takes `next`, else the oldest entry of the ring; NULL when empty. */
-static inline struct goc__g *goc__runq_get(goc__runq *q) {
+/* Owner: takes `next`; NULL when empty. */
+static inline struct goc__g *goc__runq_get_next(goc__runq *q) {
     struct goc__g *g = atomic_load_explicit(&q->next, GOC__RLX);
     if (g && atomic_compare_exchange_strong_explicit(&q->next, &g, NULL, GOC__ACQ, GOC__RLX))
         return g;
+    return NULL;
+}
+
+/* Owner: takes the entry at the head of the ring; NULL when empty. */
+static inline struct goc__g *goc__runq_pop(goc__runq *q) {
     for (;;) {
         uint32_t h = atomic_load_explicit(&q->head, GOC__ACQ);
         uint32_t t = atomic_load_explicit(&q->tail, GOC__RLX);
         if (t == h) return NULL;
-        g = atomic_load_explicit(&q->buf[h % GOC_RUNQ_SIZE], GOC__RLX);
+        struct goc__g *g = atomic_load_explicit(&q->buf[h % GOC_RUNQ_SIZE], GOC__RLX);
         if (atomic_compare_exchange_weak_explicit(&q->head, &h, h + 1, GOC__REL, GOC__RLX))
             return g;
+    }
+}
+
+/* Owner: takes `next`, else the head of the ring; NULL when empty. */
+static inline struct goc__g *goc__runq_get(goc__runq *q) {
+    struct goc__g *g = goc__runq_get_next(q);
+    return g ? g : goc__runq_pop(q);
+}
+
+/* Owner: puts g at the head of the ring, to run before everything in it
+ * (thieves take from the head too). False when the ring is full. Slot h-1 is
+ * outside [h, tail), so no thief reads it while we fill it; a thief that
+ * moves head first makes our CAS fail, and we retry one slot further on. */
+static inline bool goc__runq_push_head(goc__runq *q, struct goc__g *g) {
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&q->head, GOC__ACQ);
+        uint32_t t = atomic_load_explicit(&q->tail, GOC__RLX);
+        if (t - h >= GOC_RUNQ_SIZE) return false;
+        atomic_store_explicit(&q->buf[(h - 1) % GOC_RUNQ_SIZE], g, GOC__RLX);
+        if (atomic_compare_exchange_weak_explicit(&q->head, &h, h - 1, GOC__REL, GOC__RLX))
+            return true;
     }
 }
 

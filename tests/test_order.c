@@ -1,0 +1,71 @@
+/* The order a worker runs new coroutines in: a fork/join tree unfolds depth
+ * first (few coroutines alive at once), and a storm of spawns falls back to
+ * first come, first served, so nothing queued waits behind an endless line. */
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "check.h"
+
+struct node {
+    int depth;
+    goc_wg *parent;
+};
+
+static _Atomic long alive, peak;
+
+static void tree(void *arg) {
+    struct node *me = arg;
+    long now = atomic_fetch_add(&alive, 1) + 1, p = atomic_load(&peak);
+    while (now > p && !atomic_compare_exchange_weak(&peak, &p, now)) {
+    }
+    if (me->depth > 0) {
+        goc_wg wg = GOC_WG_INIT;
+        struct node a = {me->depth - 1, &wg}, b = {me->depth - 1, &wg};
+        goc_wg_add(&wg, 2);
+        CHECK_OK(goc_go(tree, &a));
+        CHECK_OK(goc_go(tree, &b));
+        goc_wg_wait(&wg);
+    }
+    atomic_fetch_sub(&alive, 1);
+    goc_wg_done(me->parent);
+}
+
+TEST(fork_join_unfolds_depth_first) {
+    enum { DEPTH = 16 }; /* 131,071 coroutines */
+    goc_wg wg = GOC_WG_INIT;
+    struct node root = {DEPTH, &wg};
+    goc_wg_add(&wg, 1);
+    CHECK_OK(goc_go(tree, &root));
+    goc_wg_wait(&wg);
+    long p = atomic_load(&peak);
+    printf("peak alive: %ld of %d (procs %d)\n", p, (1 << (DEPTH + 1)) - 1, goc_procs());
+    /* Breadth first, tens of thousands are alive at once; depth first, about
+     * two per level per worker, plus what thieves hold. */
+    if (goc_procs() == 1) CHECK_OP(p, <=, 4 * DEPTH);
+    CHECK_OP(p, <=, 4096);
+}
+
+enum { STORM = 5000 };
+static _Atomic int started;
+static int rank_of[STORM];
+
+static void storm_child(void *arg) {
+    rank_of[(intptr_t)arg] = atomic_fetch_add(&started, 1);
+}
+
+static void storm(void *arg) {
+    for (intptr_t i = 0; i < STORM; i++) CHECK_OK(goc_go(storm_child, (void *)i));
+    goc_send(arg, NULL);
+}
+
+TEST(spawn_storm_is_served_in_order_past_a_bound) {
+    goc_chan *done = goc_chan_make(0, 1);
+    CHECK_OK(goc_go(storm, done));
+    CHECK_OK(goc_recv(done, NULL));
+    while (atomic_load(&started) < STORM) goc_sleep(GOC_MS);
+    /* The first spawned must not wait for the thousands after it: at most
+     * the head-pushed batch (256) goes before it. */
+    printf("first spawned ran %dth, last %dth\n", rank_of[0], rank_of[STORM - 1]);
+    CHECK_OP(rank_of[0], <, 600);
+    goc_chan_release(done);
+}
