@@ -109,11 +109,10 @@ static int google_2_0(const char *query, result *results) {
 
 /* ---- 2.1: don't wait for slow servers --------------------------------- */
 
-static int google_2_1(const char *query, result *results) {
-    goc_chan *c = goc_chan_make(sizeof(result), 3);
-    go_search(&web, query, c);
-    go_search(&image, query, c);
-    go_search(&video, query, c);
+/* Up to three results from c, or as many as arrive within 80 ms:
+ *   timeout := time.After(80 * time.Millisecond)
+ *   for i := 0; i < 3; i++ { select { case r := <-c: ... case <-timeout: return } } */
+static int gather(goc_chan *c, result *results) {
     goc_chan *timeout = goc_after(80 * GOC_MS);
     int n = 0;
     while (n < 3) {
@@ -125,6 +124,15 @@ static int google_2_1(const char *query, result *results) {
         n++;
     }
     goc_chan_release(timeout);
+    return n;
+}
+
+static int google_2_1(const char *query, result *results) {
+    goc_chan *c = goc_chan_make(sizeof(result), 3);
+    go_search(&web, query, c);
+    go_search(&image, query, c);
+    go_search(&video, query, c);
+    int n = gather(c, results);
     goc_chan_release(c);
     return n;
 }
@@ -168,17 +176,7 @@ static int google_3_0(const char *query, result *results) {
     go_first(&web, &web2, query, c);
     go_first(&image, &image2, query, c);
     go_first(&video, &video2, query, c);
-    goc_chan *timeout = goc_after(80 * GOC_MS);
-    int n = 0;
-    while (n < 3) {
-        goc_case cases[] = {GOC_RECV(c, &results[n]), GOC_RECV(timeout, NULL)};
-        if (goc_select(cases, 2, GOC_FOREVER) == 1) {
-            printf("  timed out\n");
-            break;
-        }
-        n++;
-    }
-    goc_chan_release(timeout);
+    int n = gather(c, results);
     goc_chan_release(c);
     return n;
 }
