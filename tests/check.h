@@ -103,8 +103,10 @@ __attribute__((format(printf, 3, 4), noreturn)) static void check_fail(const cha
 #endif
 #ifdef CHECK_SANITIZED
 #define CHECK_SCALE(n) ((n) / 20 > 0 ? (n) / 20 : 1)
+#define CHECK_SANITIZED_OR(sanitized, plain) (sanitized)
 #else
 #define CHECK_SCALE(n) (n)
+#define CHECK_SANITIZED_OR(sanitized, plain) (plain)
 #endif
 
 static const char *check_self;
