@@ -5,13 +5,14 @@
 
 uint32_t goc__runq_grab_half(goc__runq *q, struct goc__g **out) {
     for (;;) {
-        uint32_t h = atomic_load_explicit(&q->head, GOC__ACQ);
-        uint32_t t = atomic_load_explicit(&q->tail, GOC__RLX);
+        uint64_t hv = atomic_load_explicit(&q->head, GOC__ACQ);
+        uint32_t h = goc__runq_idx(hv), t = atomic_load_explicit(&q->tail, GOC__RLX);
         uint32_t n = (t - h) / 2;
         if (n == 0) return 0;
         for (uint32_t i = 0; i < n; i++)
             out[i] = atomic_load_explicit(&q->buf[(h + i) % GOC_RUNQ_SIZE], GOC__RLX);
-        if (atomic_compare_exchange_strong_explicit(&q->head, &h, h + n, GOC__REL, GOC__RLX))
+        if (atomic_compare_exchange_strong_explicit(&q->head, &hv, goc__runq_advance(hv, n),
+                                                    GOC__REL, GOC__RLX))
             return n;
     }
 }
@@ -20,8 +21,8 @@ uint32_t goc__runq_grab_half(goc__runq *q, struct goc__g **out) {
  * entries become dst's only once the caller publishes dst's tail. */
 static uint32_t grab(goc__runq *src, goc__runq *dst, uint32_t dt, bool take_next) {
     for (;;) {
-        uint32_t h = atomic_load_explicit(&src->head, GOC__ACQ);
-        uint32_t t = atomic_load_explicit(&src->tail, GOC__ACQ);
+        uint64_t hv = atomic_load_explicit(&src->head, GOC__ACQ);
+        uint32_t h = goc__runq_idx(hv), t = atomic_load_explicit(&src->tail, GOC__ACQ);
         uint32_t n = t - h;
         n -= n / 2;
         if (n == 0) {
@@ -38,7 +39,8 @@ static uint32_t grab(goc__runq *src, goc__runq *dst, uint32_t dt, bool take_next
             struct goc__g *g = atomic_load_explicit(&src->buf[(h + i) % GOC_RUNQ_SIZE], GOC__RLX);
             atomic_store_explicit(&dst->buf[(dt + i) % GOC_RUNQ_SIZE], g, GOC__RLX);
         }
-        if (atomic_compare_exchange_strong_explicit(&src->head, &h, h + n, GOC__REL, GOC__RLX))
+        if (atomic_compare_exchange_strong_explicit(&src->head, &hv, goc__runq_advance(hv, n),
+                                                    GOC__REL, GOC__RLX))
             return n;
     }
 }
@@ -50,7 +52,7 @@ struct goc__g *goc__runq_steal(goc__runq *dst, goc__runq *src, bool take_next) {
     n--;
     struct goc__g *g = atomic_load_explicit(&dst->buf[(t + n) % GOC_RUNQ_SIZE], GOC__RLX);
     if (n == 0) return g;
-    uint32_t h = atomic_load_explicit(&dst->head, GOC__ACQ);
+    uint32_t h = goc__runq_idx(atomic_load_explicit(&dst->head, GOC__ACQ));
     if (t - h + n >= GOC_RUNQ_SIZE) goc__throw("runq_steal: destination overflow");
     atomic_store_explicit(&dst->tail, t + n, GOC__REL);
     return g;

@@ -3,9 +3,15 @@
  *
  * Invariants: only the owner writes tail and buf; owner and thieves take from
  * head with a CAS, and the owner may also put one entry back before head with
- * a CAS (goc__runq_push_head); tail - head <= GOC_RUNQ_SIZE; `next` runs before anything
- * in the ring and may be taken by a thief only when the owner is not running
- * a coroutine or has been slow to schedule (runq_steal's take_next).
+ * a CAS (goc__runq_push_head); tail - head <= GOC_RUNQ_SIZE; `next` runs before
+ * anything in the ring and may be taken by a thief only when the owner is not
+ * running a coroutine or has been slow to schedule (runq_steal's take_next).
+ *
+ * Because head moves both ways, an index alone could come back to a value a
+ * thief read before (pop, then push_head into the same slot: ABA), and the
+ * thief's CAS would succeed on stale copies, running one coroutine twice and
+ * losing another. So head carries a tag in its upper 32 bits that every
+ * push_head bumps: a (tag, index) pair never repeats within 2^32 head pushes.
  *
  * Memory orders: the owner publishes buf[t] with a release store of tail; a
  * consumer reads head and tail with acquire, copies entries, then claims them
@@ -29,7 +35,7 @@ _Static_assert((GOC_RUNQ_SIZE & (GOC_RUNQ_SIZE - 1)) == 0, "GOC_RUNQ_SIZE: power
 struct goc__g;
 
 typedef struct goc__runq {
-    _Alignas(GOC_CACHELINE) _Atomic uint32_t head;  /* consumers            */
+    _Alignas(GOC_CACHELINE) _Atomic uint64_t head;  /* consumers: tag:index */
     _Atomic(struct goc__g *) next;                  /* runs next; CAS        */
     _Alignas(GOC_CACHELINE) _Atomic uint32_t tail;  /* owner                */
     _Atomic(struct goc__g *) buf[GOC_RUNQ_SIZE];
@@ -38,6 +44,16 @@ typedef struct goc__runq {
 #define GOC__RLX memory_order_relaxed
 #define GOC__ACQ memory_order_acquire
 #define GOC__REL memory_order_release
+
+/* The ring index and the tagged head values that move it. */
+static inline uint32_t goc__runq_idx(uint64_t head) { return (uint32_t)head; }
+static inline uint64_t goc__runq_advance(uint64_t head, uint32_t n) {
+    return (head & ~(uint64_t)UINT32_MAX) | (uint32_t)(goc__runq_idx(head) + n);
+}
+static inline uint64_t goc__runq_retreat(uint64_t head) {
+    uint64_t tag = (head & ~(uint64_t)UINT32_MAX) + ((uint64_t)1 << 32);
+    return tag | (uint32_t)(goc__runq_idx(head) - 1);
+}
 
 /* Owner: takes `next`; NULL when empty. */
 static inline struct goc__g *goc__runq_get_next(goc__runq *q) {
@@ -50,11 +66,12 @@ static inline struct goc__g *goc__runq_get_next(goc__runq *q) {
 /* Owner: takes the entry at the head of the ring; NULL when empty. */
 static inline struct goc__g *goc__runq_pop(goc__runq *q) {
     for (;;) {
-        uint32_t h = atomic_load_explicit(&q->head, GOC__ACQ);
-        uint32_t t = atomic_load_explicit(&q->tail, GOC__RLX);
+        uint64_t hv = atomic_load_explicit(&q->head, GOC__ACQ);
+        uint32_t h = goc__runq_idx(hv), t = atomic_load_explicit(&q->tail, GOC__RLX);
         if (t == h) return NULL;
         struct goc__g *g = atomic_load_explicit(&q->buf[h % GOC_RUNQ_SIZE], GOC__RLX);
-        if (atomic_compare_exchange_weak_explicit(&q->head, &h, h + 1, GOC__REL, GOC__RLX))
+        if (atomic_compare_exchange_weak_explicit(&q->head, &hv, goc__runq_advance(hv, 1),
+                                                  GOC__REL, GOC__RLX))
             return g;
     }
 }
@@ -71,18 +88,19 @@ static inline struct goc__g *goc__runq_get(goc__runq *q) {
  * moves head first makes our CAS fail, and we retry one slot further on. */
 static inline bool goc__runq_push_head(goc__runq *q, struct goc__g *g) {
     for (;;) {
-        uint32_t h = atomic_load_explicit(&q->head, GOC__ACQ);
-        uint32_t t = atomic_load_explicit(&q->tail, GOC__RLX);
+        uint64_t hv = atomic_load_explicit(&q->head, GOC__ACQ);
+        uint32_t h = goc__runq_idx(hv), t = atomic_load_explicit(&q->tail, GOC__RLX);
         if (t - h >= GOC_RUNQ_SIZE) return false;
         atomic_store_explicit(&q->buf[(h - 1) % GOC_RUNQ_SIZE], g, GOC__RLX);
-        if (atomic_compare_exchange_weak_explicit(&q->head, &h, h - 1, GOC__REL, GOC__RLX))
+        if (atomic_compare_exchange_weak_explicit(&q->head, &hv, goc__runq_retreat(hv),
+                                                  GOC__REL, GOC__RLX))
             return true;
     }
 }
 
 /* Owner: appends g to the ring. False when the ring is full (nothing done). */
 static inline bool goc__runq_push(goc__runq *q, struct goc__g *g) {
-    uint32_t h = atomic_load_explicit(&q->head, GOC__ACQ);
+    uint32_t h = goc__runq_idx(atomic_load_explicit(&q->head, GOC__ACQ));
     uint32_t t = atomic_load_explicit(&q->tail, GOC__RLX);
     if (t - h >= GOC_RUNQ_SIZE) return false;
     atomic_store_explicit(&q->buf[t % GOC_RUNQ_SIZE], g, GOC__RLX);
@@ -102,13 +120,13 @@ static inline struct goc__g *goc__runq_put_next(goc__runq *q, struct goc__g *g) 
 }
 
 static inline bool goc__runq_empty(goc__runq *q) {
-    uint32_t h = atomic_load_explicit(&q->head, GOC__ACQ);
+    uint32_t h = goc__runq_idx(atomic_load_explicit(&q->head, GOC__ACQ));
     uint32_t t = atomic_load_explicit(&q->tail, GOC__ACQ);
     return t == h && atomic_load_explicit(&q->next, GOC__RLX) == NULL;
 }
 
 static inline uint32_t goc__runq_len(goc__runq *q) {
-    uint32_t h = atomic_load_explicit(&q->head, GOC__ACQ);
+    uint32_t h = goc__runq_idx(atomic_load_explicit(&q->head, GOC__ACQ));
     uint32_t t = atomic_load_explicit(&q->tail, GOC__ACQ);
     return t - h + (atomic_load_explicit(&q->next, GOC__RLX) != NULL);
 }
