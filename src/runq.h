@@ -135,9 +135,9 @@ static inline uint32_t goc__runq_len(goc__runq *q) {
  * out[]; returns how many. */
 uint32_t goc__runq_grab_half(goc__runq *q, struct goc__g **out);
 
-/* Thief: moves about half of src into dst's ring (dst owned by the caller and
- * empty) and returns one of them to run, or NULL. take_next also allows
- * taking src's `next` slot when the ring is empty. */
-struct goc__g *goc__runq_steal(goc__runq *dst, goc__runq *src, bool take_next);
+/* Thief: moves about half of src's ring into dst's (dst owned by the caller
+ * and empty) and returns one of them to run, or NULL. take_ring allows the
+ * ring, take_next src's `next` slot when the ring is empty or not allowed. */
+struct goc__g *goc__runq_steal(goc__runq *dst, goc__runq *src, bool take_ring, bool take_next);
 
 #endif

@@ -33,7 +33,7 @@
  * readied into an empty `next` slot wakes nobody: its readier usually blocks
  * next (a send answered by a receive), and waking a worker per message made
  * unbuffered ping-pong on two workers twice as slow. If the readier keeps
- * running instead, a spinner takes it after NEXT_GRACE (3 us), and with no
+ * running instead, a spinner takes it after GRACE (3 us), and with no
  * spinner the monitor wakes one within about a millisecond.
  *
  * Locking: sched.lock guards the global queue and the idle and spare lists,
@@ -56,7 +56,8 @@
 #define MAXPROCS 256
 #define ALTSTACK (64 * 1024)
 #define SPIN (20 * GOC_US)      /* a spinning worker's search before it sleeps */
-#define NEXT_GRACE (3 * GOC_US) /* a busy worker's `next` slot is its own this long */
+#define GRACE (3 * GOC_US) /* a busy worker's `next` and short ring are its own this long */
+#define RING_SHARE 4       /* a ring this long on a busy worker is worth sharing */
 
 static struct {
     goc__lock lock;
@@ -431,24 +432,47 @@ static bool run_timers(goc__w *w, goc__w *v, int64_t now) {
     return room > 0 && goc__timers_run(&v->timers, now, room) > 0;
 }
 
-/* May a spinner take v's `next` slot? Yes when v is not running a coroutine,
- * is slow or retiring, or has run the same coroutine for NEXT_GRACE since we
- * first saw the slot occupied: then v's coroutine readied it and went on
- * running instead of blocking. Before that, `next` is v's own (hand-off
- * locality; Go waits 3 us the same way). */
-static bool next_stealable(goc__w *w, goc__w *v, int64_t now) {
-    if (!atomic_load_explicit(&v->busy, memory_order_relaxed) ||
-        atomic_load_explicit(&v->slow, memory_order_relaxed) ||
-        atomic_load_explicit(&v->retire, memory_order_relaxed))
-        return true;
-    if (!atomic_load_explicit(&v->q.next, memory_order_relaxed)) return false;
-    struct goc__seen *s = &w->seen[v->index % GOC__SEEN];
-    uint64_t t = atomic_load_explicit(&v->tick, memory_order_relaxed);
-    if (s->victim != v || s->tick != t) {
-        *s = (struct goc__seen){v, t, now};
+/* Has mark (of victim v) stayed the same for GRACE since s first saw it? */
+static bool stale(struct goc__seen *s, goc__w *v, uint64_t mark, int64_t now) {
+    if (s->victim != v || s->mark != mark) {
+        *s = (struct goc__seen){v, mark, now};
         return false;
     }
-    return now - s->since >= NEXT_GRACE;
+    return now - s->since >= GRACE;
+}
+
+/* v is not running a coroutine, or is slow or retiring: all of its queue is
+ * fair game. */
+static bool victim_absent(goc__w *v) {
+    return !atomic_load_explicit(&v->busy, memory_order_relaxed) ||
+           atomic_load_explicit(&v->slow, memory_order_relaxed) ||
+           atomic_load_explicit(&v->retire, memory_order_relaxed);
+}
+
+/* May a spinner take v's `next` slot? Yes when v is absent, or has run the
+ * same coroutine for GRACE since we first saw the slot occupied: then v's
+ * coroutine readied it and went on running instead of blocking. Before
+ * that, `next` is v's own (hand-off locality; Go waits 3 us the same way). */
+static bool next_stealable(goc__w *w, goc__w *v, int64_t now) {
+    if (victim_absent(v)) return true;
+    if (!atomic_load_explicit(&v->q.next, memory_order_relaxed)) return false;
+    return stale(&w->seen_next[v->index % GOC__SEEN], v,
+                 atomic_load_explicit(&v->tick, memory_order_relaxed), now);
+}
+
+/* May a spinner take half of v's ring? Yes when v is absent, when the ring
+ * holds RING_SHARE or more, or when its head has not moved for GRACE (v is
+ * not getting to it). A short ring that v is draining stays on v: moving a
+ * coroutine to another core costs more than its wait there (fan-in of 4
+ * producers into one select ran 3x slower on two workers than on one when
+ * every short ring was stolen, as Go does). */
+static bool ring_stealable(goc__w *w, goc__w *v, int64_t now) {
+    if (victim_absent(v)) return true;
+    uint64_t hv = atomic_load_explicit(&v->q.head, memory_order_relaxed);
+    uint32_t len = atomic_load_explicit(&v->q.tail, memory_order_relaxed) - goc__runq_idx(hv);
+    if (len == 0) return false;
+    if (len >= RING_SHARE && len <= GOC_RUNQ_SIZE) return true;
+    return stale(&w->seen_ring[v->index % GOC__SEEN], v, hv, now);
 }
 
 /* One pass over the other workers: their due timers, then half a queue. */
@@ -461,7 +485,8 @@ static goc__g *steal_round(goc__w *w, int64_t now) {
         if (v == w) continue;
         goc__g *g;
         if (run_timers(w, v, now) && (g = local_get(w))) return g;
-        if ((g = goc__runq_steal(&w->q, &v->q, next_stealable(w, v, now)))) return g;
+        bool ring = ring_stealable(w, v, now), next = next_stealable(w, v, now);
+        if ((ring || next) && (g = goc__runq_steal(&w->q, &v->q, ring, next))) return g;
     }
     return NULL;
 }

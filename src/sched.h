@@ -53,11 +53,12 @@ struct goc__g {
 
 enum { GOC__W_RUNNING, GOC__W_IDLE, GOC__W_SPARE };
 
-/* What a spinning worker saw of another's `next` slot (sched.c). */
+/* What a spinning worker saw of another's queue (sched.c): a mark (the
+ * victim's tick for `next`, its ring's head for the ring) and since when. */
 #define GOC__SEEN 16
 struct goc__seen {
     goc__w *victim;
-    uint64_t tick;   /* the victim's tick when first seen occupied */
+    uint64_t mark;
     int64_t since;
 };
 
@@ -74,7 +75,8 @@ struct goc__w {
     bool lifo_off;                      /* (o) spawns queue FIFO until empty  */
     uint32_t nhead;                     /* (o) entries pushed at the head     */
     uint32_t rnd;                       /* (o) xorshift state                */
-    struct goc__seen seen[GOC__SEEN];   /* (o) victims' `next`, when spinning */
+    struct goc__seen seen_next[GOC__SEEN]; /* (o) victims' `next`, when spinning */
+    struct goc__seen seen_ring[GOC__SEEN]; /* (o) victims' short rings        */
     uint64_t id_next, id_end;           /* (o) coroutine ids handed out      */
     _Atomic int64_t spawned, exited;    /* (a) written by the owner only     */
     goc__stacks stacks;                 /* (o)                               */

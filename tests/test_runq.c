@@ -31,7 +31,7 @@ static void *thief(void *arg) {
     goc__runq *mine = arg;
     for (;;) {
         bool done = atomic_load(&owner_done);
-        struct goc__g *g = goc__runq_steal(mine, &owner_q, true);
+        struct goc__g *g = goc__runq_steal(mine, &owner_q, true, true);
         if (g) {
             take(g);
             while ((g = goc__runq_get(mine))) take(g);
