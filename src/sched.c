@@ -199,17 +199,28 @@ static goc__g *local_get(goc__w *w) {
  * is alive at once, on warm stacks, instead of a breadth-first frontier of
  * fresh ones (2M spawns: ~120,000 alive and 500 MB FIFO, a few dozen LIFO).
  * LIFO is unfair to what waits behind, so after HEAD_MAX head pushes spawns
- * queue at the tail until the ring has emptied once. True when it woke
- * nobody it should have: the ring grew. */
+ * queue at the tail until everything queued before has been taken (by w or
+ * by thieves); then LIFO resumes. (Waiting for the ring to empty instead
+ * let a fork/join tree go breadth first for good once the bound tripped,
+ * since its FIFO spawns keep the ring full.) True when it woke nobody it
+ * should have: the ring grew. */
 #define HEAD_MAX 256
 static bool spawn_put(goc__w *w, goc__g *g) {
     g = goc__runq_put_next(&w->q, g);
     if (!g) return false;
+    uint32_t h = goc__runq_idx(atomic_load_explicit(&w->q.head, memory_order_relaxed));
+    if (w->lifo_off && (int32_t)(h - w->lifo_until) >= 0) {
+        w->lifo_off = false;
+        w->nhead = 0;
+    }
     if (!w->lifo_off && w->nhead < HEAD_MAX && goc__runq_push_head(&w->q, g)) {
         w->nhead++;
         return true;
     }
-    w->lifo_off = true;
+    if (!w->lifo_off) {
+        w->lifo_off = true;
+        w->lifo_until = atomic_load_explicit(&w->q.tail, memory_order_relaxed);
+    }
     if (!goc__runq_push(&w->q, g)) runq_spill(w, g);
     return true;
 }

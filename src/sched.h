@@ -72,7 +72,8 @@ struct goc__w {
     _Atomic bool slow;                  /* (a) monitor: same tick for a while */
     _Atomic bool retire;                /* (a) monitor: replaced, must retire */
     bool spinning;                      /* (o) counted in sched.nspinning    */
-    bool lifo_off;                      /* (o) spawns queue FIFO until empty  */
+    bool lifo_off;                      /* (o) spawns queue FIFO until ...    */
+    uint32_t lifo_until;                /* (o) ... head reaches this index    */
     uint32_t nhead;                     /* (o) entries pushed at the head     */
     uint32_t rnd;                       /* (o) xorshift state                */
     struct goc__seen seen_next[GOC__SEEN]; /* (o) victims' `next`, when spinning */

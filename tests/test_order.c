@@ -34,7 +34,7 @@ TEST(fork_join_unfolds_depth_first) {
 #ifdef CHECK_SANITIZED
     enum { DEPTH = 10 }; /* a spawn costs a mapping and a TSan fiber */
 #else
-    enum { DEPTH = 16 }; /* 131,071 coroutines */
+    enum { DEPTH = 20 }; /* 2,097,151 coroutines: long enough to trip the LIFO bound */
 #endif
     goc_wg wg = GOC_WG_INIT;
     struct node root = {DEPTH, &wg};
@@ -49,7 +49,10 @@ TEST(fork_join_unfolds_depth_first) {
     long total = (1L << (DEPTH + 1)) - 1;
     (void)total;
     if (goc_procs() == 1) CHECK_OP(p, <=, CHECK_SANITIZED_OR(total / 8, 4 * DEPTH));
-    CHECK_OP(p, <=, CHECK_SANITIZED_OR(total / 4, 4096));
+    /* With thieves the LIFO bound trips now and then; the tree must come
+     * back to depth first after it (it used to peak at ~30,000 when the
+     * FIFO phase lasted until the ring emptied). */
+    CHECK_OP(p, <=, CHECK_SANITIZED_OR(total / 4, 32 * DEPTH));
 }
 
 enum { STORM = CHECK_SANITIZED_OR(1000, 5000) };
