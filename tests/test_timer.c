@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "timer.h"
 
 TEST(after_fires_once_not_early) {
     int64_t t0 = goc_now();
@@ -215,4 +216,67 @@ TEST(sleep_survives_worker_replacement) {
         CHECK_OK(goc_recv_timeout(done, NULL, 5 * GOC_SEC));
         goc_chan_release(done);
     }
+}
+
+/* ---- the heap itself ------------------------------------------------------ */
+
+/* One heap driven directly, with no runtime: random arms, stops and runs,
+ * and a move to a second heap. Every armed timer that is not stopped fires
+ * exactly once, stopped ones never, and each heap fires in deadline order. */
+enum { HEAP_TIMERS = 5000 };
+static goc__timer heap_t[HEAP_TIMERS];
+static int heap_fired[HEAP_TIMERS];
+static bool heap_armed[HEAP_TIMERS];
+static int64_t heap_last;
+
+static void heap_fire(goc__timer *t, int64_t now) {
+    (void)now;
+    int i = (int)(t - heap_t);
+    CHECK_OP(t->when, >=, heap_last); /* deadline order */
+    heap_last = t->when;
+    heap_fired[i]++;
+    heap_armed[i] = false;
+}
+
+static void heap_run_all(goc__timers *h) {
+    heap_last = INT64_MIN;
+    while (goc__timers_run(h, goc_now(), 1 << 30) > 0) {
+    }
+    CHECK_EQ(goc__timers_next(h), INT64_MAX);
+}
+
+TEST(heap_slots_stay_consistent) {
+    goc__timers a, b;
+    goc__timers_init(&a);
+    goc__timers_init(&b);
+    uint32_t x = 12345;
+    for (int i = 0; i < HEAP_TIMERS; i++) goc__timer_init(&heap_t[i], heap_fire, NULL);
+    for (int round = 0; round < 20; round++) {
+        for (int k = 0; k < HEAP_TIMERS; k++) {
+            x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+            int i = (int)(x % HEAP_TIMERS);
+            bool earliest;
+            if (!heap_armed[i]) {
+                /* In the past: due at the next run, in deadline order. */
+                CHECK_OK(goc__timers_add(round % 2 ? &a : &b, &heap_t[i], (int64_t)(x >> 8), 0,
+                                         &earliest));
+                heap_armed[i] = true;
+            } else if (x % 3 == 0) {
+                CHECK(goc__timer_stop(&heap_t[i]));
+                heap_armed[i] = false;
+            }
+        }
+        int want[HEAP_TIMERS];
+        for (int i = 0; i < HEAP_TIMERS; i++) want[i] = heap_fired[i] + heap_armed[i];
+        if (round % 4 == 3) goc__timers_move(&a, &b); /* a retiring worker's heir */
+        heap_run_all(&a);
+        heap_run_all(&b);
+        for (int i = 0; i < HEAP_TIMERS; i++) {
+            CHECK_EQ(heap_fired[i], want[i]);
+            CHECK(!heap_armed[i]);
+        }
+    }
+    for (int i = 0; i < HEAP_TIMERS; i++) CHECK(!goc__timer_stop(&heap_t[i]));
+    goc__timers_term(&a);
+    goc__timers_term(&b);
 }
