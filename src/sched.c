@@ -58,6 +58,7 @@
 #define SPIN (20 * GOC_US)      /* a spinning worker's search before it sleeps */
 #define GRACE (3 * GOC_US) /* a busy worker's `next` and short ring are its own this long */
 #define RING_SHARE 4       /* a ring this long on a busy worker is worth sharing */
+#define NEXT_RUN 4         /* `next` picks in a row before the ring gets a turn */
 
 static struct {
     goc__lock lock;
@@ -178,18 +179,25 @@ static bool runq_put(goc__w *w, goc__g *g, bool next) {
     return true;
 }
 
-/* Owner: the next coroutine of w's own queue: `next`, then the ring's head.
- * Keeps the count of head-pushed entries (see spawn_put) roughly right: the
- * owner takes them first; thieves' takes are forgiven when the ring empties. */
+/* Owner: the next coroutine of w's own queue: `next`, then the ring's head,
+ * except that after NEXT_RUN picks in a row from `next` the ring's head goes
+ * first, so a hand-off chain cannot starve the ring. Keeps the count of
+ * head-pushed entries (see spawn_put) roughly right: the owner takes them
+ * first; thieves' takes are forgiven when the ring empties. */
 static goc__g *local_get(goc__w *w) {
-    goc__g *g = goc__runq_get_next(&w->q);
-    if (g) return g;
+    goc__g *g = w->nnext < NEXT_RUN ? goc__runq_get_next(&w->q) : NULL;
+    if (g) {
+        w->nnext++;
+        return g;
+    }
+    w->nnext = 0;
     g = goc__runq_pop(&w->q);
     if (g) {
         if (w->nhead) w->nhead--;
     } else {
         w->nhead = 0;
         w->lifo_off = false;
+        g = goc__runq_get_next(&w->q);
     }
     return g;
 }

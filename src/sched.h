@@ -75,6 +75,7 @@ struct goc__w {
     bool lifo_off;                      /* (o) spawns queue FIFO until ...    */
     uint32_t lifo_until;                /* (o) ... head reaches this index    */
     uint32_t nhead;                     /* (o) entries pushed at the head     */
+    uint32_t nnext;                     /* (o) picks from `next` in a row     */
     uint32_t rnd;                       /* (o) xorshift state                */
     struct goc__seen seen_next[GOC__SEEN]; /* (o) victims' `next`, when spinning */
     struct goc__seen seen_ring[GOC__SEEN]; /* (o) victims' short rings        */

@@ -81,3 +81,51 @@ TEST(spawn_storm_is_served_in_order_past_a_bound) {
     CHECK_OP(first, <, 600);
     goc_chan_release(done);
 }
+
+/* A hand-off chain through `next` (two coroutines answering each other over
+ * unbuffered channels) must not starve what waits in the ring: after a few
+ * picks from `next` in a row the ring's head gets a turn. Before that rule,
+ * on one worker the waiting coroutine ran only once the chain ended. */
+enum { CHAIN_MAX = 1000000 }; /* round trips before we call it starved */
+static _Atomic int bystander_ran;
+static _Atomic long chain_trips;
+static goc_chan *ping, *pong;
+
+static void bystander(void *arg) {
+    (void)arg;
+    atomic_store(&bystander_ran, 1);
+}
+
+static void ponger(void *arg) {
+    (void)arg;
+    long v;
+    while (goc_recv(ping, &v) == GOC_OK) CHECK_OK(goc_send(pong, &v));
+}
+
+static void pinger(void *done) {
+    CHECK_OK(goc_go(bystander, NULL)); /* into `next`...                    */
+    CHECK_OK(goc_go(ponger, NULL));    /* ...displaced to the ring by this  */
+    long v = 0;
+    while (!atomic_load(&bystander_ran) && v < CHAIN_MAX) {
+        CHECK_OK(goc_send(ping, &v));
+        CHECK_OK(goc_recv(pong, &v));
+        v++;
+    }
+    atomic_store(&chain_trips, v);
+    goc_close(ping);
+    goc_send(done, NULL);
+}
+
+TEST(next_chain_does_not_starve_the_ring) {
+    ping = goc_chan_make(sizeof(long), 0);
+    pong = goc_chan_make(sizeof(long), 0);
+    goc_chan *done = goc_chan_make(0, 1);
+    CHECK_OK(goc_go(pinger, done));
+    CHECK_OK(goc_recv(done, NULL));
+    printf("bystander ran after %ld round trips\n", atomic_load(&chain_trips));
+    CHECK(atomic_load(&bystander_ran));
+    CHECK_OP(atomic_load(&chain_trips), <, CHAIN_MAX);
+    goc_chan_release(ping);
+    goc_chan_release(pong);
+    goc_chan_release(done);
+}
