@@ -202,6 +202,12 @@ static goc__g *local_get(goc__w *w) {
     return g;
 }
 
+/* Has head passed lifo_until: is everything queued before FIFO began taken? */
+static bool lifo_done(goc__w *w) {
+    uint32_t h = goc__runq_idx(atomic_load_explicit(&w->q.head, memory_order_relaxed));
+    return (int32_t)(h - w->lifo_until) >= 0;
+}
+
 /* Owner: queues a new coroutine in `next`; what it displaces goes to the head
  * of the ring, so a fork/join tree unfolds depth first: only about its depth
  * is alive at once, on warm stacks, instead of a breadth-first frontier of
@@ -216,8 +222,7 @@ static goc__g *local_get(goc__w *w) {
 static bool spawn_put(goc__w *w, goc__g *g) {
     g = goc__runq_put_next(&w->q, g);
     if (!g) return false;
-    uint32_t h = goc__runq_idx(atomic_load_explicit(&w->q.head, memory_order_relaxed));
-    if (w->lifo_off && (int32_t)(h - w->lifo_until) >= 0) {
+    if (w->lifo_off && lifo_done(w)) {
         w->lifo_off = false;
         w->nhead = 0;
     }
