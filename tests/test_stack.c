@@ -64,11 +64,9 @@ TEST(million_spawned_from_coroutines) {
 }
 
 static gate the_gate;
-static _Atomic long parked;
 
 static void park_at_gate(void *arg) {
     (void)arg;
-    atomic_fetch_add(&parked, 1);
     gate_wait(&the_gate);
     atomic_fetch_add(&counter, 1);
 }
@@ -89,7 +87,7 @@ TEST(million_alive_small_stacks_then_rss_returns) {
         int r = goc_go_with(&o, park_at_gate, NULL);
         if (r != GOC_OK) check_fail(__FILE__, __LINE__, "spawn %ld: %s", i, goc_err_name(r));
     }
-    WAIT_UNTIL(atomic_load(&parked) == n, 120);
+    WAIT_UNTIL(gate_waiting(&the_gate) == n, 120);
     CHECK_EQ(goc_count(), n); /* all alive at once */
     long peak = rss_bytes(), vmas = vma_count();
     printf("%ld alive: rss %ld MB over a %ld MB baseline (%ld bytes each), %ld VMAs (%ld before); guards: %s\n",
@@ -380,7 +378,7 @@ static void enomem_in_coroutine(void *arg) {
 
 static void check_enomem_recovers(long spawned) {
     CHECK_OP(spawned, >, 0);
-    WAIT_UNTIL(atomic_load(&parked) == spawned, 60);
+    WAIT_UNTIL(gate_waiting(&the_gate) == spawned, 60);
     CHECK_EQ(gate_open(&the_gate), spawned); /* earlier coroutines finish */
     WAIT_UNTIL(atomic_load(&counter) == spawned, 60);
     for (int i = 0; i < 1000; i++) CHECK_OK(goc_go(add_one, NULL)); /* works again */
@@ -400,7 +398,7 @@ TEST(enomem_after_slab_exhausted_in_coroutine) {
     WAIT_UNTIL(atomic_load(&enomem_seen), 60);
     long spawned = atomic_load(&spawned_before_enomem);
     printf("GOC_ENOMEM after %ld spawns\n", spawned);
-    WAIT_UNTIL(atomic_load(&parked) == spawned, 60);
+    WAIT_UNTIL(gate_waiting(&the_gate) == spawned, 60);
     CHECK_EQ(gate_open(&the_gate), spawned);
     WAIT_UNTIL(atomic_load(&counter) == spawned, 60);
     wait_all_exited();

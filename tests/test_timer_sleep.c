@@ -92,12 +92,11 @@ TEST(sleepers_100k_all_wake_none_early) {
  * resume in either order, on either thread. There only "all wake, none
  * early" holds; inversions are printed for information. */
 static gate start_gate;
-static _Atomic long at_gate, late_start;
+static _Atomic long late_start;
 static _Atomic int64_t order_base;
 
 static void abs_sleeper(void *arg) {
     struct sleeper *s = &sl[(intptr_t)arg];
-    atomic_fetch_add(&at_gate, 1);
     gate_wait(&start_gate);
     s->deadline += atomic_load(&order_base);
     s->parked_on = goc__worker_index();
@@ -123,7 +122,7 @@ TEST(sleepers_wake_in_deadline_order) {
     sl = calloc((size_t)n, sizeof *sl);
     for (long i = 0; i < n; i++) sl[i].deadline = (int64_t)(splitmix(&rnd) % 300000) * GOC_US;
     for (long i = 0; i < n; i++) CHECK_OK(goc_go(abs_sleeper, (void *)(intptr_t)i));
-    WAIT_UNTIL(atomic_load(&at_gate) == n, 120);
+    WAIT_UNTIL(gate_waiting(&start_gate) == n, 120);
     atomic_store(&order_base, goc_now() + GOC_SEC);
     CHECK_EQ(gate_open(&start_gate), n);
     WAIT_UNTIL(atomic_load(&counter) == n, 120);

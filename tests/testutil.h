@@ -165,6 +165,7 @@ typedef struct {
     goc__lock lock;
     int open;         /* (lock) */
     gate_node *head;  /* (lock) */
+    long waiting;     /* (lock) nodes on head */
 } gate;
 
 __attribute__((unused)) static void gate_wait(gate *g) {
@@ -180,10 +181,23 @@ __attribute__((unused)) static void gate_wait(gate *g) {
     goc__wait_init(&n.wt, goc__self(), false);
     n.next = g->head;
     g->head = &n;
+    g->waiting++;
     int r = goc__wait_block(&n.wt, -1, latch_unlock, &g->lock);
     TU_HIDDEN_END();
     TU_ACQUIRE(g);
     if (r != GOC_OK) check_fail(__FILE__, __LINE__, "gate_wait: %s", goc_err_name(r));
+}
+
+/* How many wait at g now: queued, not merely on their way to gate_wait.
+ * Tests wait for this, not for a counter bumped before gate_wait, before
+ * they open the gate and check how many it woke. */
+__attribute__((unused)) static long gate_waiting(gate *g) {
+    TU_HIDDEN_BEGIN();
+    goc__lock_acquire(&g->lock);
+    long n = g->waiting;
+    goc__lock_release(&g->lock);
+    TU_HIDDEN_END();
+    return n;
 }
 
 /* Wakes every waiter; returns how many. */
@@ -194,6 +208,7 @@ __attribute__((unused)) static long gate_open(gate *g) {
     g->open = 1;
     gate_node *list = g->head;
     g->head = NULL;
+    g->waiting = 0;
     for (gate_node *n = list; n; n = n->next)
         if (!goc__wait_claim(&n->wt, GOC_OK)) check_fail(__FILE__, __LINE__, "gate: claimed twice");
     goc__lock_release(&g->lock);
