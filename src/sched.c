@@ -392,7 +392,8 @@ void goc_yield(void) {
             sched_switch(w, w->cur, hook_requeue_global, w->cur, false);
             return;
         }
-        if (goc__timers_next(&w->timers) > goc__now()) return; /* nothing else could run here */
+        int64_t t = goc__timers_next(&w->timers);
+        if (t == INT64_MAX || t > goc__now()) return; /* nothing else could run here */
     }
     sched_switch(w, w->cur, hook_requeue, w->cur, false);
 }
