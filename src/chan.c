@@ -134,7 +134,13 @@ void goc__chan_wake(goc__node *n) {
 
 static char *slot(goc_chan *c, size_t i) { return c->buf + i * c->elem; }
 
-int goc__chan_send_locked(goc_chan *c, const void *v, goc__node **wake) {
+/* Ring index arithmetic without a division (tens of cycles per operation). */
+static size_t ring_add(const goc_chan *c, size_t i, size_t k) {
+    i += k;
+    return i >= c->cap ? i - c->cap : i;
+}
+
+static GOC_INLINE int send_locked(goc_chan *c, const void *v, goc__node **wake) {
     if (c->closed) return GOC_CLOSED;
     goc__node *r = waitq_take(&c->recvq);
     if (r) {
@@ -145,7 +151,7 @@ int goc__chan_send_locked(goc_chan *c, const void *v, goc__node **wake) {
         return GOC_OK;
     }
     if (c->count < c->cap) {
-        size_t i = (c->head + c->count) % c->cap;
+        size_t i = ring_add(c, c->head, c->count);
         goc__race_acquire(TAKEN(c, i));
         goc__elem_copy(slot(c, i), v, c->elem);
         goc__race_release(SENT(c, i));
@@ -155,7 +161,7 @@ int goc__chan_send_locked(goc_chan *c, const void *v, goc__node **wake) {
     return GOC_EAGAIN;
 }
 
-int goc__chan_recv_locked(goc_chan *c, void *out, goc__node **wake) {
+static GOC_INLINE int recv_locked(goc_chan *c, void *out, goc__node **wake) {
     goc__node *s = c->count == c->cap ? waitq_take(&c->sendq) : NULL;
     if (s) {
         goc__race_acquire(s);
@@ -169,7 +175,7 @@ int goc__chan_recv_locked(goc_chan *c, void *out, goc__node **wake) {
             goc__race_release(TAKEN(c, i));
             goc__elem_copy(slot(c, i), s->elem, c->elem);
             goc__race_release(SENT(c, i));
-            c->head = (i + 1) % c->cap;
+            c->head = ring_add(c, i, 1);
         }
         s->success = true;
         *wake = s;
@@ -180,7 +186,7 @@ int goc__chan_recv_locked(goc_chan *c, void *out, goc__node **wake) {
         goc__race_acquire(SENT(c, i));
         if (out) goc__elem_copy(out, slot(c, i), c->elem);
         goc__race_release(TAKEN(c, i));
-        c->head = (i + 1) % c->cap;
+        c->head = ring_add(c, i, 1);
         c->count--;
         return GOC_OK;
     }
@@ -192,12 +198,20 @@ int goc__chan_recv_locked(goc_chan *c, void *out, goc__node **wake) {
     return GOC_EAGAIN;
 }
 
+int goc__chan_send_locked(goc_chan *c, const void *v, goc__node **wake) {
+    return send_locked(c, v, wake);
+}
+
+int goc__chan_recv_locked(goc_chan *c, void *out, goc__node **wake) {
+    return recv_locked(c, out, wake);
+}
+
 /* ---- blocking operations ---------------------------------------------- */
 
 static void unlock_chan(void *c) { goc__lock_release(&((goc_chan *)c)->lock); }
 
 /* Blocks on a NULL channel: only the deadline ends it. */
-static int block_forever(int64_t deadline) {
+static GOC_NOINLINE int block_forever(int64_t deadline) {
     goc__wait wt;
     goc__wait_init(&wt, goc__self(), false);
     if (deadline < 0) {
@@ -207,24 +221,16 @@ static int block_forever(int64_t deadline) {
     return goc__wait_block(&wt, deadline, NULL, NULL);
 }
 
-/* A send or receive: at once if possible, else wait in q until deadline
- * (0: never wait). */
-static int chan_op(goc_chan *c, void *v, bool send, int64_t deadline) {
-    if (!c) return deadline == 0 ? GOC_EAGAIN : block_forever(deadline);
-    goc__node *wake = NULL;
-    goc__lock_acquire(&c->lock);
-    int r = send ? goc__chan_send_locked(c, v, &wake) : goc__chan_recv_locked(c, v, &wake);
-    if (r != GOC_EAGAIN || deadline == 0) {
-        goc__lock_release(&c->lock);
-        if (wake) goc__chan_wake(wake);
-        return r;
-    }
+/* With c locked, for an operation that cannot complete now: waits in c's
+ * queue until a peer completes it, close, or the deadline. Kept out of line
+ * so that the operations that complete at once stay small. */
+static GOC_NOINLINE int chan_wait(goc_chan *c, void *v, bool send, int64_t deadline) {
     goc__wait wt;
     goc__node n = {.wt = &wt, .elem = v, .index = 0};
     goc__wait_init(&wt, goc__self(), false);
     goc__waitq_push(send ? &c->sendq : &c->recvq, &n);
     goc__race_release(&n);
-    r = goc__wait_block(&wt, deadline, unlock_chan, c);
+    int r = goc__wait_block(&wt, deadline, unlock_chan, c);
     if (r == GOC_OK) {
         goc__node_woken(&n);
         r = n.success ? GOC_OK : GOC_CLOSED;
@@ -234,6 +240,19 @@ static int chan_op(goc_chan *c, void *v, bool send, int64_t deadline) {
         if (n.queued) goc__waitq_unlink(send ? &c->sendq : &c->recvq, &n);
         goc__lock_release(&c->lock);
     }
+    return r;
+}
+
+/* A send or receive: at once if possible, else wait until deadline (0: never
+ * wait). */
+static inline int chan_op(goc_chan *c, void *v, bool send, int64_t deadline) {
+    if (!c) return deadline == 0 ? GOC_EAGAIN : block_forever(deadline);
+    goc__node *wake = NULL;
+    goc__lock_acquire(&c->lock);
+    int r = send ? send_locked(c, v, &wake) : recv_locked(c, v, &wake);
+    if (r == GOC_EAGAIN && deadline != 0) return chan_wait(c, v, send, deadline);
+    goc__lock_release(&c->lock);
+    if (wake) goc__chan_wake(wake);
     return r;
 }
 

@@ -12,6 +12,7 @@
 #define GOC_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define GOC_CACHELINE 64
 #define GOC_NOINLINE __attribute__((noinline))
+#define GOC_INLINE inline __attribute__((always_inline))
 #define GOC_NORETURN __attribute__((noreturn))
 
 /* Fault injection points. */
