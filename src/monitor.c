@@ -11,6 +11,9 @@
  * not stuck, and is left alone until it runs. Every TRIM it returns
  * the pages of stacks that stayed free to the kernel.
  *
+ * Every TICK it also publishes the time (goc__sched_clock), so that switches
+ * need not read the clock while every timer is far off.
+ *
  * When every worker is idle and no stack awaits trimming it sleeps until a
  * worker wakes (goc__monitor_kick), so an idle program uses no CPU.
  *
@@ -94,6 +97,7 @@ static void *monitor_main(void *arg) {
     bool trim_pending = true;
     for (;;) {
         if (!trim_pending && goc__sched_idle_all()) {
+            goc__sched_clock(INT64_MAX); /* it goes stale while we sleep */
             atomic_store(&asleep, 1);
             if (goc__sched_idle_all()) goc__futex_wait(&asleep, 1, -1);
             atomic_store(&asleep, 0);
@@ -102,6 +106,7 @@ static void *monitor_main(void *arg) {
             goc__futex_wait(&asleep, 0, goc__now() + TICK);
         }
         int64_t now = goc__now();
+        goc__sched_clock(now);
         int n = goc__nworkers();
         for (int i = 0; i < n; i++) watch(goc__worker(i), now);
         if (now - last_trim >= TRIM) {

@@ -1,6 +1,7 @@
 /* Sleeping: 100,000 concurrent sleepers all wake, none early, in deadline
  * order; sleeps on threads; zero and negative durations; ENOMEM from the
- * timer heap; sleepers whose worker is blocked; sleepers cost no CPU. */
+ * timer heap; sleepers whose worker is blocked or busy with a hand-off chain;
+ * sleepers cost no CPU. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -272,6 +273,81 @@ TEST(sleeper_wakes_while_its_worker_is_blocked) {
     WAIT_UNTIL(atomic_load(&blockers_done) == nblockers(), 60);
     for (int i = 0; i < nblockers(); i++) CHECK_EQ(atomic_load(&woke_when_blocker_returned[i]), 1);
     wait_all_exited();
+}
+
+/* ---- a hand-off chain -------------------------------------------------------------- */
+
+/* Two coroutines hand a value back and forth, so their worker switches
+ * straight from one to the other and seldom passes through its scheduler,
+ * while a timer far off is pending (switches then skip the clock read) and
+ * one near is due. */
+#define CHAIN_ROUNDS 20
+
+struct chain {
+    goc_chan *a, *b, *hold;
+    int64_t near_ns;
+    _Atomic int stop, done;
+};
+
+static struct chain chains[CHAIN_ROUNDS];
+
+static void chain_pong(void *arg) {
+    struct chain *c = arg;
+    long v;
+    while (goc_recv(c->a, &v) == GOC_OK) {
+        v++;
+        CHECK_OK(goc_send(c->b, &v));
+    }
+}
+
+static void chain_ping(void *arg) {
+    struct chain *c = arg;
+    for (long i = 0; !atomic_load(&c->stop); i++) {
+        long v = i;
+        CHECK_OK(goc_send(c->a, &v));
+        CHECK_OK(goc_recv(c->b, &v));
+        CHECK_EQ(v, i + 1);
+    }
+    goc_close(c->a);
+    atomic_fetch_add(&c->done, 1);
+}
+
+static void chain_far(void *arg) {
+    struct chain *c = arg;
+    CHECK_EQ(goc_recv_timeout(c->hold, NULL, 600 * GOC_SEC), GOC_CLOSED);
+    atomic_fetch_add(&c->done, 1);
+}
+
+static void chain_near(void *arg) {
+    struct chain *c = arg;
+    int64_t t = goc_now();
+    CHECK_OK(goc_sleep(c->near_ns));
+    CHECK_OP(goc_now(), >=, t + c->near_ns);
+    atomic_store(&c->stop, 1);
+}
+
+TEST(sleeper_wakes_during_a_hand_off_chain) {
+    for (int round = 0; round < CHAIN_ROUNDS; round++) {
+        struct chain *c = &chains[round];
+        c->a = goc_chan_make(sizeof(long), 0);
+        c->b = goc_chan_make(sizeof(long), 0);
+        c->hold = goc_chan_make(0, 0);
+        CHECK(c->a && c->b && c->hold);
+        c->near_ns = (round % 5 + 1) * GOC_MS;
+        CHECK_OK(goc_go(chain_far, c));
+        CHECK_OK(goc_go(chain_pong, c));
+        CHECK_OK(goc_go(chain_ping, c));
+        CHECK_OK(goc_go(chain_near, c));
+        WAIT_UNTIL(atomic_load(&c->done) == 1, 60);
+        CHECK_OK(goc_close(c->hold));
+        WAIT_UNTIL(atomic_load(&c->done) == 2, 60);
+        wait_all_exited();
+    }
+    for (int round = 0; round < CHAIN_ROUNDS; round++) {
+        goc_chan_release(chains[round].a);
+        goc_chan_release(chains[round].b);
+        goc_chan_release(chains[round].hold);
+    }
 }
 
 /* ---- churn ------------------------------------------------------------------------- */
