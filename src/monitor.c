@@ -113,6 +113,7 @@ static void *monitor_main(void *arg) {
             trim_pending = goc__stack_trim();
             last_trim = now;
         }
+        goc__sched_clock(goc__now()); /* watching and trimming may take a while */
     }
     return NULL;
 }

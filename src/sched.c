@@ -410,8 +410,11 @@ void goc_yield(void) {
             sched_switch(w, w->cur, hook_requeue_global, w->cur, false);
             return;
         }
+        /* Nothing else could run here, unless a timer is due: read the clock
+         * (a yield loop does not switch, so no scheduler pass would catch a
+         * timer the recent clock missed). */
         int64_t t = goc__timers_next(&w->timers);
-        if (t == INT64_MAX || !timer_due(t)) return; /* nothing else could run here */
+        if (t == INT64_MAX || t > goc__now()) return;
     }
     sched_switch(w, w->cur, hook_requeue, w->cur, false);
 }
@@ -604,6 +607,7 @@ static goc__g *idle(goc__w *w) {
                 w->spinning = true;
                 atomic_fetch_add(&sched.nspinning, 1);
             }
+            goc__monitor_kick(); /* it may have gone to sleep: all were idle */
             return NULL;
         }
     }
