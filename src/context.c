@@ -25,8 +25,8 @@
  *
  * Locking: a node's lock guards its err (written), its list, its nchildren,
  * and the `linked`/prev/next fields of the nodes in its list.
- * Lock order: ancestor's lock < descendant's lock < channel lock and timer
- * heap lock. Cancelling holds the locks of the whole path from the cancelled
+ * Lock order: ancestor's lock < descendant's lock < channel lock, sched.lock
+ * and timer heap lock (arming a deadline holds the node's lock). Cancelling holds the locks of the whole path from the cancelled
  * node down to the node it is working on (as Go holds c.mu while it cancels
  * the children), so a second canceller of any node on the path waits until the
  * subtree is done; every other operation takes one node lock at a time.
@@ -249,14 +249,21 @@ static void propagate(cnode *n) {
 }
 
 /* Arms n's own deadline, or cancels n at once if it has passed. Returns
- * GOC_OK, or an error from the timer (n then needs freeing). */
+ * GOC_OK, or an error from the timer (n then needs freeing). n is in its
+ * up's list already, so an ancestor's canceller may be marking it: the timer
+ * starts under n's lock, and only while err is 0, so that canceller either
+ * came first (no timer) or finds it armed and stops it. */
 static int arm(cnode *n) {
-    if (atomic_load_explicit(&n->err, memory_order_relaxed)) return GOC_OK;
     if (n->base.deadline <= goc__now()) {
         cancel(n, GOC_ETIMEDOUT);
         return GOC_OK;
     }
-    return goc__timer_start(timer_of(n), n->base.deadline, 0);
+    int r = GOC_OK;
+    goc__lock_acquire(&n->lock);
+    if (!atomic_load_explicit(&n->err, memory_order_relaxed))
+        r = goc__timer_start(timer_of(n), n->base.deadline, 0);
+    goc__lock_release(&n->lock);
+    return r;
 }
 
 /* A cancel node under parent; deadline > 0 is its own deadline, used when

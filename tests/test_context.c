@@ -341,6 +341,49 @@ TEST(deadline_timers_are_released_on_cancel_and_release) {
     free(v);
 }
 
+/* A thread cancels the parent while the main thread creates a timed child
+ * under it: the child ends up cancelled, and whichever came first, its timer
+ * is not left armed (it was, when the parent's cancel found the timer not yet
+ * started and the child's creation started it after). */
+static goc_ctx *race_parent;
+static _Atomic long race_phase;
+
+static void *race_cancel_parent(void *arg) {
+    long n = (long)arg;
+    for (long i = 0; i < n; i++) {
+        while (atomic_load(&race_phase) != 2 * i + 1) {
+        }
+        goc_ctx_cancel(race_parent);
+        atomic_store(&race_phase, 2 * i + 2);
+    }
+    return NULL;
+}
+
+TEST(timed_child_created_during_its_parents_cancel_leaves_no_timer) {
+    long n = CHECK_SCALE(200000);
+    goc_ctx *warm = goc_ctx_with_timeout(NULL, 3600 * GOC_SEC); /* starts the runtime */
+    goc_ctx_cancel(warm);
+    goc_ctx_release(warm);
+    size_t base = pending_timers();
+    long armed = 0;
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, race_cancel_parent, (void *)n), 0);
+    for (long i = 0; i < n; i++) {
+        race_parent = goc_ctx_with_cancel(NULL);
+        atomic_store(&race_phase, 2 * i + 1);
+        goc_ctx *c = goc_ctx_with_timeout(race_parent, 3600 * GOC_SEC);
+        while (atomic_load(&race_phase) != 2 * i + 2) {
+        }
+        check_cancelled(c, GOC_ECANCELED);
+        if (pending_timers() != base) armed++;
+        goc_ctx_release(c);
+        goc_ctx_release(race_parent);
+    }
+    pthread_join(t, NULL);
+    CHECK_EQ(armed, 0);
+    CHECK_EQ(pending_timers(), base);
+}
+
 /* Short deadlines firing while their contexts are released and cancelled:
  * callbacks, cancellers and the free path race on the same nodes. */
 static void timeout_churn(void *arg) {
