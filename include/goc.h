@@ -208,8 +208,11 @@ GOC_API goc_chan *goc_after(int64_t ns);
 
 GOC_API goc_timer *goc_timer_new(int64_t ns);        /* NULL: ENOMEM           */
 GOC_API goc_chan *goc_timer_chan(goc_timer *t);      /* borrowed reference     */
-GOC_API bool goc_timer_stop(goc_timer *t);           /* true: it was pending   */
-GOC_API bool goc_timer_reset(goc_timer *t, int64_t ns); /* true: was pending   */
+/* stop and reset: true if the timer was pending, or had fired and its value
+ * was not yet received (that value is discarded; Go 1.23). Safe to call from
+ * many coroutines and threads at once. */
+GOC_API bool goc_timer_stop(goc_timer *t);
+GOC_API bool goc_timer_reset(goc_timer *t, int64_t ns);
 GOC_API void goc_timer_free(goc_timer *t);           /* stops it, frees it     */
 
 GOC_API goc_ticker *goc_ticker_new(int64_t period);  /* NULL: ENOMEM/EINVAL    */

@@ -4,19 +4,29 @@
  * callback sends without blocking, so a slow reader loses ticks rather than
  * delaying the timer, and a ticker keeps its phase (timer.c skips missed
  * periods). stop and reset drain the channel after the timer is disarmed, so
- * no value from before them is received afterwards (Go 1.23 semantics).
+ * no value from before them is received afterwards, and a value they drain
+ * counts as the timer still pending (Go 1.23 semantics: `if (!stop) recv`
+ * never blocks).
  *
  * Invariants: a goc_timer/goc_ticker's runtime timer is disarmed before its
  * memory is freed; goc_after's timer frees itself after its single firing
  * (period GOC__TIMER_DETACHED: the runner does not touch it afterwards).
+ *
+ * Locking: stop and reset hold the timechan's lock, so that any number of
+ * coroutines and threads may stop and reset one timer at once, as in Go (a
+ * runtime timer must not be started twice). Lock order: timechan lock <
+ * channel lock < sched.lock < timer heap lock. The callback takes no
+ * timechan lock.
  */
 #include "goc.h"
+#include "lock.h"
 #include "timer.h"
 
 /* A runtime timer and the channel it fires into: both public kinds. */
 struct timechan {
     goc__timer t;
     goc_chan *ch;
+    goc__lock lock; /* stop and reset */
 };
 
 struct goc_timer {
@@ -64,6 +74,7 @@ static struct timechan *timechan_new(size_t size, int64_t first, int64_t period)
     struct timechan *c = goc__malloc(size);
     if (!c) return NULL;
     c->ch = goc_chan_make(sizeof(int64_t), 1);
+    c->lock = (goc__lock){0};
     if (c->ch) {
         goc__timer_init(&c->t, fire, c->ch);
         if (goc__timer_start(&c->t, first, period) == GOC_OK) return c;
@@ -73,11 +84,27 @@ static struct timechan *timechan_new(size_t size, int64_t first, int64_t period)
     return NULL;
 }
 
-/* Disarms, then drains: nothing from before is received afterwards. */
-static bool timechan_stop(struct timechan *c) {
+/* With c locked: disarms, then drains, so nothing from before is received
+ * afterwards. True if the timer was pending or its value not yet received. */
+static bool stop_locked(struct timechan *c) {
     bool pending = goc__timer_stop(&c->t);
-    goc_try_recv(c->ch, NULL);
+    bool drained = goc_try_recv(c->ch, NULL) == GOC_OK;
+    return pending || drained;
+}
+
+/* Stops c and, if period >= 0, arms it again at `first`. Returns whether it
+ * was pending (stop_locked), and in *r what arming returned. */
+static bool timechan_reset(struct timechan *c, int64_t first, int64_t period, int *r) {
+    goc__lock_acquire(&c->lock);
+    bool pending = stop_locked(c);
+    *r = period >= 0 ? goc__timer_start(&c->t, first, period) : GOC_OK;
+    goc__lock_release(&c->lock);
     return pending;
+}
+
+static bool timechan_stop(struct timechan *c) {
+    int r;
+    return timechan_reset(c, 0, -1, &r);
 }
 
 static void timechan_free(struct timechan *c) {
@@ -97,10 +124,8 @@ goc_chan *goc_timer_chan(goc_timer *tm) { return tm->c.ch; }
 bool goc_timer_stop(goc_timer *tm) { return timechan_stop(&tm->c); }
 
 bool goc_timer_reset(goc_timer *tm, int64_t ns) {
-    bool pending = timechan_stop(&tm->c);
-    /* The heap may need to grow; on failure the timer stays stopped. */
-    goc__timer_start(&tm->c.t, at(ns), 0);
-    return pending;
+    int r; /* the heap may need to grow; on failure the timer stays stopped */
+    return timechan_reset(&tm->c, at(ns), 0, &r);
 }
 
 void goc_timer_free(goc_timer *tm) {
@@ -120,8 +145,9 @@ void goc_ticker_stop(goc_ticker *tk) { timechan_stop(&tk->c); }
 
 int goc_ticker_reset(goc_ticker *tk, int64_t period) {
     if (period <= 0) return GOC_EINVAL;
-    timechan_stop(&tk->c);
-    return goc__timer_start(&tk->c.t, at(period), period);
+    int r;
+    timechan_reset(&tk->c, at(period), period, &r);
+    return r;
 }
 
 void goc_ticker_free(goc_ticker *tk) {

@@ -103,6 +103,8 @@ static int heap_insert(goc__timers *h, goc__timer *t) {
 
 int goc__timers_add(goc__timers *h, goc__timer *t, int64_t when, int64_t period, bool *earliest) {
     goc__lock_acquire(&h->lock);
+    if (atomic_load_explicit(&t->state, memory_order_relaxed) != GOC__TIMER_IDLE)
+        goc__throw("a timer was armed while armed or running (concurrent start)");
     t->when = when;
     t->period = period;
     int r = heap_insert(h, t);

@@ -1,6 +1,7 @@
 /* Time as channels: goc_after, goc_timer (stop, reset, no stale values),
  * goc_ticker (drops ticks for a slow reader, keeps its period), ordering,
  * and many pending timers. */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -40,11 +41,20 @@ TEST(timer_stop_prevents_firing) {
     goc_timer_free(t);
 }
 
+/* Fired, its value not received: as in Go 1.23 the timer still counts as
+ * pending, so `if (!goc_timer_stop(t)) goc_recv(...)` never blocks, and no
+ * value from before is received afterwards. */
 TEST(timer_stop_after_firing_leaves_no_stale_value) {
     goc_timer *t = goc_timer_new(GOC_MS);
     while (goc_len(goc_timer_chan(t)) == 0) goc_sleep(GOC_MS); /* fired: its value waits */
-    CHECK(!goc_timer_stop(t));
+    CHECK(goc_timer_stop(t));
     CHECK_ERR(GOC_EAGAIN, goc_try_recv(goc_timer_chan(t), NULL));
+    CHECK(!goc_timer_stop(t));
+    CHECK(!goc_timer_reset(t, GOC_MS));
+    while (goc_len(goc_timer_chan(t)) == 0) goc_sleep(GOC_MS);
+    CHECK(goc_timer_reset(t, GOC_SEC)); /* drained the value of the last arming */
+    CHECK_ERR(GOC_EAGAIN, goc_try_recv(goc_timer_chan(t), NULL));
+    CHECK(goc_timer_stop(t));
     goc_timer_free(t);
 }
 
@@ -178,6 +188,52 @@ TEST(hundred_thousand_pending_timers) {
     }
     while (atomic_load(&fired) < n) goc_sleep(GOC_MS);
     CHECK_EQ(atomic_load(&fired), n);
+}
+
+/* One timer stopped and reset by many coroutines and threads at once, as Go
+ * allows (it used to be armed twice and corrupt a timer heap). Afterwards it
+ * works as new, and so do other timers. */
+#define SHARED_OPS CHECK_SCALE(100000)
+
+static goc_timer *shared_t;
+static goc_wg shared_wg = GOC_WG_INIT;
+
+static void shared_reset(void *arg) {
+    for (int j = 0; j < SHARED_OPS; j++) goc_timer_reset(shared_t, 3600 * GOC_SEC + j);
+    if (arg) goc_wg_done(&shared_wg);
+}
+
+static void shared_stop(void *arg) {
+    (void)arg;
+    for (int j = 0; j < SHARED_OPS; j++) goc_timer_stop(shared_t);
+    goc_wg_done(&shared_wg);
+}
+
+static void *shared_reset_thread(void *arg) {
+    shared_reset(arg);
+    return NULL;
+}
+
+TEST(one_timer_stopped_and_reset_from_many_places) {
+    shared_t = goc_timer_new(3600 * GOC_SEC);
+    CHECK(shared_t);
+    CHECK_OK(goc_wg_add(&shared_wg, 16));
+    for (int i = 0; i < 16; i++) CHECK_OK(goc_go(i % 2 ? shared_stop : shared_reset, &shared_wg));
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) CHECK_EQ(pthread_create(&th[i], NULL, shared_reset_thread, NULL), 0);
+    goc_wg_wait(&shared_wg);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    goc_timer_stop(shared_t);
+    CHECK_ERR(GOC_EAGAIN, goc_try_recv(goc_timer_chan(shared_t), NULL));
+    CHECK(!goc_timer_reset(shared_t, GOC_MS));
+    int64_t when;
+    CHECK_OK(goc_recv(goc_timer_chan(shared_t), &when));
+    CHECK_ERR(GOC_ETIMEDOUT, goc_recv_timeout(goc_timer_chan(shared_t), NULL, 5 * GOC_MS));
+    goc_timer_free(shared_t);
+    CHECK_OK(goc_sleep(GOC_MS));
+    goc_chan *c = goc_after(GOC_MS);
+    CHECK_OK(goc_recv(c, NULL));
+    goc_chan_release(c);
 }
 
 TEST(stopped_timers_cost_nothing_later) {
