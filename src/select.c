@@ -97,11 +97,14 @@ static goc__waitq *queue_of(goc_case *cs) {
     return cs->op == GOC_OP_SEND ? &cs->ch->sendq : &cs->ch->recvq;
 }
 
-/* Enqueues a node per case (with all locked), blocks, cleans up. */
+/* Enqueues a node per case (with all locked), blocks, cleans up. Nodes are
+ * queued in poll order: when several cases name one channel, which of them
+ * a peer completes is random, as the choice among ready cases is. */
 static int block(sel *s, int64_t deadline) {
     goc__wait wt;
     goc__wait_init(&wt, goc__self(), true);
-    for (size_t i = 0; i < s->n; i++) {
+    for (size_t k = 0; k < s->n; k++) {
+        size_t i = s->poll[k];
         goc_case *cs = &s->cases[i];
         goc__node *nd = &s->nodes[i];
         *nd = (goc__node){.wt = &wt, .elem = cs->ptr, .index = (int)i};

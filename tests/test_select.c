@@ -105,6 +105,51 @@ TEST(duplicate_cases_of_one_channel) {
     goc_chan_release(c);
 }
 
+/* A select blocked on several cases of one channel is completed through any
+ * of them, at random (Go's TestPseudoRandomSend): its waiting nodes are not
+ * queued in case order. The peer pauses before each operation so that the
+ * select is usually blocked by then. */
+#define DUP_ROUNDS 1000
+
+static void slow_recv_n(void *arg) {
+    goc_chan *c = arg;
+    for (int i = 0; i < DUP_ROUNDS; i++) {
+        goc_sleep(10 * GOC_US);
+        CHECK_OK(goc_recv(c, NULL));
+    }
+}
+
+static void slow_send_n(void *arg) {
+    goc_chan *c = arg;
+    for (int i = 0; i < DUP_ROUNDS; i++) {
+        goc_sleep(10 * GOC_US);
+        CHECK_OK(goc_send(c, &i));
+    }
+}
+
+TEST(blocked_duplicate_cases_are_chosen_at_random) {
+    goc_chan *c = goc_chan_make(sizeof(int), 0);
+    int hits[3] = {0}, one = 1, zero = 0;
+    CHECK_OK(goc_go(slow_recv_n, c));
+    for (int i = 0; i < DUP_ROUNDS; i++) {
+        goc_case cs[] = {GOC_SEND(c, &one), GOC_SEND(c, &zero)};
+        hits[goc_select(cs, 2, GOC_FOREVER)]++;
+    }
+    CHECK_OP(hits[0], >, DUP_ROUNDS / 10);
+    CHECK_OP(hits[1], >, DUP_ROUNDS / 10);
+    hits[0] = hits[1] = 0;
+    CHECK_OK(goc_go(slow_send_n, c));
+    for (int i = 0; i < DUP_ROUNDS; i++) {
+        int v[3] = {-1, -1, -1};
+        goc_case cs[] = {GOC_RECV(c, &v[0]), GOC_RECV(c, &v[1]), GOC_RECV(c, &v[2])};
+        int r = goc_select(cs, 3, GOC_FOREVER);
+        CHECK_EQ(v[r], i);
+        hits[r]++;
+    }
+    for (int k = 0; k < 3; k++) CHECK_OP(hits[k], >, DUP_ROUNDS / 10);
+    goc_chan_release(c);
+}
+
 TEST(closed_channel_cases) {
     goc_chan *c = goc_chan_make(sizeof(int), 0);
     goc_close(c);
