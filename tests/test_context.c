@@ -384,6 +384,88 @@ TEST(timed_child_created_during_its_parents_cancel_leaves_no_timer) {
     CHECK_EQ(pending_timers(), base);
 }
 
+/* The same race between coroutines: several create timed children while
+ * the parent is cancelled. */
+typedef struct {
+    goc_ctx *parent;
+    goc_ctx **out;
+    int n;
+    goc_chan *done;
+} timed_maker;
+
+static void make_timed_children(void *p) {
+    timed_maker *m = p;
+    for (int i = 0; i < m->n; i++) {
+        m->out[i] = goc_ctx_with_timeout(m->parent, 3600 * GOC_SEC);
+        CHECK(m->out[i]);
+        if (i % 8 == 0) goc_yield();
+    }
+    CHECK_OK(goc_send(m->done, NULL));
+}
+
+TEST(timed_children_created_by_coroutines_during_cancel_leave_no_timer) {
+    enum { K = 4, N = 200 };
+    size_t base = pending_timers();
+    for (int round = 0; round < CHECK_SCALE(200); round++) {
+        goc_ctx *parent = goc_ctx_with_cancel(NULL);
+        goc_ctx **v = calloc(K * N, sizeof *v);
+        timed_maker m[K];
+        goc_chan *done = goc_chan_make(0, K);
+        for (int k = 0; k < K; k++) {
+            m[k] = (timed_maker){parent, v + k * N, N, done};
+            CHECK_OK(goc_go(make_timed_children, &m[k]));
+        }
+        goc_yield();
+        goc_ctx_cancel(parent);
+        for (int k = 0; k < K; k++) CHECK_OK(goc_recv(done, NULL));
+        for (int i = 0; i < K * N; i++) check_cancelled(v[i], GOC_ECANCELED);
+        CHECK_EQ(pending_timers(), base);
+        for (int i = 0; i < K * N; i++) goc_ctx_release(v[i]);
+        goc_ctx_release(parent);
+        goc_chan_release(done);
+        free(v);
+    }
+}
+
+/* Cancelled before its deadline, a context stays cancelled, and so does a
+ * child that inherited that deadline (Go's TestCanceledTimeout). */
+TEST(cancelled_before_the_deadline_stays_cancelled) {
+    goc_ctx *p = goc_ctx_with_timeout(NULL, 5 * GOC_MS);
+    goc_ctx *c = goc_ctx_with_timeout(p, 10 * GOC_MS); /* inherits p's deadline */
+    goc_ctx *d = goc_ctx_with_timeout(NULL, 5 * GOC_MS);
+    goc_ctx_cancel(c);
+    goc_ctx_cancel(d);
+    CHECK_ERR(GOC_CLOSED, goc_recv(goc_ctx_done(p), NULL)); /* p's deadline passes */
+    CHECK_OK(goc_sleep(5 * GOC_MS));
+    check_cancelled(c, GOC_ECANCELED);
+    check_cancelled(d, GOC_ECANCELED);
+    check_cancelled(p, GOC_ETIMEDOUT);
+    goc_ctx_release(c);
+    goc_ctx_release(d);
+    goc_ctx_release(p);
+}
+
+/* Values stay reachable through layers of value, cancel and timeout
+ * contexts after the chain times out (Go's TestLayersTimeout). */
+TEST(values_survive_a_timeout_through_mixed_layers) {
+    static char keys[30];
+    goc_ctx *chain[30], *c = NULL;
+    for (int i = 0; i < 30; i++) {
+        switch (i % 3) {
+        case 0: chain[i] = goc_ctx_with_value(c, &keys[i], &keys[i]); break;
+        case 1: chain[i] = goc_ctx_with_cancel(c); break;
+        default: chain[i] = goc_ctx_with_timeout(c, (i == 2 ? 5 : 1000) * GOC_MS); break;
+        }
+        CHECK(chain[i]);
+        c = chain[i];
+    }
+    CHECK_ERR(GOC_CLOSED, goc_recv(goc_ctx_done(c), NULL));
+    check_cancelled(c, GOC_ETIMEDOUT);
+    for (int i = 0; i < 30; i++)
+        CHECK(goc_ctx_value(c, &keys[i]) == (i % 3 == 0 ? &keys[i] : NULL));
+    for (int i = 29; i >= 0; i--) goc_ctx_release(chain[i]);
+}
+
 /* Short deadlines firing while their contexts are released and cancelled:
  * callbacks, cancellers and the free path race on the same nodes. */
 static void timeout_churn(void *arg) {

@@ -197,6 +197,64 @@ TEST(raising_the_limit_admits_waiters) {
     goc_chan_release(b.done);
 }
 
+/* Lowering the limit while members run takes effect as they return: the
+ * members that start after it run one at a time. */
+struct lowered {
+    _Atomic int running, max;
+    goc_chan *gate;
+};
+
+static int count_lowered(goc_ctx *ctx, void *arg) {
+    (void)ctx;
+    struct lowered *l = arg;
+    int now = atomic_fetch_add(&l->running, 1) + 1;
+    int m = atomic_load(&l->max);
+    while (now > m && !atomic_compare_exchange_weak(&l->max, &m, now)) {
+    }
+    goc_recv(l->gate, NULL);
+    atomic_fetch_sub(&l->running, 1);
+    return 0;
+}
+
+TEST(lowering_the_limit_takes_effect_as_members_return) {
+    struct lowered l = {0, 0, goc_chan_make(0, 0)};
+    goc_group *g = goc_group_new(NULL);
+    goc_group_limit(g, 4);
+    for (int i = 0; i < 4; i++) CHECK_OK(goc_group_go(g, count_lowered, &l));
+    while (atomic_load(&l.running) < 4) goc_sleep(GOC_MS / 10);
+    goc_group_limit(g, 1);
+    for (int i = 0; i < 4; i++) CHECK_OK(goc_send(l.gate, NULL));
+    while (atomic_load(&l.running) > 0) goc_sleep(GOC_MS / 10);
+    atomic_store(&l.max, 0);
+    goc_close(l.gate); /* members now return at once */
+    for (int i = 0; i < 20; i++) CHECK_OK(goc_group_go(g, count_lowered, &l));
+    CHECK_OK(goc_group_wait(g));
+    CHECK_EQ(atomic_load(&l.max), 1);
+    goc_group_free(g);
+    goc_chan_release(l.gate);
+}
+
+/* A group may be used again after wait; the first error stays its result
+ * (Go's TestZeroGroup). */
+static int return_arg(goc_ctx *ctx, void *arg) {
+    (void)ctx;
+    return (int)(intptr_t)arg;
+}
+
+TEST(reused_after_wait_keeps_the_first_error) {
+    goc_group *g = goc_group_new(NULL);
+    CHECK_OK(goc_group_wait(g));
+    CHECK_OK(goc_group_go(g, return_arg, (void *)0));
+    CHECK_OK(goc_group_wait(g));
+    CHECK_OK(goc_group_go(g, return_arg, (void *)(intptr_t)-5));
+    CHECK_EQ(goc_group_wait(g), -5);
+    CHECK_OK(goc_group_go(g, return_arg, (void *)0));
+    CHECK_EQ(goc_group_wait(g), -5);
+    CHECK_OK(goc_group_go(g, return_arg, (void *)(intptr_t)-6));
+    CHECK_EQ(goc_group_wait(g), -5);
+    goc_group_free(g);
+}
+
 /* ---- waiters ---------------------------------------------------------------- */
 
 struct waiter_arg {

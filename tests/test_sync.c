@@ -455,6 +455,36 @@ TEST(rwmutex_pending_writer_blocks_new_readers) {
     CHECK_EQ(goc__rwmutex_readers(&w.rw), 0);
 }
 
+/* A reader may read-lock again while no writer waits (Go's TestRLocker);
+ * a writer that arrives then waits for both read locks to go. */
+static void lock_and_set(void *p) {
+    pending *w = p;
+    goc_rwmutex_lock(&w->rw);
+    w->wrote = 1;
+    goc_rwmutex_unlock(&w->rw);
+}
+
+TEST(rwmutex_nested_read_locks_hold_off_a_writer) {
+    for (int i = 0; i < 10; i++) {
+        pending w = {GOC_RWMUTEX_INIT, 0, -1};
+        goc_wg wg = GOC_WG_INIT;
+        job jw = {lock_and_set, &w, &wg};
+        goc_rwmutex_rlock(&w.rw);
+        goc_rwmutex_rlock(&w.rw); /* no writer waits: does not block */
+        CHECK_EQ(goc__rwmutex_readers(&w.rw), 2);
+        CHECK_OK(goc_wg_add(&wg, 1));
+        CHECK_OK(goc_go(job_run, &jw));
+        WAIT_UNTIL(goc__rwmutex_readers(&w.rw) < 0); /* the writer is announced */
+        goc_rwmutex_runlock(&w.rw);
+        CHECK_OK(goc_sleep(GOC_MS));
+        CHECK_EQ(w.wrote, 0); /* we still hold a read lock */
+        goc_rwmutex_runlock(&w.rw);
+        goc_wg_wait(&wg);
+        CHECK_EQ(w.wrote, 1);
+        CHECK_EQ(goc__rwmutex_readers(&w.rw), 0);
+    }
+}
+
 /* Readers that overlap without a gap would starve a writer that waited for
  * zero readers; the writer still gets in, many times. */
 typedef struct {
@@ -768,6 +798,43 @@ TEST(cond_signal_wakes_exactly_one) {
     cond_notify(&c, true);
 }
 
+/* signal wakes the longest waiter (Go's TestCondSignalGenerations): waiters
+ * queued one at a time wake in that order. A signal with nobody waiting is
+ * not remembered for a later waiter. */
+static goc_mutex fifo_m = GOC_MUTEX_INIT;
+static goc_cond fifo_c = GOC_COND_INIT;
+static goc_chan *fifo_awake;
+
+static void cond_fifo_waiter(void *p) {
+    int id = (int)(intptr_t)p;
+    goc_mutex_lock(&fifo_m);
+    goc_cond_wait(&fifo_c, &fifo_m);
+    goc_mutex_unlock(&fifo_m);
+    CHECK_OK(goc_send(fifo_awake, &id));
+}
+
+TEST(cond_signal_wakes_the_longest_waiter) {
+    enum { N = 50 };
+    fifo_awake = goc_chan_make(sizeof(int), N);
+    goc_cond_signal(&fifo_c); /* nobody waits: forgotten */
+    goc_cond_broadcast(&fifo_c);
+    for (int i = 0; i < N; i++) {
+        CHECK_OK(goc_go(cond_fifo_waiter, (void *)(intptr_t)i));
+        WAIT_UNTIL((int)goc__cond_waiters(&fifo_c) == i + 1);
+    }
+    CHECK_ERR(GOC_ETIMEDOUT, goc_recv_timeout(fifo_awake, NULL, 2 * GOC_MS));
+    for (int i = 0; i < N; i++) {
+        goc_mutex_lock(&fifo_m);
+        goc_cond_signal(&fifo_c);
+        goc_mutex_unlock(&fifo_m);
+        int id = -1;
+        CHECK_OK(goc_recv(fifo_awake, &id));
+        CHECK_EQ(id, i);
+    }
+    CHECK_EQ(goc__cond_waiters(&fifo_c), 0);
+    goc_chan_release(fifo_awake);
+}
+
 /* A bounded queue with two conds: producers and consumers of both kinds. */
 #define QCAP 4
 typedef struct {
@@ -1074,6 +1141,35 @@ TEST(death_helper_misuse) { /* runs only when spawned by the cases below */
     } else if (strcmp(what, "rwmutex") == 0) {
         goc_rwmutex rw = GOC_RWMUTEX_INIT;
         goc_rwmutex_runlock(&rw);
+    } else {
+        /* The rest of Go's TestMutexMisuse, and a negative release. */
+        goc_mutex m = GOC_MUTEX_INIT;
+        goc_rwmutex rw = GOC_RWMUTEX_INIT;
+        goc_sem s;
+        goc_sem_init(&s, 2);
+        if (strcmp(what, "mutex2") == 0) {
+            goc_mutex_lock(&m);
+            goc_mutex_unlock(&m);
+            goc_mutex_unlock(&m);
+        } else if (strcmp(what, "unlock_fresh") == 0) {
+            goc_rwmutex_unlock(&rw);
+        } else if (strcmp(what, "rlock_unlock") == 0) {
+            goc_rwmutex_rlock(&rw);
+            goc_rwmutex_unlock(&rw);
+        } else if (strcmp(what, "unlock2") == 0) {
+            goc_rwmutex_lock(&rw);
+            goc_rwmutex_unlock(&rw);
+            goc_rwmutex_unlock(&rw);
+        } else if (strcmp(what, "lock_runlock") == 0) {
+            goc_rwmutex_lock(&rw);
+            goc_rwmutex_runlock(&rw);
+        } else if (strcmp(what, "runlock2") == 0) {
+            goc_rwmutex_rlock(&rw);
+            goc_rwmutex_runlock(&rw);
+            goc_rwmutex_runlock(&rw);
+        } else if (strcmp(what, "sem_negative") == 0) {
+            goc_sem_release(&s, -1);
+        }
     }
     _exit(0);
 }
@@ -1091,4 +1187,11 @@ TEST(misuse_is_fatal_with_a_message) {
     expect_fatal("SYNC_MISUSE=mutex", "goc_mutex_unlock of an unlocked mutex");
     expect_fatal("SYNC_MISUSE=sem", "goc_sem_release: released 2 of 1 held");
     expect_fatal("SYNC_MISUSE=rwmutex", "goc_rwmutex_runlock");
+    expect_fatal("SYNC_MISUSE=mutex2", "goc_mutex_unlock of an unlocked mutex");
+    expect_fatal("SYNC_MISUSE=unlock_fresh", "goc_rwmutex_unlock of an rwmutex not locked");
+    expect_fatal("SYNC_MISUSE=rlock_unlock", "goc_rwmutex_unlock of an rwmutex not locked");
+    expect_fatal("SYNC_MISUSE=unlock2", "goc_rwmutex_unlock of an rwmutex not locked");
+    expect_fatal("SYNC_MISUSE=lock_runlock", "goc_rwmutex_runlock of an rwmutex not read-locked");
+    expect_fatal("SYNC_MISUSE=runlock2", "goc_rwmutex_runlock of an rwmutex not read-locked");
+    expect_fatal("SYNC_MISUSE=sem_negative", "goc_sem_release: released -1");
 }
