@@ -250,6 +250,47 @@ TEST(zero_size_elements) {
     goc_chan_release(b);
 }
 
+/* Every capacity from 0 to 40 (Go's TestChan): receivers block on an empty
+ * channel and a send wakes them, a full channel refuses a non-blocking send,
+ * len counts, and after close the values drain in order, then GOC_CLOSED. */
+struct cap_recv {
+    goc_chan *c, *done;
+};
+
+static void recv_then_report(void *arg) {
+    struct cap_recv *a = arg;
+    CHECK_OK(goc_recv(a->c, NULL));
+    CHECK_OK(goc_send(a->done, NULL));
+}
+
+TEST(every_capacity_up_to_40) {
+    for (size_t cap = 0; cap <= 40; cap++) {
+        struct cap_recv a = {goc_chan_make(sizeof(int), cap), goc_chan_make(0, 2)};
+        CHECK_OK(goc_go(recv_then_report, &a));
+        CHECK_OK(goc_go(recv_then_report, &a));
+        CHECK_ERR(GOC_ETIMEDOUT, goc_recv_timeout(a.done, NULL, GOC_MS));
+        goc_case cs[] = {GOC_RECV(a.c, NULL)};
+        CHECK_ERR(GOC_EAGAIN, goc_select(cs, 1, 0));
+        CHECK_OK(goc_send(a.c, &(int){0}));
+        CHECK_OK(goc_send(a.c, &(int){0}));
+        CHECK_OK(goc_recv(a.done, NULL));
+        CHECK_OK(goc_recv(a.done, NULL));
+        for (size_t i = 0; i < cap; i++) CHECK_OK(goc_try_send(a.c, &(int){(int)i}));
+        goc_case ss[] = {GOC_SEND(a.c, &(int){-1})};
+        CHECK_ERR(GOC_EAGAIN, goc_select(ss, 1, 0));
+        CHECK_EQ(goc_len(a.c), cap);
+        CHECK_OK(goc_close(a.c));
+        for (size_t i = 0; i < cap; i++) {
+            int v = -1;
+            CHECK_OK(goc_recv(a.c, &v));
+            CHECK_EQ(v, (int)i);
+        }
+        CHECK_ERR(GOC_CLOSED, goc_recv(a.c, NULL));
+        goc_chan_release(a.c);
+        goc_chan_release(a.done);
+    }
+}
+
 TEST(null_channel_blocks_forever) {
     int v = 0;
     CHECK_ERR(GOC_EAGAIN, goc_try_send(NULL, &v));

@@ -358,3 +358,118 @@ TEST(many_cases_use_the_heap_path) {
     CHECK_ERR(GOC_ETIMEDOUT, goc_select(cs, N, GOC_MS));
     for (int i = 0; i < N; i++) goc_chan_release(c[i]);
 }
+
+/* A select that waited on two cases of c and one of d, and was completed
+ * through d, leaves c's queue intact for a later receiver (Go's
+ * TestSelectDuplicateChannel; select6.go, issue 2075, for a failed case). */
+struct dup_waiter {
+    goc_chan *c, *d, *e;
+};
+
+static void dup_select(void *arg) {
+    struct dup_waiter *s = arg;
+    goc_case cs[] = {GOC_RECV(s->c, NULL), GOC_RECV(s->c, NULL), GOC_RECV(s->d, NULL)};
+    CHECK_EQ(goc_select(cs, 3, GOC_FOREVER), 2);
+    CHECK_OK(goc_send(s->e, NULL));
+}
+
+static void dup_plain_recv(void *arg) {
+    struct dup_waiter *s = arg;
+    CHECK_OK(goc_recv(s->c, NULL));
+    CHECK_OK(goc_send(s->e, NULL));
+}
+
+TEST(woken_select_leaves_the_other_queues_intact) {
+    for (int k = 0; k < 200; k++) {
+        struct dup_waiter s = {goc_chan_make(0, 0), goc_chan_make(0, 0), goc_chan_make(0, 2)};
+        CHECK_OK(goc_go(dup_select, &s));
+        goc_sleep(10 * GOC_US); /* usually queued on c twice by now */
+        CHECK_OK(goc_go(dup_plain_recv, &s));
+        goc_sleep(10 * GOC_US);
+        CHECK_OK(goc_send(s.d, NULL));
+        CHECK_OK(goc_send(s.c, NULL)); /* only the plain receiver can take it */
+        CHECK_OK(goc_recv(s.e, NULL));
+        CHECK_OK(goc_recv(s.e, NULL));
+        CHECK_ERR(GOC_EAGAIN, goc_try_send(s.c, NULL));
+        goc_chan_release(s.c);
+        goc_chan_release(s.d);
+        goc_chan_release(s.e);
+    }
+}
+
+/* A non-blocking select sees a moment in which one of its channels is ready
+ * (Go's TestNonblockSelectRace and Race2): c1 holds a value until c2 is
+ * given one (or closed), so some case is always ready. */
+struct nonblock {
+    goc_chan *c1, *c2, *done;
+};
+
+static void nonblock_select(void *arg) {
+    struct nonblock *s = arg;
+    goc_case cs[] = {GOC_RECV(s->c1, NULL), GOC_RECV(s->c2, NULL)};
+    int r = goc_select(cs, 2, 0);
+    CHECK_OK(goc_send(s->done, &r));
+}
+
+static void nonblock_race(bool close_c2) {
+    goc_chan *done = goc_chan_make(sizeof(int), 1);
+    for (int i = 0; i < CHECK_SCALE(20000); i++) {
+        struct nonblock s = {goc_chan_make(0, 1), goc_chan_make(0, close_c2 ? 0 : 1), done};
+        CHECK_OK(goc_send(s.c1, NULL));
+        CHECK_OK(goc_go(nonblock_select, &s));
+        if (close_c2)
+            CHECK_OK(goc_close(s.c2));
+        else
+            CHECK_OK(goc_send(s.c2, NULL));
+        goc_try_recv(s.c1, NULL);
+        int r;
+        CHECK_OK(goc_recv(done, &r));
+        CHECK(r == 0 || r == 1);
+        goc_chan_release(s.c1);
+        goc_chan_release(s.c2);
+    }
+    goc_chan_release(done);
+}
+
+TEST(non_blocking_select_sees_a_ready_case) { nonblock_race(false); }
+TEST(non_blocking_select_sees_a_close) { nonblock_race(true); }
+
+/* Two coroutines each select to send or receive on one channel (Go's
+ * TestSelfSelect): no deadlock, and unbuffered, a select never receives its
+ * own value. */
+struct self_sel {
+    goc_chan *c, *done;
+    int id;
+};
+
+static void self_selector(void *arg) {
+    struct self_sel *s = arg;
+    for (int i = 0; i < 1000; i++) {
+        int v = -1, p = s->id;
+        goc_case cs[2];
+        if (p == 0 || i % 2 == 0) {
+            cs[0] = (goc_case)GOC_SEND(s->c, &p);
+            cs[1] = (goc_case)GOC_RECV(s->c, &v);
+        } else {
+            cs[0] = (goc_case)GOC_RECV(s->c, &v);
+            cs[1] = (goc_case)GOC_SEND(s->c, &p);
+        }
+        int r = goc_select(cs, 2, GOC_FOREVER);
+        CHECK(r == 0 || r == 1);
+        if (cs[r].op == GOC_OP_RECV && goc_cap(s->c) == 0) CHECK_EQ(v, 1 - p);
+    }
+    CHECK_OK(goc_send(s->done, NULL));
+}
+
+TEST(two_selects_send_and_receive_on_one_channel) {
+    for (size_t cap = 0; cap <= 10; cap += 10) {
+        goc_chan *c = goc_chan_make(sizeof(int), cap), *done = goc_chan_make(0, 2);
+        struct self_sel s[2] = {{c, done, 0}, {c, done, 1}};
+        CHECK_OK(goc_go(self_selector, &s[0]));
+        CHECK_OK(goc_go(self_selector, &s[1]));
+        CHECK_OK(goc_recv(done, NULL));
+        CHECK_OK(goc_recv(done, NULL));
+        goc_chan_release(c);
+        goc_chan_release(done);
+    }
+}

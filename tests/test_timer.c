@@ -236,6 +236,81 @@ TEST(one_timer_stopped_and_reset_from_many_places) {
     goc_chan_release(c);
 }
 
+/* Two coroutines blocked in select on one timer's channel: reset wakes one
+ * of them with the firing, the other stays (Go's tick_test TestChan). */
+struct timer_waiters {
+    goc_chan *c, *stop, *done;
+};
+
+static void timer_or_stop(void *arg) {
+    struct timer_waiters *w = arg;
+    goc_case cs[] = {GOC_RECV(w->c, NULL), GOC_RECV(w->stop, NULL)};
+    int r = goc_select(cs, 2, GOC_FOREVER);
+    CHECK_OK(goc_send(w->done, &r));
+}
+
+TEST(timer_reset_wakes_one_of_two_blocked_selects) {
+    goc_timer *t = goc_timer_new(3600 * GOC_SEC);
+    goc_chan *stop = goc_chan_make(0, 0), *done = goc_chan_make(sizeof(int), 2);
+    struct timer_waiters w = {goc_timer_chan(t), stop, done};
+    CHECK_OK(goc_go(timer_or_stop, &w));
+    CHECK_OK(goc_go(timer_or_stop, &w));
+    CHECK_ERR(GOC_ETIMEDOUT, goc_recv_timeout(done, NULL, 5 * GOC_MS));
+    CHECK(goc_timer_reset(t, GOC_MS));
+    int r = -1;
+    CHECK_OK(goc_recv(done, &r));
+    CHECK_EQ(r, 0);
+    CHECK_ERR(GOC_ETIMEDOUT, goc_recv_timeout(done, NULL, 5 * GOC_MS));
+    CHECK(!goc_timer_stop(t)); /* fired and received */
+    CHECK_OK(goc_close(stop));
+    CHECK_OK(goc_recv(done, &r));
+    CHECK_EQ(r, 1);
+    goc_timer_free(t);
+    goc_chan_release(stop);
+    goc_chan_release(done);
+}
+
+/* Durations at the ends of int64_t (Go's TestOverflowSleep): the longest
+ * never fires, the most negative fire at once. */
+TEST(extreme_durations) {
+    goc_chan *never = goc_after(INT64_MAX), *soon = goc_after(5 * GOC_MS);
+    goc_case cs[] = {GOC_RECV(never, NULL), GOC_RECV(soon, NULL)};
+    CHECK_EQ(goc_select(cs, 2, GOC_FOREVER), 1);
+    goc_chan *past = goc_after(INT64_MIN);
+    CHECK_OK(goc_recv(past, NULL));
+    CHECK_OK(goc_sleep(INT64_MIN));
+    goc_timer *t = goc_timer_new(INT64_MAX);
+    CHECK(goc_timer_reset(t, INT64_MIN));
+    CHECK_OK(goc_recv(goc_timer_chan(t), NULL));
+    goc_timer_free(t);
+    goc_chan *u = goc_chan_make(0, 0);
+    CHECK_ERR(GOC_ETIMEDOUT, goc_recv_timeout(u, NULL, 1));
+    goc_chan_release(never);
+    goc_chan_release(soon);
+    goc_chan_release(past);
+    goc_chan_release(u);
+}
+
+/* A 1 ns ticker read by ten coroutines (Go's TestTickerConcurrentStress). */
+struct tick_readers {
+    goc_chan *c, *done;
+};
+
+static void read_ticks(void *arg) {
+    struct tick_readers *r = arg;
+    for (int i = 0; i < 100; i++) CHECK_OK(goc_recv(r->c, NULL));
+    CHECK_OK(goc_send(r->done, NULL));
+}
+
+TEST(fast_ticker_with_many_readers) {
+    goc_ticker *tk = goc_ticker_new(1);
+    struct tick_readers r = {goc_ticker_chan(tk), goc_chan_make(0, 10)};
+    for (int i = 0; i < 10; i++) CHECK_OK(goc_go(read_ticks, &r));
+    for (int i = 0; i < 10; i++) CHECK_OK(goc_recv(r.done, NULL));
+    goc_ticker_free(tk);
+    goc_chan_release(r.done);
+}
+
 TEST(stopped_timers_cost_nothing_later) {
     /* 100,000 timers armed and stopped leave no pending work. */
     int n = CHECK_SCALE(100000);
