@@ -292,7 +292,8 @@ GOC_API void goc_wg_wait(goc_wg *wg);
 
 /* Runs fn(arg) exactly once across all callers (Go's sync.Once); the others
  * wait until it has returned, then return too. fn must not call goc_once_do
- * on the same once (deadlock, as in Go). */
+ * on the same once (deadlock, as in Go), and must return: leaving it by
+ * longjmp leaves the once locked, and later callers wait forever. */
 GOC_API void goc_once_do(goc_once *o, void (*fn)(void *), void *arg);
 
 /* A condition variable used with a goc_mutex (Go's sync.Cond). wait: m must
@@ -362,7 +363,8 @@ GOC_API goc_ctx *goc_ctx_with_cancel(goc_ctx *parent);
 GOC_API goc_ctx *goc_ctx_with_timeout(goc_ctx *parent, int64_t ns);
 GOC_API goc_ctx *goc_ctx_with_deadline(goc_ctx *parent, int64_t t);
 
-/* A child carrying key -> val (keys compare as pointers). It is cancelled
+/* A child carrying key -> val (keys compare as pointers; NULL is a key like
+ * any other). It is cancelled
  * with its parent and has no cancel of its own: goc_ctx_cancel on it does
  * nothing. NULL: out of memory. */
 GOC_API goc_ctx *goc_ctx_with_value(goc_ctx *parent, const void *key, void *val);
