@@ -364,9 +364,8 @@ GOC_API goc_ctx *goc_ctx_with_timeout(goc_ctx *parent, int64_t ns);
 GOC_API goc_ctx *goc_ctx_with_deadline(goc_ctx *parent, int64_t t);
 
 /* A child carrying key -> val (keys compare as pointers; NULL is a key like
- * any other). It is cancelled
- * with its parent and has no cancel of its own: goc_ctx_cancel on it does
- * nothing. NULL: out of memory. */
+ * any other). It is cancelled with its parent and has no cancel of its own:
+ * goc_ctx_cancel on it does nothing. NULL: out of memory. */
 GOC_API goc_ctx *goc_ctx_with_value(goc_ctx *parent, const void *key, void *val);
 
 /* Cancels c and its descendants with GOC_ECANCELED, closes their done
