@@ -26,10 +26,11 @@
  * Locking: a node's lock guards its err (written), its list, its nchildren,
  * and the `linked`/prev/next fields of the nodes in its list.
  * Lock order: ancestor's lock < descendant's lock < channel lock, sched.lock
- * and timer heap lock (arming a deadline holds the node's lock). Cancelling holds the locks of the whole path from the cancelled
- * node down to the node it is working on (as Go holds c.mu while it cancels
- * the children), so a second canceller of any node on the path waits until the
- * subtree is done; every other operation takes one node lock at a time.
+ * and timer heap lock (arming a deadline holds the node's lock). Cancelling
+ * holds the locks of the whole path from the cancelled node down to the node
+ * it is working on (as Go holds c.mu while it cancels the children), so a
+ * second canceller of any node on the path waits until the subtree is done;
+ * every other operation takes one node lock at a time.
  * Deadline callbacks run on a scheduler stack and must not wait for a
  * canceller that may itself be waiting in goc__timer_stop for them: they take
  * their node's lock with trylock, and give up as soon as they see err set.
@@ -258,7 +259,8 @@ static int arm(cnode *n) {
         cancel(n, GOC_ETIMEDOUT);
         return GOC_OK;
     }
-    int r = GOC_OK;
+    int r = goc__rt_start(); /* not under the lock: it may start threads */
+    if (r != GOC_OK) return r;
     goc__lock_acquire(&n->lock);
     if (!atomic_load_explicit(&n->err, memory_order_relaxed))
         r = goc__timer_start(timer_of(n), n->base.deadline, 0);
