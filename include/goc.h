@@ -101,8 +101,9 @@ GOC_API int goc_procs(void);
 
 /* Runs fn(arg) on a helper thread while the calling coroutine waits, so a
  * blocking call does not hold a worker. From a plain thread fn runs directly.
- * Returns GOC_OK, or GOC_EAGAIN when no helper thread could be started (fn did
- * not run). */
+ * Up to 1024 calls run at once, each on its own thread; more wait for one to
+ * return. Returns GOC_OK, or GOC_EAGAIN when no helper thread could be
+ * started (fn did not run). */
 GOC_API int goc_blocking(void (*fn)(void *), void *arg);
 
 /* ------------------------------------------------------------------------ */

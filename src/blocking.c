@@ -7,13 +7,19 @@
  *
  * Invariants: a job is queued at most once and completed exactly once; the
  * caller is parked before any helper can see its job (the queue lock is
- * released by the park hook).
+ * released by the park hook); nqueued counts the jobs in the queue and
+ * those about to be queued by callers that counted them first, and a job
+ * starts a helper unless the idle ones outnumber the jobs counted before it,
+ * so no job waits behind another while helpers may be started. (Counting
+ * only idle helpers missed one woken for a job and not yet at it; counting
+ * a job only once queued let another caller take for its own the helper that
+ * the first one had just started.)
  * Locking: pool.lock guards the queue and the counters; never nested.
  */
 #include "goc.h"
 #include "park.h"
 
-#define MAX_HELPERS 64
+#define MAX_HELPERS 1024
 #define IDLE_EXIT (10 * GOC_SEC)
 
 struct job {
@@ -27,6 +33,7 @@ static struct {
     goc__lock lock;
     struct job *head, *tail; /* (lock) */
     int nhelpers, nidle;     /* (lock) */
+    int nqueued;             /* (lock) jobs in the queue               */
     _Atomic uint32_t seq;    /* futex: bumped for each job queued      */
 } pool;
 
@@ -35,6 +42,7 @@ static struct job *dequeue_locked(void) {
     if (j) {
         pool.head = j->next;
         if (!pool.head) pool.tail = NULL;
+        pool.nqueued--;
     }
     return j;
 }
@@ -52,7 +60,7 @@ static void *helper_main(void *arg) {
             goc__futex_wait(&pool.seq, seq, until);
             goc__lock_acquire(&pool.lock);
             pool.nidle--;
-            if (!pool.head && goc__now() >= until) break;
+            if (pool.nqueued == 0 && goc__now() >= until) break; /* none counted on us */
             continue;
         }
         goc__lock_release(&pool.lock);
@@ -82,7 +90,8 @@ int goc_blocking(void (*fn)(void *), void *arg) {
     struct job j = {.fn = fn, .arg = arg, .next = NULL};
     goc__wait_init(&j.wt, self, false);
     goc__lock_acquire(&pool.lock);
-    if (pool.nidle == 0 && pool.nhelpers < MAX_HELPERS) {
+    pool.nqueued++; /* counted before a helper starts for it */
+    if (pool.nidle < pool.nqueued && pool.nhelpers < MAX_HELPERS) {
         pool.nhelpers++;
         goc__lock_release(&pool.lock);
         int r = goc__thread_start(helper_main, NULL, 0);
@@ -90,6 +99,7 @@ int goc_blocking(void (*fn)(void *), void *arg) {
         if (r != 0) {
             pool.nhelpers--;
             if (pool.nhelpers == 0) {
+                pool.nqueued--;
                 goc__lock_release(&pool.lock);
                 return GOC_EAGAIN;
             }

@@ -603,6 +603,32 @@ TEST(blocking_from_many_coroutines) {
     wait_all_exited();
 }
 
+/* Calls that must all run at once to finish (a rendezvous), more than there
+ * used to be helpers (64), and each started while a helper was just woken
+ * for the previous one: every call gets a thread of its own. */
+#define RENDEZVOUS 80
+static _Atomic int rv_arrived, rv_met;
+
+static void meet_all(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&rv_arrived, 1);
+    int64_t until = goc_now() + 30 * GOC_SEC;
+    while (atomic_load(&rv_arrived) < RENDEZVOUS && goc_now() < until) usleep(100);
+    if (atomic_load(&rv_arrived) >= RENDEZVOUS) atomic_fetch_add(&rv_met, 1);
+}
+
+static void call_rendezvous(void *arg) {
+    (void)arg;
+    CHECK_OK(goc_blocking(meet_all, NULL));
+    atomic_fetch_add(&counter, 1);
+}
+
+TEST(blocking_calls_all_run_at_once) {
+    for (int i = 0; i < RENDEZVOUS; i++) CHECK_OK(goc_go(call_rendezvous, NULL));
+    wait_count(RENDEZVOUS);
+    CHECK_EQ(atomic_load(&rv_met), RENDEZVOUS);
+}
+
 static _Atomic int ran_fn;
 static void set_ran(void *arg) {
     (void)arg;
