@@ -7,13 +7,19 @@
  * full channel drops the signal and never blocks the reader.
  *
  * Invariants (reg.lock held):
- *   - each registered channel has one entry, with a non-empty signal mask,
- *     and one reference held by the registry;
+ *   - each registered channel has one entry, with a non-empty signal mask or
+ *     stopping mask, and one reference held by the registry;
  *   - nlisten[s] is the number of entries whose mask has s; our handler is
  *     installed for s exactly while nlisten[s] > 0, and old[s] holds the
  *     disposition it replaced, restored when nlisten[s] drops to 0;
  *   - every delivery happens under reg.lock, so once goc_signal_stop(ch)
- *     returns, nothing more is sent on ch.
+ *     returns, nothing more is sent on ch;
+ *   - `caught` counts the signals our handler took, `handled` those the
+ *     reader has delivered or the handler dropped; stop restores the old
+ *     handlers, then keeps delivering to ch (its `stopping` mask) until
+ *     `handled` reaches what `caught` was, so a signal caught before stop is
+ *     delivered, not lost in the pipe (Go's TestAtomicStop: a SIGINT either
+ *     reaches the channel or takes its default action).
  *
  * Locking: reg.lock (an internal spin lock: every critical section is short,
  * sigaction and a try-send at worst) guards the registry; reg.lock < channel
@@ -40,7 +46,8 @@
 
 typedef struct entry {
     goc_chan *ch;
-    uint64_t mask; /* BIT(s) for each signal s */
+    uint64_t mask;     /* BIT(s) for each signal s                    */
+    uint64_t stopping; /* signals a stop in progress still delivers    */
 } entry;
 
 static struct {
@@ -55,14 +62,16 @@ static struct {
 #define BIT(s) ((uint64_t)1 << ((s) - 1))
 
 static _Atomic int wfd = -1; /* the pipe's write end, for the handler */
+static _Atomic uint32_t caught, handled; /* see the invariants */
 
 /* ---- the handler and the reader -------------------------------------- */
 
 static void on_signal(int sig) {
     int saved = errno;
+    atomic_fetch_add_explicit(&caught, 1, memory_order_relaxed);
     unsigned char b = (unsigned char)sig;
-    ssize_t r = write(atomic_load_explicit(&wfd, memory_order_relaxed), &b, 1);
-    (void)r; /* pipe full: dropped */
+    if (write(atomic_load_explicit(&wfd, memory_order_relaxed), &b, 1) != 1)
+        atomic_fetch_add_explicit(&handled, 1, memory_order_release); /* full: dropped */
     errno = saved;
 }
 
@@ -70,7 +79,7 @@ static void on_signal(int sig) {
 static void deliver(int sig) {
     if (sig <= 0 || sig > 64) return;
     for (size_t i = 0; i < reg.n; i++)
-        if (reg.v[i].mask & BIT(sig)) goc_try_send(reg.v[i].ch, &sig);
+        if ((reg.v[i].mask | reg.v[i].stopping) & BIT(sig)) goc_try_send(reg.v[i].ch, &sig);
 }
 
 static void *reader_main(void *arg) {
@@ -86,6 +95,8 @@ static void *reader_main(void *arg) {
         goc__lock_acquire(&reg.lock);
         for (ssize_t i = 0; i < n; i++) deliver(buf[i]);
         goc__lock_release(&reg.lock);
+        atomic_fetch_add_explicit(&handled, (uint32_t)n, memory_order_release);
+        goc__futex_wake(&handled, INT32_MAX);
     }
     return NULL;
 }
@@ -168,7 +179,7 @@ int goc_signal_notify(goc_chan *ch, const int *signals, size_t n) {
     entry *e = find(ch);
     if (!e) {
         e = &reg.v[reg.n++];
-        *e = (entry){goc_chan_retain(ch), 0};
+        *e = (entry){goc_chan_retain(ch), 0, 0};
     }
     uint64_t added = mask & ~e->mask;
     e->mask |= mask;
@@ -176,6 +187,15 @@ int goc_signal_notify(goc_chan *ch, const int *signals, size_t n) {
         if (added & BIT(s)) listen_one(s);
     goc__lock_release(&reg.lock);
     return GOC_OK;
+}
+
+/* Waits until the reader has handled every signal caught up to `target`. */
+static void wait_handled(uint32_t target) {
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&handled, memory_order_acquire);
+        if ((int32_t)(h - target) >= 0) return;
+        goc__futex_wait(&handled, h, goc__now() + GOC_MS);
+    }
 }
 
 int goc_signal_stop(goc_chan *ch) {
@@ -188,8 +208,17 @@ int goc_signal_stop(goc_chan *ch) {
     }
     for (int s = 1; s <= 64; s++)
         if (e->mask & BIT(s)) unlisten_one(s);
-    *e = reg.v[--reg.n];
+    e->stopping |= e->mask;
+    e->mask = 0;
+    uint32_t target = atomic_load_explicit(&caught, memory_order_relaxed);
     goc__lock_release(&reg.lock);
-    goc_chan_release(ch);
+    wait_handled(target); /* signals caught before now reach ch first */
+    goc__lock_acquire(&reg.lock);
+    e = find(ch); /* reg.v may have moved; a concurrent stop may have removed it */
+    bool removed = e && e->mask == 0;
+    if (e) e->stopping = 0;
+    if (removed) *e = reg.v[--reg.n];
+    goc__lock_release(&reg.lock);
+    if (removed) goc_chan_release(ch);
     return GOC_OK;
 }
