@@ -74,7 +74,7 @@ static int digest_chunk(goc_ctx *ctx, void *arg) {
     int now = atomic_fetch_add(&running, 1) + 1;
     for (int m = atomic_load(&most); now > m && !atomic_compare_exchange_weak(&most, &m, now);) {
     }
-    goc_sleep(2 * GOC_MS); /* the work */
+    goc_sleep(20 * GOC_MS); /* the work: long enough that the next chunk starts meanwhile */
     atomic_fetch_sub(&running, 1);
     return 0;
 }
