@@ -70,7 +70,9 @@ static void on_signal(int sig) {
     int saved = errno;
     atomic_fetch_add_explicit(&caught, 1, memory_order_relaxed);
     unsigned char b = (unsigned char)sig;
-    if (write(atomic_load_explicit(&wfd, memory_order_relaxed), &b, 1) != 1)
+    int fd = atomic_load_explicit(&wfd, memory_order_acquire);
+    goc__race_acquire(&wfd); /* TSan: the pipe was made before (see start) */
+    if (write(fd, &b, 1) != 1)
         atomic_fetch_add_explicit(&handled, 1, memory_order_release); /* full: dropped */
     errno = saved;
 }
@@ -112,6 +114,7 @@ static int start(void) {
         close(fds[1]);
         return GOC_EAGAIN;
     }
+    goc__race_release(&wfd); /* a handler on any thread writes to the pipe */
     atomic_store(&wfd, fds[1]);
     reg.started = true;
     return GOC_OK;
