@@ -530,6 +530,75 @@ TEST(fork_join_sum_yield_polling) {
     wait_all_exited();
 }
 
+/* One coroutine per worker hands a counter round by busy-waiting for its
+ * turn: it only finishes if they all run at once (Go's
+ * TestGoroutineParallelism), whether spawned from main or all from one
+ * coroutine (then into one worker's queue, to be stolen). */
+static _Atomic long par_x;
+static _Atomic int par_done;
+
+static void par_turns(void *arg) {
+    long me = (long)(intptr_t)arg, n = goc_procs();
+    for (long i = 0; i < 100; i++) {
+        while (atomic_load(&par_x) % n != me) {
+        }
+        atomic_fetch_add(&par_x, 1);
+    }
+    atomic_fetch_add(&par_done, 1);
+}
+
+static void par_spawn_all(void *arg) {
+    (void)arg;
+    for (int p = 0; p < goc_procs(); p++) CHECK_OK(goc_go(par_turns, (void *)(intptr_t)p));
+}
+
+TEST(one_coroutine_per_worker_all_run_at_once) {
+    for (int iter = 0; iter < 4; iter++) {
+        atomic_store(&par_x, 0);
+        atomic_store(&par_done, 0);
+        if (iter % 2)
+            CHECK_OK(goc_go(par_spawn_all, NULL));
+        else
+            for (int p = 0; p < goc_procs(); p++) CHECK_OK(goc_go(par_turns, (void *)(intptr_t)p));
+        WAIT_UNTIL(atomic_load(&par_done) == goc_procs(), 60);
+    }
+}
+
+/* A coroutine yielding in a loop does not keep a sleeper on its worker from
+ * waking (Go's TestYieldProgress): yield reads the clock when a timer is
+ * pending, since it passes through no scheduler. */
+static goc_chan *yp_c;
+static _Atomic int yp_done;
+
+static void yp_yielder(void *arg) {
+    (void)arg;
+    while (goc_try_recv(yp_c, NULL) != GOC_OK) goc_yield();
+    atomic_store(&yp_done, 1);
+}
+
+static void yp_sleeper(void *arg) {
+    (void)arg;
+    CHECK_OK(goc_sleep(10 * GOC_MS));
+    CHECK_OK(goc_send(yp_c, NULL));
+}
+
+static void yp_both(void *arg) {
+    (void)arg;
+    CHECK_OK(goc_go(yp_yielder, NULL));
+    CHECK_OK(goc_go(yp_sleeper, NULL)); /* queued on this worker, behind the yielder */
+}
+
+TEST(a_yield_loop_lets_a_sleeper_wake) {
+    yp_c = goc_chan_make(0, 0);
+    for (int round = 0; round < 5; round++) {
+        atomic_store(&yp_done, 0);
+        CHECK_OK(goc_go(yp_both, NULL));
+        WAIT_UNTIL(atomic_load(&yp_done), 60);
+    }
+    wait_all_exited();
+    goc_chan_release(yp_c);
+}
+
 /* ---- goc_blocking -------------------------------------------------------- */
 
 static _Atomic long blocking_thread, blocking_worker = 99;

@@ -7,6 +7,7 @@
  * witness) listens to the same signal; the reader delivers one signal to all
  * its channels in one pass, so once the witness has it, so has every other
  * registered channel. */
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -207,6 +208,74 @@ TEST(a_signal_caught_before_stop_is_not_lost) {
     }
     goc_chan_release(later);
 #endif
+    goc_chan_release(ch);
+}
+
+/* Eight coroutines register and stop channels for SIGUSR1 and SIGUSR2
+ * while a thread sends SIGUSR1 every 50 us; afterwards the previous
+ * handlers are back (Go's TestNotifyContextSimultaneousStop, in spirit). */
+static _Atomic int storm_stop, churn_done;
+
+static void *signal_storm(void *arg) {
+    (void)arg;
+    while (!atomic_load(&storm_stop)) {
+        kill(getpid(), SIGUSR1);
+        usleep(50);
+    }
+    return NULL;
+}
+
+static void notify_stop_churn(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 300; i++) {
+        goc_chan *ch = int_chan(1);
+        int sigs[] = {SIGUSR1, SIGUSR2};
+        CHECK_OK(goc_signal_notify(ch, sigs, (size_t)(1 + (i & 1))));
+        if (i % 3 == 0) goc_yield();
+        goc_try_recv(ch, NULL);
+        CHECK_OK(goc_signal_stop(ch));
+        goc_chan_release(ch);
+    }
+    atomic_fetch_add(&churn_done, 1);
+}
+
+TEST(notify_and_stop_churn_under_a_signal_storm) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = previous_usr1_handler;
+    sigemptyset(&sa.sa_mask);
+    CHECK_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
+    CHECK_EQ(sigaction(SIGUSR2, &sa, NULL), 0);
+    pthread_t storm;
+    CHECK_EQ(pthread_create(&storm, NULL, signal_storm, NULL), 0);
+    for (int i = 0; i < 8; i++) CHECK_OK(goc_go(notify_stop_churn, NULL));
+    while (atomic_load(&churn_done) < 8) goc_sleep(GOC_MS);
+    atomic_store(&storm_stop, 1);
+    pthread_join(storm, NULL);
+    CHECK(current_handler(SIGUSR1) == previous_usr1_handler);
+    CHECK(current_handler(SIGUSR2) == previous_usr1_handler);
+}
+
+/* After stop, the same channel can be registered again and receives again
+ * (Go's TestStop). */
+TEST(a_stopped_channel_can_be_registered_again) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = previous_usr1_handler;
+    sigemptyset(&sa.sa_mask);
+    CHECK_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
+    goc_chan *ch = int_chan(1);
+    int sigs[] = {SIGUSR1};
+    for (int round = 0; round < 3; round++) {
+        CHECK_OK(goc_signal_notify(ch, sigs, 1));
+        raise(SIGUSR1);
+        recv_signal(ch, SIGUSR1);
+        CHECK_OK(goc_signal_stop(ch));
+        int before = atomic_load(&previous_usr1);
+        raise(SIGUSR1);
+        while (atomic_load(&previous_usr1) == before) goc_sleep(GOC_MS); /* TSan may defer it */
+        CHECK_ERR(GOC_EAGAIN, goc_try_recv(ch, NULL));
+    }
     goc_chan_release(ch);
 }
 
