@@ -279,6 +279,93 @@ TEST(a_stopped_channel_can_be_registered_again) {
     goc_chan_release(ch);
 }
 
+/* A coroutine signals the process in a loop while another receives in a
+ * select (Go's TestStress); then stop, and a release of the channel leaves
+ * the registry nothing to send to. */
+static goc_chan *stress_sig, *stress_done, *stress_fin;
+static _Atomic long stress_received;
+
+static void stress_receiver(void *arg) {
+    (void)arg;
+    for (;;) {
+        int s = 0;
+        goc_case cs[] = {GOC_RECV(stress_sig, &s), GOC_RECV(stress_done, NULL)};
+        if (goc_select(cs, 2, GOC_FOREVER) == 1) break;
+        CHECK_EQ(s, SIGUSR1);
+        atomic_fetch_add(&stress_received, 1);
+    }
+    CHECK_OK(goc_send(stress_fin, NULL));
+}
+
+static void stress_sender(void *arg) {
+    (void)arg;
+    while (goc_try_recv(stress_done, NULL) != GOC_CLOSED) {
+        kill(getpid(), SIGUSR1);
+        goc_yield();
+    }
+    CHECK_OK(goc_send(stress_fin, NULL));
+}
+
+TEST(signals_sent_and_received_by_coroutines_in_a_loop) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = previous_usr1_handler;
+    sigemptyset(&sa.sa_mask);
+    CHECK_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
+    stress_sig = int_chan(1);
+    stress_done = goc_chan_make(0, 0);
+    stress_fin = goc_chan_make(0, 2);
+    int sigs[] = {SIGUSR1};
+    CHECK_OK(goc_signal_notify(stress_sig, sigs, 1));
+    CHECK_OK(goc_go(stress_receiver, NULL));
+    CHECK_OK(goc_go(stress_sender, NULL));
+    while (atomic_load(&stress_received) < 100) goc_sleep(GOC_MS);
+    CHECK_OK(goc_close(stress_done));
+    CHECK_OK(goc_recv(stress_fin, NULL));
+    CHECK_OK(goc_recv(stress_fin, NULL));
+    CHECK_OK(goc_signal_stop(stress_sig));
+    goc_chan_release(stress_sig);
+    raise(SIGUSR1); /* to the previous handler: nothing left to send to */
+    CHECK(current_handler(SIGUSR1) == previous_usr1_handler);
+    goc_chan_release(stress_done);
+    goc_chan_release(stress_fin);
+}
+
+/* Waits on a plain thread that signals keep interrupting still last their
+ * full time (EINTR restarts them). */
+static pthread_t interrupt_target;
+static _Atomic int interrupt_stop;
+
+static void *interrupter(void *arg) {
+    (void)arg;
+    while (!atomic_load(&interrupt_stop)) {
+        pthread_kill(interrupt_target, SIGUSR1);
+        usleep(200);
+    }
+    return NULL;
+}
+
+TEST(interrupted_waits_on_a_thread_keep_their_time) {
+    goc_chan *sig = int_chan(1), *never = goc_chan_make(sizeof(int), 0);
+    int sigs[] = {SIGUSR1};
+    CHECK_OK(goc_signal_notify(sig, sigs, 1));
+    interrupt_target = pthread_self();
+    pthread_t th;
+    CHECK_EQ(pthread_create(&th, NULL, interrupter, NULL), 0);
+    int64_t t0 = goc_now();
+    CHECK_OK(goc_sleep(20 * GOC_MS));
+    int64_t t1 = goc_now();
+    CHECK_ERR(GOC_ETIMEDOUT, goc_recv_timeout(never, NULL, 20 * GOC_MS));
+    int64_t t2 = goc_now();
+    atomic_store(&interrupt_stop, 1);
+    pthread_join(th, NULL);
+    CHECK_OP(t1 - t0, >=, 20 * GOC_MS); /* never early */
+    CHECK_OP(t2 - t1, >=, 20 * GOC_MS);
+    CHECK_OK(goc_signal_stop(sig));
+    goc_chan_release(sig);
+    goc_chan_release(never);
+}
+
 TEST(ignored_signal_is_restored_to_ignored) {
     signal(SIGUSR2, SIG_IGN);
     goc_chan *ch = int_chan(1);
