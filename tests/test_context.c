@@ -23,6 +23,14 @@ static void check_live(goc_ctx *c) {
 
 static size_t pending_timers(void) { return goc__ctx_timers_pending(); }
 
+/* Pending timers once the runtime is up and a timer heap has been used. */
+static size_t timers_after_warm_up(void) {
+    goc_ctx *warm = goc_ctx_with_timeout(NULL, 3600 * GOC_SEC);
+    goc_ctx_cancel(warm);
+    goc_ctx_release(warm);
+    return pending_timers();
+}
+
 /* ---- background -------------------------------------------------------- */
 
 TEST(background_is_never_cancelled) {
@@ -316,10 +324,7 @@ TEST(timeout_under_an_earlier_parent_deadline_inherits_it) {
 
 TEST(deadline_timers_are_released_on_cancel_and_release) {
     int n = CHECK_SCALE(10000);
-    goc_ctx *warm = goc_ctx_with_timeout(NULL, 3600 * GOC_SEC); /* starts the runtime */
-    goc_ctx_cancel(warm);
-    goc_ctx_release(warm);
-    size_t base = pending_timers();
+    size_t base = timers_after_warm_up();
     goc_ctx **v = malloc((size_t)n * sizeof *v);
     for (int i = 0; i < n; i++) v[i] = goc_ctx_with_timeout(NULL, 3600 * GOC_SEC);
     CHECK_EQ(pending_timers(), base + (size_t)n);
@@ -361,10 +366,7 @@ static void *race_cancel_parent(void *arg) {
 
 TEST(timed_child_created_during_its_parents_cancel_leaves_no_timer) {
     long n = CHECK_SCALE(200000);
-    goc_ctx *warm = goc_ctx_with_timeout(NULL, 3600 * GOC_SEC); /* starts the runtime */
-    goc_ctx_cancel(warm);
-    goc_ctx_release(warm);
-    size_t base = pending_timers();
+    size_t base = timers_after_warm_up();
     long armed = 0;
     pthread_t t;
     CHECK_EQ(pthread_create(&t, NULL, race_cancel_parent, (void *)n), 0);

@@ -91,13 +91,18 @@ struct bounded {
     _Atomic int running, max, total;
 };
 
+/* A member starts: counts it running and raises *max to the new count. */
+static void enter(_Atomic int *running, _Atomic int *max) {
+    int now = atomic_fetch_add(running, 1) + 1;
+    int m = atomic_load(max);
+    while (now > m && !atomic_compare_exchange_weak(max, &m, now)) {
+    }
+}
+
 static int count_running(goc_ctx *ctx, void *arg) {
     (void)ctx;
     struct bounded *b = arg;
-    int now = atomic_fetch_add(&b->running, 1) + 1;
-    int m = atomic_load(&b->max);
-    while (now > m && !atomic_compare_exchange_weak(&b->max, &m, now)) {
-    }
+    enter(&b->running, &b->max);
     for (int i = 0; i < 3; i++) goc_yield(); /* let others start, if they may */
     atomic_fetch_add(&b->total, 1);
     atomic_fetch_sub(&b->running, 1);
@@ -207,10 +212,7 @@ struct lowered {
 static int count_lowered(goc_ctx *ctx, void *arg) {
     (void)ctx;
     struct lowered *l = arg;
-    int now = atomic_fetch_add(&l->running, 1) + 1;
-    int m = atomic_load(&l->max);
-    while (now > m && !atomic_compare_exchange_weak(&l->max, &m, now)) {
-    }
+    enter(&l->running, &l->max);
     goc_recv(l->gate, NULL);
     atomic_fetch_sub(&l->running, 1);
     return 0;

@@ -136,14 +136,20 @@ static void (*current_handler(int sig))(int) {
     return sa.sa_handler;
 }
 
+/* Installs h for sig, the disposition that goc_signal_stop must bring back
+ * (a default action would kill the test). */
+static void handle_with(int sig, void (*h)(int)) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = h;
+    sigemptyset(&sa.sa_mask);
+    CHECK_EQ(sigaction(sig, &sa, NULL), 0);
+}
+
 TEST(stop_restores_the_previous_disposition) {
     /* SIGUSR2's default would kill the test: install a harmless handler
      * first, which stop must bring back. */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = previous_handler;
-    sigemptyset(&sa.sa_mask);
-    CHECK_EQ(sigaction(SIGUSR2, &sa, NULL), 0);
+    handle_with(SIGUSR2, previous_handler);
     goc_chan *a = int_chan(4), *b = int_chan(4);
     int sigs[] = {SIGUSR2};
     CHECK_OK(goc_signal_notify(a, sigs, 1));
@@ -177,11 +183,7 @@ static void previous_usr1_handler(int sig) {
 }
 
 TEST(a_signal_caught_before_stop_is_not_lost) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = previous_usr1_handler;
-    sigemptyset(&sa.sa_mask);
-    CHECK_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
+    handle_with(SIGUSR1, previous_usr1_handler);
     goc_chan *ch = int_chan(1);
     int sigs[] = {SIGUSR1}, n = 300, received = 0;
     for (int i = 0; i < n; i++) {
@@ -240,12 +242,8 @@ static void notify_stop_churn(void *arg) {
 }
 
 TEST(notify_and_stop_churn_under_a_signal_storm) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = previous_usr1_handler;
-    sigemptyset(&sa.sa_mask);
-    CHECK_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
-    CHECK_EQ(sigaction(SIGUSR2, &sa, NULL), 0);
+    handle_with(SIGUSR1, previous_usr1_handler);
+    handle_with(SIGUSR2, previous_usr1_handler);
     pthread_t storm;
     CHECK_EQ(pthread_create(&storm, NULL, signal_storm, NULL), 0);
     for (int i = 0; i < 8; i++) CHECK_OK(goc_go(notify_stop_churn, NULL));
@@ -259,11 +257,7 @@ TEST(notify_and_stop_churn_under_a_signal_storm) {
 /* After stop, the same channel can be registered again and receives again
  * (Go's TestStop). */
 TEST(a_stopped_channel_can_be_registered_again) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = previous_usr1_handler;
-    sigemptyset(&sa.sa_mask);
-    CHECK_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
+    handle_with(SIGUSR1, previous_usr1_handler);
     goc_chan *ch = int_chan(1);
     int sigs[] = {SIGUSR1};
     for (int round = 0; round < 3; round++) {
@@ -307,11 +301,7 @@ static void stress_sender(void *arg) {
 }
 
 TEST(signals_sent_and_received_by_coroutines_in_a_loop) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = previous_usr1_handler;
-    sigemptyset(&sa.sa_mask);
-    CHECK_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
+    handle_with(SIGUSR1, previous_usr1_handler);
     stress_sig = int_chan(1);
     stress_done = goc_chan_make(0, 0);
     stress_fin = goc_chan_make(0, 2);
