@@ -475,7 +475,7 @@ static goc__g *found(goc__w *w, goc__g *g) {
 static bool run_timers(goc__w *w, goc__w *v, int64_t now) {
     if (goc__timers_next(&v->timers) > now) return false;
     int room = GOC_RUNQ_SIZE - (int)goc__runq_len(&w->q);
-    return room > 0 && goc__timers_run(&v->timers, now, room) > 0;
+    return room > 0 && goc__timers_run(&v->timers, &w->timers, now, room) > 0;
 }
 
 /* Has mark (of victim v) stayed the same for GRACE since s first saw it? */

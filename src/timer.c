@@ -122,10 +122,14 @@ bool goc__timer_stop(goc__timer *t) {
         uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
         if (s == GOC__TIMER_IDLE) return false;
         if (s == GOC__TIMER_RUNNING || s == GOC__TIMER_STOPPING) {
-            uint32_t r = GOC__TIMER_RUNNING;
-            atomic_compare_exchange_strong(&t->state, &r, GOC__TIMER_STOPPING);
-            /* The callback is short and never blocks: wait it out. */
-            while (atomic_load_explicit(&t->state, memory_order_acquire) != GOC__TIMER_IDLE)
+            /* A periodic timer may have been re-armed (and popped again)
+             * since the load: then look again, for it may never be IDLE. */
+            if (s == GOC__TIMER_RUNNING &&
+                !atomic_compare_exchange_strong(&t->state, &s, GOC__TIMER_STOPPING))
+                continue;
+            /* The callback is short and never blocks: wait it out. Once it
+             * is over, another thread may start t again at once. */
+            while (atomic_load_explicit(&t->state, memory_order_acquire) == GOC__TIMER_STOPPING)
                 sched_yield();
             return false;
         }
@@ -151,26 +155,31 @@ static int64_t next_period(const goc__timer *t, int64_t now) {
     return when;
 }
 
-/* After t's callback: back to IDLE, or re-armed in h if periodic and not stopped. */
+/* After t's callback: back to IDLE, or re-armed in h (the runner's own heap)
+ * if periodic and not stopped. A stop may ask (RUNNING -> STOPPING) at any
+ * moment up to the CAS that re-arms, so the re-arm is undone when the CAS
+ * fails. */
 static void finish(goc__timers *h, goc__timer *t, int64_t now) {
     if (t->period > 0) {
         goc__lock_acquire(&h->lock);
-        uint32_t r = GOC__TIMER_RUNNING;
-        if (atomic_load_explicit(&t->state, memory_order_relaxed) == r) {
-            t->when = next_period(t, now);
-            if (heap_insert(h, t) == GOC_OK) {
+        t->when = next_period(t, now);
+        if (heap_insert(h, t) == GOC_OK) {
+            uint32_t r = GOC__TIMER_RUNNING;
+            if (atomic_compare_exchange_strong_explicit(&t->state, &r, GOC__TIMER_PENDING,
+                                                        memory_order_release,
+                                                        memory_order_relaxed)) {
                 update_next(h);
-                atomic_store_explicit(&t->state, GOC__TIMER_PENDING, memory_order_release);
                 goc__lock_release(&h->lock);
                 return;
             }
+            heap_remove(h, t);
         }
         goc__lock_release(&h->lock);
     }
     atomic_store_explicit(&t->state, GOC__TIMER_IDLE, memory_order_release);
 }
 
-int goc__timers_run(goc__timers *h, int64_t now, int max) {
+int goc__timers_run(goc__timers *h, goc__timers *home, int64_t now, int max) {
     int ran = 0;
     while (ran < max && goc__timers_next(h) <= now) {
         goc__lock_acquire(&h->lock);
@@ -190,7 +199,7 @@ int goc__timers_run(goc__timers *h, int64_t now, int max) {
             t->fn(t, now); /* may free t */
         } else {
             t->fn(t, now);
-            finish(h, t, now);
+            finish(home, t, now);
         }
         ran++;
     }

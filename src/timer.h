@@ -7,11 +7,12 @@
  *   PENDING  --stop (heap lock)-------------------->  IDLE
  *   PENDING  --runner pops it (heap lock)---------->  RUNNING
  *   RUNNING  --runner, one-shot or stopped-------->   IDLE
- *   RUNNING  --runner re-arms a period (heap lock)->  PENDING
- *   RUNNING  --stop asks the runner not to re-arm-->  STOPPING --runner--> IDLE
- * stop waits while RUNNING/STOPPING, so once it returns the callback is over
- * and the timer's memory may be reused. Callbacks run with no lock held and
- * must not block.
+ *   RUNNING  --runner re-arms a period (heap lock, CAS)-> PENDING
+ *   RUNNING  --stop asks the runner not to re-arm (CAS)--> STOPPING --runner--> IDLE
+ * Both leave RUNNING by CAS, so a stop either wins (and waits out STOPPING)
+ * or finds the timer PENDING again and removes it from its heap. Once stop
+ * returns the callback is over and the timer's memory may be reused.
+ * Callbacks run with no lock held and must not block.
  */
 #ifndef GOC_TIMER_H
 #define GOC_TIMER_H
@@ -81,8 +82,10 @@ int goc__timer_start(goc__timer *t, int64_t when, int64_t period);
 bool goc__timer_stop(goc__timer *t);
 
 /* Runs the callbacks of at most max of h's timers due at `now`, earliest
- * first; returns how many ran. */
-int goc__timers_run(goc__timers *h, int64_t now, int max);
+ * first; returns how many ran. Periodic ones are re-armed in `home`, the
+ * runner's own heap: h may belong to a worker that retired meanwhile, and
+ * a timer re-armed there would wait for nobody. */
+int goc__timers_run(goc__timers *h, goc__timers *home, int64_t now, int max);
 
 /* Moves every timer of `from` into `to` (a retiring worker's heir). */
 void goc__timers_move(goc__timers *from, goc__timers *to);

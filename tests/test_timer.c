@@ -2,6 +2,7 @@
  * goc_ticker (drops ticks for a slow reader, keeps its period), ordering,
  * and many pending timers. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -371,7 +372,7 @@ static void heap_fire(goc__timer *t, int64_t now) {
 
 static void heap_run_all(goc__timers *h) {
     heap_last = INT64_MIN;
-    while (goc__timers_run(h, goc_now(), 1 << 30) > 0) {
+    while (goc__timers_run(h, h, goc_now(), 1 << 30) > 0) {
     }
     CHECK_EQ(goc__timers_next(h), INT64_MAX);
 }
@@ -410,4 +411,70 @@ TEST(heap_slots_stay_consistent) {
     for (int i = 0; i < HEAP_TIMERS; i++) CHECK(!goc__timer_stop(&heap_t[i]));
     goc__timers_term(&a);
     goc__timers_term(&b);
+}
+
+/* A stop that meets a periodic timer's callback must end even when the
+ * runner re-arms and pops the timer again before the stop looks twice (it
+ * once waited for an IDLE state that a 1 ns ticker never reached). After the
+ * stop the timer is idle, out of the heap, and fires no more. */
+struct rearm_runner {
+    goc__timers h;
+    _Atomic bool done;
+};
+
+static _Atomic int rearm_fired; /* not through t->arg: TSan sees no edge to the runner */
+
+static void count_fire(goc__timer *t, int64_t now) {
+    (void)t, (void)now;
+    atomic_fetch_add(&rearm_fired, 1);
+}
+
+static void *run_heap(void *arg) {
+    struct rearm_runner *r = arg;
+    while (!atomic_load(&r->done)) goc__timers_run(&r->h, &r->h, goc_now(), 1 << 30);
+    return NULL;
+}
+
+TEST(stop_meets_periodic_rearm) {
+    struct rearm_runner r = {.done = false};
+    goc__timers_init(&r.h);
+    pthread_t th;
+    CHECK_EQ(pthread_create(&th, NULL, run_heap, &r), 0);
+    goc__timer t;
+    goc__timer_init(&t, count_fire, NULL);
+    uint32_t x = 2463534242u;
+    for (int i = 0; i < CHECK_SCALE(20000); i++) {
+        bool earliest;
+        CHECK_OK(goc__timers_add(&r.h, &t, goc_now(), 1, &earliest));
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        for (uint32_t k = x % 2048; k > 0; k--) atomic_signal_fence(memory_order_seq_cst);
+        goc__timer_stop(&t);
+        CHECK_EQ(atomic_load(&t.state), GOC__TIMER_IDLE);
+        CHECK_EQ(goc__timers_next(&r.h), INT64_MAX);
+        int fired = atomic_load(&rearm_fired);
+        for (int k = 0; k < 100; k++) sched_yield();
+        CHECK_EQ(atomic_load(&rearm_fired), fired);
+    }
+    atomic_store(&r.done, true);
+    CHECK_EQ(pthread_join(th, NULL), 0);
+    goc__timers_term(&r.h);
+}
+
+/* A periodic timer fired from another worker's heap is re-armed in the
+ * runner's own: the other worker may have retired, and its heap wakes no one. */
+TEST(periodic_timer_rearms_in_runners_heap) {
+    goc__timers theirs, mine;
+    goc__timers_init(&theirs);
+    goc__timers_init(&mine);
+    goc__timer t;
+    goc__timer_init(&t, count_fire, NULL);
+    bool earliest;
+    CHECK_OK(goc__timers_add(&theirs, &t, goc_now(), GOC_SEC, &earliest));
+    CHECK_EQ(goc__timers_run(&theirs, &mine, goc_now(), 1), 1);
+    CHECK_EQ(goc__timers_next(&theirs), INT64_MAX);
+    CHECK_EQ(goc__timers_next(&mine), t.when);
+    CHECK(goc__timer_stop(&t));
+    CHECK_EQ(goc__timers_next(&mine), INT64_MAX);
+    goc__timers_term(&theirs);
+    goc__timers_term(&mine);
 }
