@@ -48,6 +48,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "goc.h"
@@ -634,6 +635,18 @@ static goc__w *active_worker_locked(goc__w *w) {
     return NULL;
 }
 
+/* A spare waits until goc__replace_worker makes it RUNNING again. An unpark
+ * meant for w before it retired (wakep, timer_start and retire wake a worker
+ * after dropping sched.lock) may arrive late: it is absorbed here, or w
+ * would run while still on the spare list. */
+static void spare_wait(goc__w *w) {
+    for (;;) {
+        atomic_store(&w->park, 0);
+        if (atomic_load(&w->state) != GOC__W_SPARE) return;
+        goc__futex_wait(&w->park, 0, -1);
+    }
+}
+
 /* The monitor replaced w: hand everything over and wait as a spare. The
  * timers go to a worker that is active at that moment (under sched.lock, so
  * no other retirement can strand them), which is then woken to reset its
@@ -667,7 +680,7 @@ static void retire(goc__w *w) {
     goc__lock_release(&sched.lock);
     if (heir) unpark(heir);
     goc__wakep();
-    while (!atomic_load(&w->park)) goc__futex_wait(&w->park, 0, -1);
+    spare_wait(w);
     w->spinning = true; /* counted by goc__replace_worker */
 }
 
@@ -752,6 +765,8 @@ static void worker_free(goc__w *w) {
 }
 
 /* Publishes w in allw and starts its thread; GOC_OK or an error (w freed). */
+static int64_t test_publish_delay; /* goc__test_publish_delay */
+
 /* Starts w's thread, then publishes w in allw (readers scan allw without a
  * lock, so a worker that failed to start must never have been visible).
  * GOC_OK, or GOC_EAGAIN with w freed. */
@@ -759,6 +774,10 @@ static int worker_start(goc__w *w) {
     if (goc__thread_start(worker_main, w, 0) != 0) {
         worker_free(w);
         return GOC_EAGAIN;
+    }
+    if (test_publish_delay) {
+        struct timespec ts = {test_publish_delay / GOC_SEC, test_publish_delay % GOC_SEC};
+        nanosleep(&ts, NULL);
     }
     sched.allw[w->index] = w;
     atomic_store(&sched.nallw, w->index + 1);
@@ -777,10 +796,10 @@ void goc__replace_worker(goc__w *stuck) {
     bool fresh = !w;
     if (fresh && !(w = worker_new())) return;
     goc__lock_acquire(&sched.lock);
-    atomic_store(&stuck->retire, true);
     atomic_store(&w->state, GOC__W_RUNNING);
     atomic_fetch_add(&sched.nactive, 1);
     atomic_fetch_add(&sched.nspinning, 1);
+    if (!fresh) atomic_store(&stuck->retire, true);
     goc__lock_release(&sched.lock);
     if (!fresh) {
         unpark(w);
@@ -789,11 +808,33 @@ void goc__replace_worker(goc__w *stuck) {
     w->spinning = true;
     if (worker_start(w) != GOC_OK) { /* undo: stuck keeps its work */
         goc__lock_acquire(&sched.lock);
-        atomic_store(&stuck->retire, false);
         atomic_fetch_sub(&sched.nactive, 1);
         atomic_fetch_sub(&sched.nspinning, 1);
         goc__lock_release(&sched.lock);
+        return;
     }
+    /* Only now: a worker that retires must find its heir in allw, or its
+     * timers stay behind in a spare's heap, where no one waits for them. */
+    goc__lock_acquire(&sched.lock);
+    atomic_store(&stuck->retire, true);
+    goc__lock_release(&sched.lock);
+    unpark(stuck); /* it may have gone idle meanwhile: retire now */
+}
+
+void goc__test_publish_delay(int64_t ns) { test_publish_delay = ns; }
+
+void goc__test_unpark(int i) { unpark(sched.allw[i]); }
+
+int goc__test_worker_state(int i) { return atomic_load(&sched.allw[i]->state); }
+
+bool goc__test_spare_has_timers(void) {
+    int n = atomic_load(&sched.nallw);
+    for (int i = 0; i < n; i++) {
+        goc__w *w = sched.allw[i];
+        if (atomic_load(&w->state) == GOC__W_SPARE && goc__timers_next(&w->timers) != INT64_MAX)
+            return true;
+    }
+    return false;
 }
 
 /* ---- timers on workers ------------------------------------------------ */

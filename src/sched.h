@@ -142,5 +142,9 @@ void goc__sched_clock(int64_t now); /* the monitor's reading; INT64_MAX: none */
 /* Test hooks (tests link the static library). */
 int goc__worker_index(void);          /* -1 off the workers                 */
 size_t goc__stack_rss_slots(void);    /* slots whose pages may be resident  */
+void goc__test_publish_delay(int64_t ns); /* a new worker thread runs this long unpublished */
+void goc__test_unpark(int i);         /* a late wake-up for worker i        */
+int goc__test_worker_state(int i);    /* GOC__W_*                           */
+bool goc__test_spare_has_timers(void); /* a timer left in a spare's heap    */
 
 #endif

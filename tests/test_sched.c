@@ -865,3 +865,79 @@ TEST(idle_runtime_uses_no_cpu) {
      * sleeping monitor burn next to nothing. */
     CHECK_OP(used * 1000, <, wall * 1000 * 0.10);
 }
+
+/* ---- replacing workers: the spare list and the heir --------------------- */
+
+/* GOC_PROCS=1 children: a blocker holds the only worker in usleep with work
+ * queued behind it, so the monitor replaces that worker, and it retires once
+ * the blocker returns. */
+static void filler(void *arg) { (void)arg; }
+
+static void blocker_ms(void *arg) {
+    CHECK_OK(goc_go(filler, NULL)); /* queued work: the monitor replaces us */
+    usleep((useconds_t)(intptr_t)arg * 1000);
+}
+
+static void sleep_60ms_then_send(void *arg) {
+    goc_sleep(60 * GOC_MS);
+    CHECK_OK(goc_send(arg, NULL));
+}
+
+static void send_one(void *arg) { CHECK_OK(goc_send(arg, NULL)); }
+
+TEST(retire_child_heir) {
+    if (!getenv("RETIRE_CHILD")) return;
+    /* The replacement's thread runs 40 ms before it is published; the
+     * blocker returns within that time. The sleeper's timer must reach the
+     * replacement (it once stayed in the retired worker's heap: no heir). */
+    goc__test_publish_delay(40 * GOC_MS);
+    goc_chan *done = goc_chan_make(0, 1);
+    CHECK_OK(goc_go(sleep_60ms_then_send, done));
+    usleep(2000); /* the sleeper's timer is on worker 0 */
+    CHECK_OK(goc_go(blocker_ms, (void *)(intptr_t)20));
+    int64_t give_up = goc_now() + 5 * GOC_SEC;
+    while (goc_try_recv(done, NULL) != GOC_OK) {
+        CHECK(goc_now() < give_up);
+        CHECK(!goc__test_spare_has_timers());
+        usleep(500);
+    }
+    CHECK_EQ(goc__nworkers(), 2);
+    goc_chan_release(done);
+    printf("sleeper woke\n");
+}
+
+TEST(retire_child_stray_unpark) {
+    if (!getenv("RETIRE_CHILD")) return;
+    CHECK_OK(goc_go(blocker_ms, (void *)(intptr_t)30));
+    WAIT_UNTIL(goc__nworkers() == 2 && goc__test_worker_state(0) == GOC__W_SPARE, 10);
+    /* A wake-up meant for worker 0 before it retired arrives now. It must
+     * not run as a worker while it is on the spare list. */
+    goc__test_unpark(0);
+    usleep(20000);
+    CHECK_EQ(goc__test_worker_state(0), GOC__W_SPARE);
+    WAIT_UNTIL(goc__sched_idle_all(), 10);
+    /* Work from a thread still wakes a worker. */
+    goc_chan *done = goc_chan_make(0, 1);
+    for (int i = 0; i < 100; i++) {
+        CHECK_OK(goc_go(send_one, done));
+        CHECK_OK(goc_recv_timeout(done, NULL, 5 * GOC_SEC));
+        if (i % 10 == 0) usleep(2000); /* let the workers fall asleep */
+    }
+    goc_chan_release(done);
+    printf("spare stayed spare\n");
+}
+
+static void run_retire_child(const char *name, const char *want) {
+    char out[4096];
+    setenv("RETIRE_CHILD", "1", 1);
+    int st = check_spawn(name, "GOC_PROCS=1", out, sizeof out);
+    unsetenv("RETIRE_CHILD");
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !strstr(out, want))
+        check_fail(__FILE__, __LINE__, "%s: status %d, output:\n%s", name, st, out);
+}
+
+TEST(retiring_worker_finds_a_fresh_heir) { run_retire_child("retire_child_heir", "sleeper woke\n"); }
+
+TEST(late_wake_up_of_a_spare_is_absorbed) {
+    run_retire_child("retire_child_stray_unpark", "spare stayed spare\n");
+}
