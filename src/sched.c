@@ -764,7 +764,6 @@ static void worker_free(goc__w *w) {
     free(w);
 }
 
-/* Publishes w in allw and starts its thread; GOC_OK or an error (w freed). */
 static int64_t test_publish_delay; /* goc__test_publish_delay */
 
 /* Starts w's thread, then publishes w in allw (readers scan allw without a
