@@ -67,12 +67,23 @@ static void lock_all(sel *s) {
     }
 }
 
+/* Releases from the highest address down. As the park hook, it must not
+ * touch s once the lowest lock is free: the select may then be woken, take
+ * every lock, return and free s on another worker. Below the lowest channel
+ * in lock order there are only NULL cases and repeats of it, so it stops
+ * there. */
 static void unlock_all(void *p) {
     sel *s = p;
+    goc_chan *lowest = NULL;
+    for (size_t i = 0; i < s->n && !lowest; i++) lowest = s->cases[s->lock[i]].ch;
     goc_chan *prev = NULL;
-    for (size_t i = s->n; i-- > 0;) {
+    for (size_t i = s->n; lowest && i-- > 0;) {
         goc_chan *c = s->cases[s->lock[i]].ch;
-        if (c && c != prev) goc__lock_release(&c->lock);
+        if (c == lowest) {
+            goc__lock_release(&c->lock);
+            return;
+        }
+        if (c != prev) goc__lock_release(&c->lock);
         prev = c;
     }
 }
