@@ -669,16 +669,21 @@ static void retire(goc__w *w) {
         atomic_fetch_sub(&sched.nspinning, 1);
     }
     goc__lock_acquire(&sched.lock);
-    goc__w *heir = active_worker_locked(w);
-    if (heir) goc__timers_move(&w->timers, &heir->timers);
-    atomic_store(&w->park, 0);
     atomic_store(&w->retire, false);
+    goc__w *heir = active_worker_locked(w);
+    if (!heir || !goc__timers_move(&w->timers, &heir->timers)) {
+        /* No heir, or its heap cannot grow: stay active, one worker over
+         * GOC_PROCS, rather than leave the timers with a spare. */
+        goc__lock_release(&sched.lock);
+        return;
+    }
+    atomic_store(&w->park, 0);
     atomic_store(&w->state, GOC__W_SPARE);
     w->idle_next = sched.spare;
     sched.spare = w;
     atomic_fetch_sub(&sched.nactive, 1);
     goc__lock_release(&sched.lock);
-    if (heir) unpark(heir);
+    unpark(heir);
     goc__wakep();
     spare_wait(w);
     w->spinning = true; /* counted by goc__replace_worker */

@@ -206,23 +206,31 @@ int goc__timers_run(goc__timers *h, goc__timers *home, int64_t now, int max) {
     return ran;
 }
 
-void goc__timers_move(goc__timers *from, goc__timers *to) {
-    if (from == to) return;
+/* With h locked: room for n entries in all; false if it cannot grow. */
+static bool heap_reserve(goc__timers *h, uint32_t n) {
+    if (n <= h->cap) return true;
+    struct goc__tentry *v = goc__realloc(h->v, n * sizeof *v);
+    if (!v) return false;
+    h->v = v;
+    h->cap = n;
+    return true;
+}
+
+bool goc__timers_move(goc__timers *from, goc__timers *to) {
+    if (from == to) return true;
     goc__timers *a = from < to ? from : to, *b = from < to ? to : from;
     goc__lock_acquire(&a->lock);
     goc__lock_acquire(&b->lock);
-    while (from->n > 0) {
+    /* All or nothing: a timer left behind would wait for a retired worker. */
+    bool room = heap_reserve(to, to->n + from->n);
+    while (room && from->n > 0) {
         goc__timer *t = from->v[from->n - 1].t;
         heap_remove(from, t);
-        if (heap_insert(to, t) != GOC_OK) {
-            /* No room in the heir: leave the rest where they are; an idle
-             * worker steals due timers from any heap. */
-            heap_insert(from, t);
-            break;
-        }
+        heap_insert(to, t); /* cannot fail: reserved */
     }
     update_next(from);
     update_next(to);
     goc__lock_release(&b->lock);
     goc__lock_release(&a->lock);
+    return room;
 }

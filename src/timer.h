@@ -87,8 +87,9 @@ bool goc__timer_stop(goc__timer *t);
  * a timer re-armed there would wait for nobody. */
 int goc__timers_run(goc__timers *h, goc__timers *home, int64_t now, int max);
 
-/* Moves every timer of `from` into `to` (a retiring worker's heir). */
-void goc__timers_move(goc__timers *from, goc__timers *to);
+/* Moves every timer of `from` into `to` (a retiring worker's heir), or
+ * none: false when `to` could not grow. */
+bool goc__timers_move(goc__timers *from, goc__timers *to);
 
 static inline int64_t goc__timers_next(goc__timers *h) {
     return atomic_load_explicit(&h->next, memory_order_relaxed);

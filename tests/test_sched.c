@@ -927,6 +927,29 @@ TEST(retire_child_stray_unpark) {
     printf("spare stayed spare\n");
 }
 
+/* The heir's timer heap cannot grow when the replaced worker retires: it
+ * stays active instead of leaving the sleeper's timer with a spare. */
+static void blocker_then_fail_alloc(void *arg) {
+    (void)arg;
+    CHECK_OK(goc_go(filler, NULL)); /* queued work: the monitor replaces us */
+    for (int i = 0; i < 2000 && goc__nworkers() < 2; i++) usleep(1000); /* stay stuck */
+    usleep(5000);                           /* the retire flag follows publication */
+    goc__fault_arm(GOC__FAULT_ALLOC, 1);    /* the heir's heap growth fails */
+}
+
+TEST(retire_child_heir_heap_full) {
+    if (!getenv("RETIRE_CHILD")) return;
+    goc_chan *done = goc_chan_make(0, 1);
+    CHECK_OK(goc_go(sleep_60ms_then_send, done));
+    usleep(2000); /* the sleeper's timer is on worker 0 */
+    CHECK_OK(goc_go(blocker_then_fail_alloc, NULL));
+    CHECK_OK(goc_recv_timeout(done, NULL, 5 * GOC_SEC));
+    goc__fault_arm(GOC__FAULT_ALLOC, 0);
+    CHECK(!goc__test_spare_has_timers());
+    goc_chan_release(done);
+    printf("sleeper woke\n");
+}
+
 static void run_retire_child(const char *name, const char *want) {
     char out[4096];
     setenv("RETIRE_CHILD", "1", 1);
@@ -940,4 +963,8 @@ TEST(retiring_worker_finds_a_fresh_heir) { run_retire_child("retire_child_heir",
 
 TEST(late_wake_up_of_a_spare_is_absorbed) {
     run_retire_child("retire_child_stray_unpark", "spare stayed spare\n");
+}
+
+TEST(retiring_worker_keeps_timers_when_the_heir_is_full) {
+    run_retire_child("retire_child_heir_heap_full", "sleeper woke\n");
 }
