@@ -379,9 +379,10 @@ static void release_sorted(int c, char **v, size_t n) {
         goc__lock_acquire(&k->lock);
         bool ok = runs_push(k, c, v[i], j - i, true); /* guards survive DONTNEED */
         goc__lock_release(&k->lock);
-        if (!ok) { /* no memory for the run: keep them as resident slots */
+        if (!ok) { /* no memory for the run: keep them as slots, reopened
+                    * (their records were in the pages just released) */
             for (size_t m = i; m < j; m++) {
-                goc__g *g = slot_record(v[m], c);
+                goc__g *g = slot_open(v[m], c, true, false);
                 class_give(c, g, g, 1);
             }
         }

@@ -447,3 +447,28 @@ static void fault_loop(enum goc__fault_kind kind) {
 
 TEST(fault_loop_mmap) { fault_loop(GOC__FAULT_MMAP); }
 TEST(fault_loop_alloc) { fault_loop(GOC__FAULT_ALLOC); }
+
+/* A trim that cannot record its released slots as a run (no memory for the
+ * run array) keeps them as free slots: their records, in the pages it just
+ * released, are written again, so each slot handed out later is whole. */
+TEST(trim_without_memory_keeps_slots_whole) {
+    goc_procs();          /* the runtime is up ... */
+    usleep(400 * 1000);   /* ... and its monitor done trimming, asleep */
+    enum { N = 40, SIZE = 64 * 1024 };
+    goc__g *g[N];
+    for (int i = 0; i < N; i++) CHECK((g[i] = goc__stack_alloc(NULL, SIZE)) != NULL);
+    for (int i = 0; i < N; i += 2) goc__stack_free(NULL, g[i]); /* 20 separate runs */
+    goc__stack_trim();                   /* fresh -> aged */
+    goc__fault_arm(GOC__FAULT_ALLOC, 2); /* the trim's sort array, then the run array */
+    goc__stack_trim();                   /* aged -> released */
+    goc__fault_arm(GOC__FAULT_ALLOC, 0);
+    for (int i = 0; i < N; i += 2) {
+        CHECK((g[i] = goc__stack_alloc(NULL, SIZE)) != NULL);
+        CHECK(g[i]->stack_lo != NULL);
+        CHECK_EQ(g[i]->stack_size, (size_t)SIZE);
+        CHECK_EQ(g[i]->stack_lo + g[i]->stack_size, (char *)g[i] + GOC__G_SIZE);
+    }
+    for (int i = 0; i < N; i++) goc__stack_free(NULL, g[i]);
+    goc_opts o = {.stack_size = 4096}; /* the smallest class was not corrupted */
+    CHECK_OK(goc_go_with(&o, add_one, NULL));
+}
