@@ -98,7 +98,9 @@ int goc_blocking(void (*fn)(void *), void *arg) {
         goc__lock_acquire(&pool.lock);
         if (r != 0) {
             pool.nhelpers--;
-            if (pool.nhelpers == 0) {
+            /* No helper is free for this job: queued behind busy ones, it
+             * could wait for ever on a call that waits for it. */
+            if (pool.nidle < pool.nqueued) {
                 pool.nqueued--;
                 goc__lock_release(&pool.lock);
                 return GOC_EAGAIN;

@@ -721,6 +721,48 @@ TEST(blocking_eagain_when_no_helper_starts) {
     CHECK_ERR(GOC_EAGAIN, atomic_load(&blocking_rc));
 }
 
+/* A helper exists but is busy with a call that waits for ours: when no new
+ * helper starts, ours fails at once rather than queue behind it for ever. */
+static int busy_pipe[2];
+static _Atomic int reading;
+
+static void read_pipe(void *arg) {
+    (void)arg;
+    char c;
+    atomic_store(&reading, 1);
+    CHECK_EQ(read(busy_pipe[0], &c, 1), 1);
+}
+
+static void write_pipe(void *arg) {
+    (void)arg;
+    CHECK_EQ(write(busy_pipe[1], "x", 1), 1);
+}
+
+static void call_read_pipe(void *arg) {
+    (void)arg;
+    CHECK_OK(goc_blocking(read_pipe, NULL));
+    atomic_fetch_add(&counter, 1);
+}
+
+static void call_write_pipe_without_threads(void *arg) {
+    (void)arg;
+    goc__fault_arm(GOC__FAULT_THREAD, 1);
+    atomic_store(&blocking_rc, goc_blocking(write_pipe, NULL));
+    goc__fault_arm(GOC__FAULT_THREAD, 0);
+    atomic_fetch_add(&counter, 1);
+}
+
+TEST(blocking_eagain_while_the_helpers_are_busy) {
+    CHECK_EQ(pipe(busy_pipe), 0);
+    CHECK_OK(goc_go(call_read_pipe, NULL));
+    WAIT_UNTIL(atomic_load(&reading), 10);
+    CHECK_OK(goc_go(call_write_pipe_without_threads, NULL));
+    WAIT_UNTIL(atomic_load(&counter) == 1, 10);
+    CHECK_ERR(GOC_EAGAIN, atomic_load(&blocking_rc));
+    write_pipe(NULL); /* the reader's call ends */
+    wait_count(2);
+}
+
 /* ---- the parking interface ------------------------------------------------ */
 
 static latch *shared_latch;
