@@ -9,7 +9,8 @@
  * it blocks that thread. The first call of any kind starts the runtime.
  *
  * Conventions: durations are int64_t nanoseconds (GOC_MS, GOC_SEC …), GOC_FOREVER
- * waits without limit; errors are negative int codes (goc_strerror), GOC_OK is 0;
+ * waits without limit, any other negative duration has already passed (as in
+ * Go); errors are negative int codes (goc_strerror), GOC_OK is 0;
  * a call that returns an error has had no effect. errno after a goc call that can
  * park is unreliable: the coroutine may resume on another thread.
  */
@@ -140,7 +141,8 @@ GOC_API int goc_recv(goc_chan *c, void *out);
 GOC_API int goc_try_send(goc_chan *c, const void *v);
 GOC_API int goc_try_recv(goc_chan *c, void *out);
 
-/* As above with a limit: GOC_ETIMEDOUT when ns passed first. */
+/* As above with a limit: GOC_ETIMEDOUT when ns passed first (at once for a
+ * negative ns other than GOC_FOREVER; ns 0 is the try form, GOC_EAGAIN). */
 GOC_API int goc_send_timeout(goc_chan *c, const void *v, int64_t ns);
 GOC_API int goc_recv_timeout(goc_chan *c, void *out, int64_t ns);
 
@@ -184,8 +186,8 @@ struct goc_case {
     ((goc_case){.ch = (c), .ptr = (void *)(p), .op = GOC_OP_SEND, .ok = 0})
 
 /* Returns the index of the case that fired. timeout 0 is Go's default:
- * GOC_EAGAIN when nothing is ready; > 0 ends in GOC_ETIMEDOUT; GOC_FOREVER
- * waits without limit. A send case on a closed channel counts as ready (Go
+ * GOC_EAGAIN when nothing is ready; > 0 ends in GOC_ETIMEDOUT (other
+ * negatives at once, as time.After(-d) in Go); GOC_FOREVER waits without limit. A send case on a closed channel counts as ready (Go
  * would panic): it fires with ok = 0 and its value is not delivered. A recv case
  * fires with ok = 1 for a value, ok = 0 when the channel is closed and drained.
  * Returns GOC_EINVAL for n > GOC_SELECT_MAX or an op that is neither. */

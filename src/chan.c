@@ -262,11 +262,11 @@ int goc_try_send(goc_chan *c, const void *v) { return chan_op(c, (void *)v, true
 int goc_try_recv(goc_chan *c, void *out) { return chan_op(c, out, false, 0); }
 
 int goc_send_timeout(goc_chan *c, const void *v, int64_t ns) {
-    return chan_op(c, (void *)v, true, ns < 0 ? -1 : ns == 0 ? 0 : goc__deadline(ns));
+    return chan_op(c, (void *)v, true, ns == 0 ? 0 : goc__deadline(ns));
 }
 
 int goc_recv_timeout(goc_chan *c, void *out, int64_t ns) {
-    return chan_op(c, out, false, ns < 0 ? -1 : ns == 0 ? 0 : goc__deadline(ns));
+    return chan_op(c, out, false, ns == 0 ? 0 : goc__deadline(ns));
 }
 
 /* ---- close ------------------------------------------------------------ */

@@ -18,6 +18,7 @@
 #ifndef GOC_PARK_H
 #define GOC_PARK_H
 
+#include "goc.h"
 #include "sched.h"
 
 typedef struct goc__wait {
@@ -65,10 +66,13 @@ static inline void goc__wait_wake(goc__wait *wt) { goc__ready(wt->g, true); }
  * wrote, GOC_ETIMEDOUT, or GOC_ENOMEM when no timer could be armed. */
 int goc__wait_block(goc__wait *wt, int64_t deadline, void (*unlock)(void *), void *arg);
 
-/* now + ns without overflow; ns < 0 gives -1 (no deadline). */
+/* The deadline of a wait of ns: -1 (none) for GOC_FOREVER; now for any
+ * other negative ns, which has passed already (`deadline - goc_now()` late,
+ * as time.After of a negative duration in Go); else now + ns, saturated. */
 static inline int64_t goc__deadline(int64_t ns) {
-    if (ns < 0) return -1;
+    if (ns == GOC_FOREVER) return -1;
     int64_t now = goc__now();
+    if (ns < 0) return now;
     return ns > INT64_MAX - now ? INT64_MAX : now + ns;
 }
 

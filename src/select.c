@@ -148,7 +148,7 @@ static int run(sel *s, int64_t timeout) {
         if (wake) goc__chan_wake(wake);
         return i >= 0 ? i : GOC_EAGAIN;
     }
-    return block(s, timeout < 0 ? -1 : goc__deadline(timeout));
+    return block(s, goc__deadline(timeout));
 }
 
 int goc_select(goc_case *cases, size_t n, int64_t timeout) {

@@ -231,6 +231,31 @@ TEST(timeouts_expire_and_change_nothing) {
     goc_chan_release(ch);
 }
 
+/* A negative duration other than GOC_FOREVER has passed already (a
+ * `deadline - goc_now()` computed late): it times out at once, as
+ * time.After(-d) does in Go, and still completes an operation ready now. */
+static void past_deadlines(void *arg) {
+    goc_chan *ch = goc_chan_make(sizeof(int), 1);
+    int v = 3;
+    CHECK_ERR(GOC_ETIMEDOUT, goc_recv_timeout(ch, &v, -2));
+    CHECK_ERR(GOC_ETIMEDOUT, goc_recv_timeout(ch, &v, INT64_MIN));
+    CHECK_OK(goc_send_timeout(ch, &v, -5 * GOC_SEC)); /* room: done at once */
+    CHECK_ERR(GOC_ETIMEDOUT, goc_send_timeout(ch, &v, -2));
+    v = 0;
+    CHECK_OK(goc_recv_timeout(ch, &v, -GOC_MS));
+    CHECK_EQ(v, 3);
+    goc_chan_release(ch);
+    if (arg) CHECK_OK(goc_send(arg, NULL));
+}
+
+TEST(negative_timeouts_have_passed) {
+    past_deadlines(NULL); /* a thread */
+    goc_chan *done = goc_chan_make(0, 1);
+    CHECK_OK(goc_go(past_deadlines, done)); /* a coroutine */
+    CHECK_OK(goc_recv(done, NULL));
+    goc_chan_release(done);
+}
+
 static void zero_sender(void *arg) {
     goc_chan *ch = arg;
     for (int i = 0; i < 1000; i++) CHECK_OK(goc_send(ch, NULL));

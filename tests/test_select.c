@@ -29,6 +29,18 @@ TEST(timeout_expires) {
     goc_chan_release(a);
 }
 
+TEST(negative_timeout_has_passed) {
+    goc_chan *a = goc_chan_make(sizeof(int), 1);
+    int x = 0;
+    goc_case cs[] = {GOC_RECV(a, &x)};
+    CHECK_ERR(GOC_ETIMEDOUT, goc_select(cs, 1, -2));
+    CHECK_ERR(GOC_ETIMEDOUT, goc_select(cs, 1, INT64_MIN));
+    CHECK_OK(goc_send(a, &(int){4}));
+    CHECK_EQ(goc_select(cs, 1, -GOC_SEC), 0); /* a ready case still fires */
+    CHECK_EQ(x, 4);
+    goc_chan_release(a);
+}
+
 TEST(bad_arguments) {
     goc_case cs[] = {{.ch = NULL, .ptr = NULL, .op = 7, .ok = 0}};
     CHECK_ERR(GOC_EINVAL, goc_select(cs, 1, 0));
