@@ -142,7 +142,8 @@ GOC_API int goc_try_send(goc_chan *c, const void *v);
 GOC_API int goc_try_recv(goc_chan *c, void *out);
 
 /* As above with a limit: GOC_ETIMEDOUT when ns passed first (at once for a
- * negative ns other than GOC_FOREVER; ns 0 is the try form, GOC_EAGAIN). */
+ * negative ns other than GOC_FOREVER; ns 0 is the try form, GOC_EAGAIN), or
+ * GOC_ENOMEM when the deadline's timer could not be armed. */
 GOC_API int goc_send_timeout(goc_chan *c, const void *v, int64_t ns);
 GOC_API int goc_recv_timeout(goc_chan *c, void *out, int64_t ns);
 
@@ -190,7 +191,9 @@ struct goc_case {
  * negatives at once, as time.After(-d) in Go); GOC_FOREVER waits without limit. A send case on a closed channel counts as ready (Go
  * would panic): it fires with ok = 0 and its value is not delivered. A recv case
  * fires with ok = 1 for a value, ok = 0 when the channel is closed and drained.
- * Returns GOC_EINVAL for n > GOC_SELECT_MAX or an op that is neither. */
+ * Returns GOC_EINVAL for n > GOC_SELECT_MAX or an op that is neither, and
+ * GOC_ENOMEM when no memory was left for its bookkeeping (more than 8
+ * cases) or, when it blocks, for its timeout's timer. */
 GOC_API int goc_select(goc_case *cases, size_t n, int64_t timeout);
 
 #define GOC_SELECT_MAX 1024
