@@ -188,9 +188,10 @@ struct goc_case {
 
 /* Returns the index of the case that fired. timeout 0 is Go's default:
  * GOC_EAGAIN when nothing is ready; > 0 ends in GOC_ETIMEDOUT (other
- * negatives at once, as time.After(-d) in Go); GOC_FOREVER waits without limit. A send case on a closed channel counts as ready (Go
- * would panic): it fires with ok = 0 and its value is not delivered. A recv case
- * fires with ok = 1 for a value, ok = 0 when the channel is closed and drained.
+ * negatives at once, as time.After(-d) in Go); GOC_FOREVER waits without
+ * limit. A send case on a closed channel counts as ready (Go would panic): it
+ * fires with ok = 0 and its value is not delivered. A recv case fires with
+ * ok = 1 for a value, ok = 0 when the channel is closed and drained.
  * Returns GOC_EINVAL for n > GOC_SELECT_MAX or an op that is neither, and
  * GOC_ENOMEM when no memory was left for its bookkeeping (more than 8
  * cases) or, when it blocks, for its timeout's timer. */

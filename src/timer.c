@@ -86,15 +86,19 @@ static void heap_remove(goc__timers *h, goc__timer *t) {
     atomic_store_explicit(&t->heap, NULL, memory_order_relaxed);
 }
 
+/* With h locked: room for n entries in all; false if it cannot grow. */
+static bool heap_reserve(goc__timers *h, uint32_t n) {
+    if (n <= h->cap) return true;
+    struct goc__tentry *v = goc__realloc(h->v, n * sizeof *v);
+    if (!v) return false;
+    h->v = v;
+    h->cap = n;
+    return true;
+}
+
 /* With h locked: inserts t. GOC_ENOMEM if the heap cannot grow. */
 static int heap_insert(goc__timers *h, goc__timer *t) {
-    if (h->n == h->cap) {
-        uint32_t cap = h->cap ? h->cap * 2 : 64;
-        struct goc__tentry *v = goc__realloc(h->v, cap * sizeof *v);
-        if (!v) return GOC_ENOMEM;
-        h->v = v;
-        h->cap = cap;
-    }
+    if (h->n == h->cap && !heap_reserve(h, h->cap ? h->cap * 2 : 64)) return GOC_ENOMEM;
     place(h, h->n++, (struct goc__tentry){t->when, t});
     sift_up(h, t->idx);
     atomic_store_explicit(&t->heap, h, memory_order_relaxed);
@@ -204,16 +208,6 @@ int goc__timers_run(goc__timers *h, goc__timers *home, int64_t now, int max) {
         ran++;
     }
     return ran;
-}
-
-/* With h locked: room for n entries in all; false if it cannot grow. */
-static bool heap_reserve(goc__timers *h, uint32_t n) {
-    if (n <= h->cap) return true;
-    struct goc__tentry *v = goc__realloc(h->v, n * sizeof *v);
-    if (!v) return false;
-    h->v = v;
-    h->cap = n;
-    return true;
 }
 
 bool goc__timers_move(goc__timers *from, goc__timers *to) {

@@ -704,11 +704,16 @@ static void set_ran(void *arg) {
     atomic_store(&ran_fn, 1);
 }
 
+/* goc_blocking(fn) while no thread can start; its result in blocking_rc. */
+static void blocking_while_threads_fail(void (*fn)(void *)) {
+    goc__fault_arm(GOC__FAULT_THREAD, 1);
+    atomic_store(&blocking_rc, goc_blocking(fn, NULL));
+    goc__fault_arm(GOC__FAULT_THREAD, 0);
+}
+
 static void blocking_without_threads(void *arg) {
     (void)arg;
-    goc__fault_arm(GOC__FAULT_THREAD, 1);
-    atomic_store(&blocking_rc, goc_blocking(set_ran, NULL));
-    goc__fault_arm(GOC__FAULT_THREAD, 0);
+    blocking_while_threads_fail(set_ran);
     CHECK_EQ(atomic_load(&ran_fn), 0);
     CHECK_OK(goc_blocking(set_ran, NULL)); /* works again */
     CHECK_EQ(atomic_load(&ran_fn), 1);
@@ -746,9 +751,7 @@ static void call_read_pipe(void *arg) {
 
 static void call_write_pipe_without_threads(void *arg) {
     (void)arg;
-    goc__fault_arm(GOC__FAULT_THREAD, 1);
-    atomic_store(&blocking_rc, goc_blocking(write_pipe, NULL));
-    goc__fault_arm(GOC__FAULT_THREAD, 0);
+    blocking_while_threads_fail(write_pipe);
     atomic_fetch_add(&counter, 1);
 }
 
