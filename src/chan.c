@@ -236,7 +236,7 @@ static GOC_NOINLINE int chan_wait(goc_chan *c, void *v, bool send, int64_t deadl
         r = n.success ? GOC_OK : GOC_CLOSED;
         if (r == GOC_CLOSED && !send && v) goc__zero(v, c->elem);
     } else {
-        goc__lock_acquire(&c->lock);
+        goc__chan_lock(c);
         if (n.queued) goc__waitq_unlink(send ? &c->sendq : &c->recvq, &n);
         goc__lock_release(&c->lock);
     }
@@ -248,7 +248,7 @@ static GOC_NOINLINE int chan_wait(goc_chan *c, void *v, bool send, int64_t deadl
 static inline int chan_op(goc_chan *c, void *v, bool send, int64_t deadline) {
     if (!c) return deadline == 0 ? GOC_EAGAIN : block_forever(deadline);
     goc__node *wake = NULL;
-    goc__lock_acquire(&c->lock);
+    goc__chan_lock(c);
     int r = send ? send_locked(c, v, &wake) : recv_locked(c, v, &wake);
     if (r == GOC_EAGAIN && deadline != 0) return chan_wait(c, v, send, deadline);
     goc__lock_release(&c->lock);
@@ -283,7 +283,7 @@ static void close_waiters(goc__waitq *q, goc__node **list) {
 
 int goc_close(goc_chan *c) {
     if (!c) return GOC_CLOSED;
-    goc__lock_acquire(&c->lock);
+    goc__chan_lock(c);
     if (c->closed) {
         goc__lock_release(&c->lock);
         return GOC_CLOSED;

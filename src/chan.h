@@ -41,6 +41,14 @@ struct goc_chan {
 #endif
 };
 
+/* Locks c; a wait for the lock is reported to the scheduler, which then
+ * keeps coroutines that share channels together (ring_stealable). */
+static inline void goc__chan_lock(goc_chan *c) {
+    if (GOC_LIKELY(goc__lock_try(&c->lock))) return;
+    goc__lock_slow(&c->lock);
+    goc__sched_contended();
+}
+
 /* Channel operations with c locked. Each returns GOC_OK (done), GOC_CLOSED,
  * or GOC_EAGAIN (would block: nothing changed). A waiter the operation
  * completed is claimed and unlinked and returned in *wake: the caller wakes

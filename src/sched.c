@@ -59,7 +59,10 @@
 #define SPIN (20 * GOC_US)      /* a spinning worker's search before it sleeps */
 #define GRACE (3 * GOC_US) /* a busy worker's `next` and short ring are its own this long */
 #define RING_SHARE 4       /* a ring this long on a busy worker is worth sharing */
+#define SHY (1 * GOC_MS)   /* after contention, share only stalled rings this long */
 #define NEXT_RUN 4         /* `next` picks in a row before the ring gets a turn */
+
+static _Atomic bool test_shy; /* goc__test_steal_shyly */
 
 static struct {
     goc__lock lock;
@@ -289,6 +292,14 @@ bool goc__has_work(goc__w *w, int64_t now) {
            atomic_load_explicit(&sched.ngq, memory_order_relaxed) > 0;
 }
 
+void goc__sched_contended(void) {
+    goc__w *w = goc__tls_w();
+    if (w)
+        atomic_store_explicit(&w->contended,
+                              atomic_load_explicit(&w->contended, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+}
+
 void goc__ready(goc__g *g, bool next) {
     if (g->kind == GOC__G_THREAD) {
         atomic_store_explicit(&g->wake, 1, memory_order_release);
@@ -512,18 +523,29 @@ static bool next_stealable(goc__w *w, goc__w *v, int64_t now) {
  * not getting to it). A short ring that v is draining stays on v: moving a
  * coroutine to another core costs more than its wait there (fan-in of 4
  * producers into one select ran 3x slower on two workers than on one when
- * every short ring was stolen, as Go does). */
+ * every short ring was stolen, as Go does). For SHY after w's coroutines
+ * last found a channel lock held, a long ring is no reason either: what w
+ * stole was fighting its victim over channels, not running beside it (the
+ * worker pool, 36 receivers of one channel: ~40 -> ~29 ns per task on two
+ * workers, one worker's ~26). Rings whose head stalls are still shared, so
+ * work that runs for more than GRACE at a time still spreads. */
 static bool ring_stealable(goc__w *w, goc__w *v, int64_t now) {
     if (victim_absent(v)) return true;
     uint64_t hv = atomic_load_explicit(&v->q.head, memory_order_relaxed);
     uint32_t len = atomic_load_explicit(&v->q.tail, memory_order_relaxed) - goc__runq_idx(hv);
     if (len == 0) return false;
-    if (len >= RING_SHARE && len <= GOC_RUNQ_SIZE) return true;
+    bool shy = now < w->shy_until || atomic_load_explicit(&test_shy, memory_order_relaxed);
+    if (len >= RING_SHARE && len <= GOC_RUNQ_SIZE && !shy) return true;
     return stale(&w->seen_ring[v->index % GOC__SEEN], v, hv, now);
 }
 
 /* One pass over the other workers: their due timers, then half a queue. */
 static goc__g *steal_round(goc__w *w, int64_t now) {
+    uint32_t contended = atomic_load_explicit(&w->contended, memory_order_relaxed);
+    if (contended != w->contended_seen) {
+        w->contended_seen = contended;
+        w->shy_until = now + SHY;
+    }
     int n = atomic_load(&sched.nallw);
     if (n == 0) return NULL; /* we started before we were published */
     uint32_t start = fastrand(w) % (uint32_t)n;
@@ -826,6 +848,15 @@ void goc__replace_worker(goc__w *stuck) {
 }
 
 void goc__test_publish_delay(int64_t ns) { test_publish_delay = ns; }
+
+void goc__test_steal_shyly(bool on) { atomic_store(&test_shy, on); }
+
+uint32_t goc__test_contended(void) {
+    uint32_t n = 0;
+    for (int i = 0; i < atomic_load(&sched.nallw); i++)
+        n += atomic_load_explicit(&sched.allw[i]->contended, memory_order_relaxed);
+    return n;
+}
 
 void goc__test_unpark(int i) { unpark(sched.allw[i]); }
 

@@ -77,6 +77,9 @@ struct goc__w {
     uint32_t nhead;                     /* (o) entries pushed at the head     */
     uint32_t nnext;                     /* (o) picks from `next` in a row     */
     uint32_t rnd;                       /* (o) xorshift state                */
+    _Atomic uint32_t contended;         /* (a) channel locks found held; owner writes */
+    uint32_t contended_seen;            /* (o) contended at the last steal round */
+    int64_t shy_until;                  /* (o) see ring_stealable            */
     struct goc__seen seen_next[GOC__SEEN]; /* (o) victims' `next`, when spinning */
     struct goc__seen seen_ring[GOC__SEEN]; /* (o) victims' short rings        */
     uint64_t id_next, id_end;           /* (o) coroutine ids handed out      */
@@ -120,6 +123,10 @@ void goc__sched_spawn(goc__w *w, goc__g *g);
 void goc__sched_entered(goc__w *w);
 GOC_NORETURN void goc__sched_exit(goc__g *g);
 
+/* The running coroutine found a channel lock held (by another worker, in
+ * all likelihood): what this worker steals may fight its victim for locks. */
+void goc__sched_contended(void);
+
 /* Makes a parked g runnable: next = run it before other queued work on this
  * worker (hand-off), else at the tail. A thread stand-in is woken. */
 void goc__ready(goc__g *g, bool next);
@@ -143,6 +150,8 @@ void goc__sched_clock(int64_t now); /* the monitor's reading; INT64_MAX: none */
 int goc__worker_index(void);          /* -1 off the workers                 */
 size_t goc__stack_rss_slots(void);    /* slots whose pages may be resident  */
 void goc__test_publish_delay(int64_t ns); /* a new worker thread runs this long unpublished */
+void goc__test_steal_shyly(bool on);       /* every worker steals as after contention */
+uint32_t goc__test_contended(void);        /* channel lock waits, all workers        */
 void goc__test_unpark(int i);         /* a late wake-up for worker i        */
 int goc__test_worker_state(int i);    /* GOC__W_*                           */
 bool goc__test_spare_has_timers(void); /* a timer left in a spare's heap    */

@@ -62,7 +62,7 @@ static void lock_all(sel *s) {
     goc_chan *prev = NULL;
     for (size_t i = 0; i < s->n; i++) {
         goc_chan *c = s->cases[s->lock[i]].ch;
-        if (c && c != prev) goc__lock_acquire(&c->lock);
+        if (c && c != prev) goc__chan_lock(c);
         prev = c;
     }
 }
