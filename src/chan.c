@@ -210,6 +210,11 @@ int goc__chan_recv_locked(goc_chan *c, void *out, goc__node **wake) {
 
 static void unlock_chan(void *c) { goc__lock_release(&((goc_chan *)c)->lock); }
 
+static void park_unlock_chan(goc__w *w, void *c) {
+    (void)w;
+    unlock_chan(c);
+}
+
 /* Blocks on a NULL channel: only the deadline ends it. */
 static GOC_NOINLINE int block_forever(int64_t deadline) {
     goc__wait wt;
@@ -225,12 +230,16 @@ static GOC_NOINLINE int block_forever(int64_t deadline) {
  * queue until a peer completes it, close, or the deadline. Kept out of line
  * so that the operations that complete at once stay small. */
 static GOC_NOINLINE int chan_wait(goc_chan *c, void *v, bool send, int64_t deadline) {
+    goc__w *w = goc__tls_w();
+    goc__g *self = w && w->cur ? w->cur : goc__self();
     goc__wait wt;
     goc__node n = {.wt = &wt, .elem = v, .index = 0};
-    goc__wait_init(&wt, goc__self(), false);
+    goc__wait_init(&wt, self, false);
     goc__waitq_push(send ? &c->sendq : &c->recvq, &n);
     goc__race_release(&n);
-    int r = goc__wait_block(&wt, deadline, unlock_chan, c);
+    int r = deadline < 0 && self->kind == GOC__G_CORO
+                ? goc__wait_park(&wt, w, park_unlock_chan, c)
+                : goc__wait_block(&wt, deadline, unlock_chan, c);
     if (r == GOC_OK) {
         goc__node_woken(&n);
         r = n.success ? GOC_OK : GOC_CLOSED;
@@ -245,7 +254,7 @@ static GOC_NOINLINE int chan_wait(goc_chan *c, void *v, bool send, int64_t deadl
 
 /* A send or receive: at once if possible, else wait until deadline (0: never
  * wait). */
-static inline int chan_op(goc_chan *c, void *v, bool send, int64_t deadline) {
+static GOC_INLINE int chan_op(goc_chan *c, void *v, bool send, int64_t deadline) {
     if (!c) return deadline == 0 ? GOC_EAGAIN : block_forever(deadline);
     goc__node *wake = NULL;
     goc__chan_lock(c);

@@ -66,6 +66,15 @@ static inline void goc__wait_wake(goc__wait *wt) { goc__ready(wt->g, true); }
  * wrote, GOC_ETIMEDOUT, or GOC_ENOMEM when no timer could be armed. */
 int goc__wait_block(goc__wait *wt, int64_t deadline, void (*unlock)(void *), void *arg);
 
+/* goc__wait_block's common case, inline: coroutine self, running on w (the
+ * caller's goc__tls_w()), waits without a deadline; hook(w', arg) releases
+ * the waiter's lock once it is off its stack. Returns wt->why. */
+static inline int goc__wait_park(goc__wait *wt, goc__w *w, void (*hook)(goc__w *, void *),
+                                 void *arg) {
+    goc__park(w, wt->g, hook, arg);
+    return wt->why;
+}
+
 /* The deadline of a wait of ns: -1 (none) for GOC_FOREVER; now for any
  * other negative ns, which has passed already (`deadline - goc_now()` late,
  * as time.After of a negative duration in Go); else now + ns, saturated. */
