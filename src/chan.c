@@ -116,10 +116,15 @@ void goc__waitq_unlink(goc__waitq *q, goc__node *n) {
 
 /* The oldest waiter of q that this operation may complete, claimed and
  * unlinked; stale nodes met on the way are unlinked and skipped. */
-static goc__node *waitq_take(goc__waitq *q) {
+static GOC_INLINE goc__node *waitq_take(goc__waitq *q) {
     goc__node *n;
     while ((n = q->head)) {
-        goc__waitq_unlink(q, n);
+        q->head = n->next; /* unlink the head */
+        if (n->next)
+            n->next->prev = NULL;
+        else
+            q->tail = NULL;
+        n->queued = false;
         if (goc__wait_claim(n->wt, n->index)) return n;
     }
     return NULL;
