@@ -7,8 +7,9 @@
  *     of the other kind before it would wait itself;
  *   - waiting senders exist only when the buffer is full, waiting receivers
  *     only when it is empty;
- *   - a closed channel has no waiters (close claims and wakes them all), and
- *     no operation enqueues on it.
+ *   - a closed channel has no waiters (close claims and wakes them all, and
+ *     writes the zero value into each receiver's destination), and no
+ *     operation enqueues on it.
  * A node whose wait was claimed elsewhere (the other case of a select, a
  * timeout) may linger in a queue until its owner or a waker unlinks it; it is
  * never paired with.
@@ -231,30 +232,48 @@ static GOC_NOINLINE int block_forever(int64_t deadline) {
     return goc__wait_block(&wt, deadline, NULL, NULL);
 }
 
-/* With c locked, for an operation that cannot complete now: waits in c's
- * queue until a peer completes it, close, or the deadline. Kept out of line
- * so that the operations that complete at once stay small. */
-static GOC_NOINLINE int chan_wait(goc_chan *c, void *v, bool send, int64_t deadline) {
-    goc__w *w = goc__tls_w();
-    goc__g *self = w && w->cur ? w->cur : goc__self();
+/* chan_wait's common case: coroutine self, on w, waits in q without a
+ * deadline. Only a peer or close ends it, and neither needs anything of the
+ * operation afterwards (close zeroes a receiver's value itself), so little
+ * stays live across the switch. */
+static GOC_NOINLINE int chan_park(goc_chan *c, goc__waitq *q, void *v, goc__w *w, goc__g *self) {
     goc__wait wt;
     goc__node n = {.wt = &wt, .elem = v, .index = 0};
     goc__wait_init(&wt, self, false);
-    goc__waitq_push(send ? &c->sendq : &c->recvq, &n);
+    goc__waitq_push(q, &n);
     goc__race_release(&n);
-    int r = deadline < 0 && self->kind == GOC__G_CORO
-                ? goc__wait_park(&wt, w, park_unlock_chan, c)
-                : goc__wait_block(&wt, deadline, unlock_chan, c);
+    goc__wait_park(&wt, w, park_unlock_chan, c);
+    goc__node_woken(&n);
+    return n.success ? GOC_OK : GOC_CLOSED;
+}
+
+/* Any other wait: a deadline, or a plain thread. */
+static GOC_NOINLINE int chan_wait_block(goc_chan *c, goc__waitq *q, void *v, int64_t deadline) {
+    goc__wait wt;
+    goc__node n = {.wt = &wt, .elem = v, .index = 0};
+    goc__wait_init(&wt, goc__self(), false);
+    goc__waitq_push(q, &n);
+    goc__race_release(&n);
+    int r = goc__wait_block(&wt, deadline, unlock_chan, c);
     if (r == GOC_OK) {
         goc__node_woken(&n);
         r = n.success ? GOC_OK : GOC_CLOSED;
-        if (r == GOC_CLOSED && !send && v) goc__zero(v, c->elem);
     } else {
         goc__chan_lock(c);
-        if (n.queued) goc__waitq_unlink(send ? &c->sendq : &c->recvq, &n);
+        if (n.queued) goc__waitq_unlink(q, &n);
         goc__lock_release(&c->lock);
     }
     return r;
+}
+
+/* With c locked, for an operation that cannot complete now: waits in c's
+ * queue until a peer completes it, close, or the deadline. The waits are
+ * out of line so that the operations that complete at once stay small. */
+static GOC_INLINE int chan_wait(goc_chan *c, void *v, bool send, int64_t deadline) {
+    goc__waitq *q = send ? &c->sendq : &c->recvq;
+    goc__w *w = goc__tls_w();
+    if (deadline < 0 && w && w->cur) return chan_park(c, q, v, w, w->cur);
+    return chan_wait_block(c, q, v, deadline);
 }
 
 /* A send or receive: at once if possible, else wait until deadline (0: never
@@ -285,11 +304,13 @@ int goc_recv_timeout(goc_chan *c, void *out, int64_t ns) {
 
 /* ---- close ------------------------------------------------------------ */
 
-/* With c locked: claims every waiter of q for close, onto *list via next. */
-static void close_waiters(goc__waitq *q, goc__node **list) {
+/* With c locked: claims every waiter of q for close, onto *list via next;
+ * a receiver's destination (elem bytes; 0 for senders) gets the zero value. */
+static void close_waiters(goc__waitq *q, size_t zero, goc__node **list) {
     goc__node *n;
     while ((n = waitq_take(q))) {
         n->success = false;
+        if (n->elem) goc__zero(n->elem, zero);
         n->next = *list;
         *list = n;
     }
@@ -305,8 +326,8 @@ int goc_close(goc_chan *c) {
     c->closed = true;
     goc__race_release(c);
     goc__node *list = NULL;
-    close_waiters(&c->recvq, &list);
-    close_waiters(&c->sendq, &list);
+    close_waiters(&c->recvq, c->elem, &list);
+    close_waiters(&c->sendq, 0, &list);
     goc__lock_release(&c->lock);
     while (list) {
         goc__node *n = list;

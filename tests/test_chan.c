@@ -160,12 +160,17 @@ struct waiter {
     goc_chan *ch, *done;
     int send;
     int result;
+    bool timed; /* a wait with a deadline takes another path */
 };
 
 static void blocked_op(void *arg) {
     struct waiter *w = arg;
     int v = 5;
-    w->result = w->send ? goc_send(w->ch, &v) : goc_recv(w->ch, &v);
+    if (w->timed)
+        w->result = w->send ? goc_send_timeout(w->ch, &v, 60 * GOC_SEC)
+                            : goc_recv_timeout(w->ch, &v, 60 * GOC_SEC);
+    else
+        w->result = w->send ? goc_send(w->ch, &v) : goc_recv(w->ch, &v);
     if (!w->send && w->result == GOC_CLOSED) CHECK_EQ(v, 0);
     goc_send(w->done, NULL);
 }
@@ -175,7 +180,7 @@ static void close_wakes(int send) {
     goc_chan *ch = goc_chan_make(sizeof(int), 0), *done = goc_chan_make(0, N);
     struct waiter w[N];
     for (int i = 0; i < N; i++) {
-        w[i] = (struct waiter){ch, done, send, 1};
+        w[i] = (struct waiter){ch, done, send, 1, i % 2};
         CHECK_OK(goc_go(blocked_op, &w[i]));
     }
     goc_sleep(10 * GOC_MS); /* let them block (the test holds either way) */
@@ -205,7 +210,7 @@ TEST(close_and_release_while_others_wait) {
     struct waiter w[10];
     goc_chan *ch = goc_chan_make(sizeof(int), 0);
     for (int i = 0; i < 10; i++) {
-        w[i] = (struct waiter){goc_chan_retain(ch), done, 0, 1};
+        w[i] = (struct waiter){goc_chan_retain(ch), done, 0, 1, true};
         CHECK_OK(goc_go(release_blocked, &w[i]));
     }
     while (atomic_load(&entering) < 10) goc_sleep(GOC_MS / 10);
