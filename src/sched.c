@@ -78,7 +78,9 @@ static struct {
     goc__w *allw[MAXW];
 } sched;
 
-static _Thread_local goc__w *tls_w;
+/* initial-exec: a plain %fs load on every channel operation, not a
+ * __tls_get_addr call site; a dlopen of libgoc then needs 8 bytes of static TLS. */
+static _Thread_local goc__w *tls_w __attribute__((tls_model("initial-exec")));
 static _Thread_local goc__g tls_thread_g; /* zeroed: kind GOC__G_THREAD */
 
 GOC_NOINLINE goc__w *goc__tls_w(void) {
@@ -188,7 +190,7 @@ static bool runq_put(goc__w *w, goc__g *g, bool next) {
  * first, so a hand-off chain cannot starve the ring. Keeps the count of
  * head-pushed entries (see spawn_put) roughly right: the owner takes them
  * first; thieves' takes are forgiven when the ring empties. */
-static goc__g *local_get(goc__w *w) {
+static inline goc__g *local_get(goc__w *w) {
     goc__g *g = w->nnext < NEXT_RUN ? goc__runq_get_next(&w->q) : NULL;
     if (g) {
         w->nnext++;
