@@ -49,6 +49,17 @@ static int block_thread(goc__wait *wt, int64_t deadline, void (*unlock)(void *),
     return wt->why;
 }
 
+/* A coroutine's wait, its deadline (if any) armed in the park hook. */
+static int block_coro(goc__wait *wt, int64_t deadline, void (*unlock)(void *), void *arg) {
+    wt->deadline = deadline;
+    wt->unlock = unlock;
+    wt->unlock_arg = arg;
+    if (deadline >= 0) goc__timer_init(&wt->timer, on_deadline, wt);
+    goc__park(goc__tls_w(), wt->g, arm_and_unlock, wt);
+    if (deadline >= 0) goc__timer_stop(&wt->timer);
+    return wt->why;
+}
+
 int goc__wait_block(goc__wait *wt, int64_t deadline, void (*unlock)(void *), void *arg) {
     /* Set before the lock is released: wakers read it under that lock. */
     wt->multi |= deadline >= 0;
@@ -57,13 +68,7 @@ int goc__wait_block(goc__wait *wt, int64_t deadline, void (*unlock)(void *), voi
         if (unlock) unlock(arg);
         return GOC_ETIMEDOUT;
     }
-    wt->deadline = deadline;
-    wt->unlock = unlock;
-    wt->unlock_arg = arg;
-    if (deadline >= 0) goc__timer_init(&wt->timer, on_deadline, wt);
-    goc__park(goc__tls_w(), wt->g, arm_and_unlock, wt);
-    if (deadline >= 0) goc__timer_stop(&wt->timer);
-    return wt->why;
+    return block_coro(wt, deadline, unlock, arg);
 }
 
 int goc_sleep(int64_t ns) {
@@ -83,9 +88,11 @@ int goc_sleep(int64_t ns) {
         goc_yield();
         return GOC_OK;
     }
+    /* ns > 0: the deadline is ahead of the clock read that made it, so no
+     * second read to see whether it passed already (a few % of a sleep). */
     goc__wait wt;
-    goc__wait_init(&wt, self, false);
-    int r = goc__wait_block(&wt, goc__deadline(ns), NULL, NULL);
+    goc__wait_init(&wt, self, true);
+    int r = block_coro(&wt, goc__deadline(ns), NULL, NULL);
     return r == GOC_ETIMEDOUT ? GOC_OK : r;
 }
 
