@@ -210,7 +210,7 @@ TEST(close_and_release_while_others_wait) {
     struct waiter w[10];
     goc_chan *ch = goc_chan_make(sizeof(int), 0);
     for (int i = 0; i < 10; i++) {
-        w[i] = (struct waiter){goc_chan_retain(ch), done, 0, 1, true};
+        w[i] = (struct waiter){goc_chan_retain(ch), done, 0, 1, false};
         CHECK_OK(goc_go(release_blocked, &w[i]));
     }
     while (atomic_load(&entering) < 10) goc_sleep(GOC_MS / 10);
