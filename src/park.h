@@ -66,7 +66,7 @@ static inline void goc__wait_wake(goc__wait *wt) { goc__ready(wt->g, true); }
  * wrote, GOC_ETIMEDOUT, or GOC_ENOMEM when no timer could be armed. */
 int goc__wait_block(goc__wait *wt, int64_t deadline, void (*unlock)(void *), void *arg);
 
-/* goc__wait_block's common case, inline: coroutine self, running on w (the
+/* goc__wait_block's common case, inline: wt's coroutine, running on w (the
  * caller's goc__tls_w()), waits without a deadline; hook(w', arg) releases
  * the waiter's lock once it is off its stack. Returns wt->why. */
 static inline int goc__wait_park(goc__wait *wt, goc__w *w, void (*hook)(goc__w *, void *),
