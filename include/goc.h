@@ -325,6 +325,11 @@ GOC_API void goc_cond_broadcast(goc_cond *c);
  * must not be called while the semaphore is in use. */
 GOC_API void goc_sem_init(goc_sem *s, int64_t n);
 GOC_API int goc_sem_acquire(goc_sem *s, int64_t n);
+/* acquire_ctx is acquire that gives up when ctx is cancelled or times out
+ * (Go's Weighted.Acquire): it returns GOC_OK with n held, or goc_ctx_err(ctx)
+ * with nothing taken; a ctx already done fails even if n is free. A waiter
+ * that gives up at the head of the queue lets the ones behind it through. */
+GOC_API int goc_sem_acquire_ctx(goc_sem *s, goc_ctx *ctx, int64_t n);
 GOC_API bool goc_sem_try_acquire(goc_sem *s, int64_t n);
 GOC_API void goc_sem_release(goc_sem *s, int64_t n);
 

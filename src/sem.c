@@ -12,7 +12,16 @@
  *     not starved by a stream of small ones).
  *
  * Locking: `lock` guards everything; waiters are woken after it is released.
- * Nothing nests with it.
+ * goc_sem_acquire_ctx also takes its context's done channel lock inside it
+ * (lock < channel lock); nothing else nests with it.
+ *
+ * acquire_ctx waits in two places at once, one goc__wait shared by its node
+ * in the queue and a receive node on the context's done channel: a release
+ * that reaches it claims it with GOC_OK and adds its weight to cur, a
+ * cancellation (done closed) claims it with CTX_WON. A release that finds
+ * the head claimed by its context drops it and serves on; a cancelled
+ * waiter still queued leaves the queue itself and, if it was blocking the
+ * head, serves the waiters behind it that now fit (as Go does).
  *
  * Memory orders: all state is under `lock`. ThreadSanitizer: release merges
  * into &s (goc__race_release) before giving weight back, and acquire and a
@@ -25,8 +34,11 @@
  * with GOC_EINVAL (Go blocks until its context ends), and releasing more
  * than is held is fatal, as Go's panic.
  */
+#include "chan.h"
 #include "goc.h"
 #include "sync.h"
+
+#define CTX_WON 1 /* why, when the context's done channel woke the waiter */
 
 typedef struct sem {
     goc__lock lock;
@@ -39,6 +51,22 @@ _Static_assert(sizeof(sem) <= sizeof(goc_sem), "goc_sem storage too small");
 _Static_assert(_Alignof(sem) <= _Alignof(goc_sem), "goc_sem storage misaligned");
 
 static inline sem *S(goc_sem *s) { return (sem *)(void *)s; }
+
+/* With s locked: serves the queue from the head while the head fits, onto
+ * the wake list at tail; stops at the first that does not fit, so it is not
+ * passed by smaller ones behind it. A head already claimed by its context
+ * is dropped (it takes nothing). */
+static void serve(sem *s, goc__syncw **tail) {
+    goc__syncw *w;
+    while ((w = s->q.head) && s->size - s->cur >= w->n) {
+        goc__syncq_pop(&s->q);
+        w->queued = false;
+        if (!goc__wait_claim(&w->wt, GOC_OK)) continue;
+        s->cur += w->n;
+        *tail = w;
+        tail = &w->next;
+    }
+}
 
 void goc_sem_init(goc_sem *gs, int64_t n) {
     sem *s = S(gs);
@@ -66,6 +94,89 @@ int goc_sem_acquire(goc_sem *gs, int64_t n) {
     return GOC_OK;
 }
 
+struct both {
+    sem *s;
+    goc_chan *done;
+};
+
+static void unlock_both(void *p) {
+    struct both *b = p;
+    goc__lock_release(&b->done->lock);
+    goc__lock_release(&b->s->lock);
+}
+
+/* After a wait that the context won: w leaves the queue if no release
+ * dropped it, and if it stood at the head, the waiters it held back that
+ * fit now are served. */
+static void leave_queue(sem *s, goc__syncw *w) {
+    goc__syncw *woken = NULL;
+    goc__lock_acquire(&s->lock);
+    if (w->queued) {
+        goc__syncw *prev = NULL;
+        for (goc__syncw *x = s->q.head; x != w; x = x->next) prev = x;
+        goc__syncq_unlink(&s->q, prev, w);
+        w->queued = false;
+        if (!prev) serve(s, &woken);
+    }
+    goc__lock_release(&s->lock);
+    goc__sync_wake_list(woken);
+}
+
+/* One blocking attempt, with s locked on entry (unlocked on return): GOC_OK
+ * with n held, the context's error, or CTX_WON when something other than a
+ * cancellation woke the done node (a send on done: try again). */
+static int wait_ctx(sem *s, goc_ctx *ctx, goc_chan *done, int64_t n) {
+    goc__chan_lock(done);
+    if (done->closed) { /* cancelled since the caller looked */
+        goc__lock_release(&done->lock);
+        goc__lock_release(&s->lock);
+        return goc_ctx_err(ctx);
+    }
+    goc__syncw w;
+    goc__wait_init(&w.wt, goc__self(), true);
+    w.n = n;
+    w.queued = true;
+    goc__syncq_push_back(&s->q, &w);
+    goc__node nd = {.wt = &w.wt, .index = CTX_WON};
+    goc__waitq_push(&done->recvq, &nd);
+    struct both b = {s, done};
+    if (goc__wait_block(&w.wt, -1, unlock_both, &b) == GOC_OK) {
+        goc__chan_lock(done);
+        if (nd.queued) goc__waitq_unlink(&done->recvq, &nd);
+        goc__lock_release(&done->lock);
+        return GOC_OK;
+    }
+    leave_queue(s, &w); /* the done channel's close or send unlinked nd */
+    int err = goc_ctx_err(ctx);
+    return err ? err : CTX_WON;
+}
+
+int goc_sem_acquire_ctx(goc_sem *gs, goc_ctx *ctx, int64_t n) {
+    sem *s = S(gs);
+    goc_chan *done = goc_ctx_done(ctx);
+    if (!done) return goc_sem_acquire(gs, n); /* never cancelled */
+    if (n < 0) return GOC_EINVAL;
+    for (;;) {
+        int err = goc_ctx_err(ctx); /* cancelled before the call: fail, as Go */
+        if (err) return err;
+        goc__lock_acquire(&s->lock);
+        if (n > s->size) {
+            goc__lock_release(&s->lock);
+            return GOC_EINVAL;
+        }
+        if (!s->q.head && s->size - s->cur >= n) {
+            s->cur += n;
+            goc__lock_release(&s->lock);
+            break;
+        }
+        err = wait_ctx(s, ctx, done, n);
+        if (err == GOC_OK) break;
+        if (err != CTX_WON) return err;
+    }
+    goc__race_acquire(s);
+    return GOC_OK;
+}
+
 bool goc_sem_try_acquire(goc_sem *gs, int64_t n) {
     sem *s = S(gs);
     if (n < 0) return false;
@@ -80,7 +191,7 @@ bool goc_sem_try_acquire(goc_sem *gs, int64_t n) {
 void goc_sem_release(goc_sem *gs, int64_t n) {
     sem *s = S(gs);
     goc__race_release(s);
-    goc__syncw *woken = NULL, **tail = &woken;
+    goc__syncw *woken = NULL;
     goc__lock_acquire(&s->lock);
     if (n < 0 || n > s->cur) {
         long long held = (long long)s->cur;
@@ -88,16 +199,7 @@ void goc_sem_release(goc_sem *gs, int64_t n) {
         goc__throw("goc_sem_release: released %lld of %lld held", (long long)n, held);
     }
     s->cur -= n;
-    /* Serve from the head while the head fits; stop at the first that does
-     * not, so it is not passed by smaller ones behind it. */
-    goc__syncw *w;
-    while ((w = s->q.head) && s->size - s->cur >= w->n) {
-        s->cur += w->n;
-        goc__syncq_pop(&s->q);
-        goc__sync_claim(w);
-        *tail = w;
-        tail = &w->next;
-    }
+    serve(s, &woken);
     goc__lock_release(&s->lock);
     goc__sync_wake_list(woken);
 }

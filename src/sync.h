@@ -24,6 +24,7 @@ typedef struct goc__syncw {
     goc__wait wt;
     struct goc__syncw *next;
     int64_t n; /* a weight (sem) or a ticket (cond); unused elsewhere */
+    bool queued; /* sem: in the queue (a wait its context won may have left it) */
 } goc__syncw;
 
 typedef struct goc__syncq {

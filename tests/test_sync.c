@@ -1075,6 +1075,160 @@ TEST(sem_threads_and_coroutines_never_exceed_size) {
     CHECK_EQ(goc__sem_waiters(&l.s), 0);
 }
 
+/* ---- semaphore with a context -------------------------------------------- */
+
+TEST(sem_acquire_ctx_takes_weight_or_fails_with_the_context) {
+    goc_sem s;
+    goc_sem_init(&s, 4);
+    goc_ctx *ctx = goc_ctx_with_cancel(NULL);
+    CHECK(ctx);
+    CHECK_OK(goc_sem_acquire_ctx(&s, ctx, 3));
+    CHECK_EQ(goc__sem_held(&s), 3);
+    CHECK_ERR(GOC_EINVAL, goc_sem_acquire_ctx(&s, ctx, 5));
+    CHECK_ERR(GOC_EINVAL, goc_sem_acquire_ctx(&s, ctx, -1));
+    goc_ctx_cancel(ctx);
+    /* Done before the call: fails although 1 is free, as Go's Acquire. */
+    CHECK_ERR(GOC_ECANCELED, goc_sem_acquire_ctx(&s, ctx, 1));
+    CHECK_EQ(goc__sem_held(&s), 3);
+    /* The background (and NULL) are never done: a plain acquire. */
+    CHECK_OK(goc_sem_acquire_ctx(&s, NULL, 1));
+    goc_sem_release(&s, 1);
+    CHECK_OK(goc_sem_acquire_ctx(&s, goc_ctx_background(), 1));
+    goc_sem_release(&s, 4);
+    CHECK_EQ(goc__sem_held(&s), 0);
+    CHECK_EQ(goc__sem_waiters(&s), 0);
+    goc_ctx_release(ctx);
+}
+
+typedef struct {
+    goc_sem *s;
+    goc_ctx *ctx;
+    int64_t w;
+    _Atomic int r;
+} ctx_taker;
+
+#define NOT_YET 1
+
+static void take_with_ctx(void *p) {
+    ctx_taker *t = p;
+    atomic_store(&t->r, goc_sem_acquire_ctx(t->s, t->ctx, t->w));
+}
+
+/* One taker blocked on a coroutine or on a thread; cancel or time out. */
+static void check_gives_up(bool on_thread, bool timeout) {
+    goc_sem s;
+    goc_sem_init(&s, 2);
+    CHECK_OK(goc_sem_acquire(&s, 2));
+    goc_ctx *ctx = timeout ? goc_ctx_with_timeout(NULL, 20 * GOC_MS) : goc_ctx_with_cancel(NULL);
+    CHECK(ctx);
+    ctx_taker t = {&s, ctx, 1, NOT_YET};
+    goc_wg wg = GOC_WG_INIT;
+    job j = {take_with_ctx, &t, &wg};
+    thr th;
+    if (on_thread) {
+        thr_start(&th, take_with_ctx, &t);
+    } else {
+        CHECK_OK(goc_wg_add(&wg, 1));
+        CHECK_OK(goc_go(job_run, &j));
+    }
+    WAIT_UNTIL(goc__sem_waiters(&s) == 1);
+    if (!timeout) goc_ctx_cancel(ctx);
+    if (on_thread) thr_join(&th);
+    goc_wg_wait(&wg);
+    CHECK_EQ(atomic_load(&t.r), timeout ? GOC_ETIMEDOUT : GOC_ECANCELED);
+    CHECK_EQ(goc__sem_held(&s), 2);
+    CHECK_EQ(goc__sem_waiters(&s), 0);
+    goc_sem_release(&s, 2);
+    CHECK_OK(goc_sem_acquire(&s, 2)); /* nothing was lost */
+    goc_sem_release(&s, 2);
+    goc_ctx_release(ctx);
+}
+
+TEST(sem_acquire_ctx_gives_up_when_cancelled_or_timed_out) {
+    check_gives_up(false, false);
+    check_gives_up(true, false);
+    check_gives_up(false, true);
+    check_gives_up(true, true);
+}
+
+/* A big request at the head holds back small ones; when its context is
+ * cancelled, the small ones that fit are served at once. */
+TEST(sem_acquire_ctx_cancelled_head_lets_the_others_through) {
+    goc_sem s;
+    goc_sem_init(&s, 10);
+    CHECK_OK(goc_sem_acquire(&s, 8));
+    goc_ctx *ctx = goc_ctx_with_cancel(NULL);
+    CHECK(ctx);
+    ctx_taker big = {&s, ctx, 5, NOT_YET}, small = {&s, NULL, 2, NOT_YET};
+    goc_wg wg = GOC_WG_INIT;
+    job jb = {take_with_ctx, &big, &wg}, js = {take_with_ctx, &small, &wg};
+    CHECK_OK(goc_wg_add(&wg, 2));
+    CHECK_OK(goc_go(job_run, &jb));
+    WAIT_UNTIL(goc__sem_waiters(&s) == 1);
+    CHECK_OK(goc_go(job_run, &js));
+    WAIT_UNTIL(goc__sem_waiters(&s) == 2);
+    CHECK_EQ(atomic_load(&small.r), NOT_YET);
+    goc_ctx_cancel(ctx);
+    goc_wg_wait(&wg);
+    CHECK_EQ(atomic_load(&big.r), GOC_ECANCELED);
+    CHECK_EQ(atomic_load(&small.r), GOC_OK);
+    CHECK_EQ(goc__sem_held(&s), 10);
+    CHECK_EQ(goc__sem_waiters(&s), 0);
+    goc_sem_release(&s, 10);
+    goc_ctx_release(ctx);
+}
+
+/* Takers on coroutines and threads, each with its own context, which a
+ * canceller cancels at random while releases race with the cancellations.
+ * Every acquire either holds its weight (and the weight in use never exceeds
+ * the size) or fails with nothing taken; nothing is lost at the end. */
+typedef struct {
+    goc_sem s;
+    _Atomic int64_t in_use;
+    _Atomic int bad, ok, cancelled;
+    int rounds;
+} sem_ctx_load;
+
+static void sem_ctx_user(void *p) {
+    sem_ctx_load *l = p;
+    uint32_t x = (uint32_t)(uintptr_t)&x | 1;
+    for (int i = 0; i < l->rounds; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        int64_t w = 1 + x % 3;
+        goc_ctx *ctx = x % 5 == 0 ? goc_ctx_with_timeout(NULL, (int64_t)(x % 50) * GOC_US)
+                                  : goc_ctx_with_cancel(NULL);
+        CHECK(ctx);
+        if (x % 3 == 0) goc_ctx_cancel(ctx); /* maybe before, maybe while it waits */
+        int r = goc_sem_acquire_ctx(&l->s, ctx, w);
+        if (r == GOC_OK) {
+            if (atomic_fetch_add(&l->in_use, w) + w > 4) atomic_store(&l->bad, 1);
+            if (i % 2 == 0) goc_yield();
+            atomic_fetch_sub(&l->in_use, w);
+            goc_sem_release(&l->s, w);
+            atomic_fetch_add(&l->ok, 1);
+        } else {
+            if (r != goc_ctx_err(ctx)) atomic_store(&l->bad, 2);
+            atomic_fetch_add(&l->cancelled, 1);
+        }
+        goc_ctx_release(ctx);
+    }
+}
+
+TEST(sem_acquire_ctx_races_with_cancel_and_release) {
+    sem_ctx_load l = {.rounds = CHECK_SCALE(5000)};
+    goc_sem_init(&l.s, 4);
+    thr t[2];
+    for (int i = 0; i < 2; i++) thr_start(&t[i], sem_ctx_user, &l);
+    go_n_wait(8, sem_ctx_user, &l);
+    for (int i = 0; i < 2; i++) thr_join(&t[i]);
+    CHECK_EQ(atomic_load(&l.bad), 0);
+    CHECK_EQ(atomic_load(&l.ok) + atomic_load(&l.cancelled), 10 * l.rounds);
+    CHECK(atomic_load(&l.ok) > 0);
+    CHECK(atomic_load(&l.cancelled) > 0);
+    CHECK_EQ(goc__sem_held(&l.s), 0);
+    CHECK_EQ(goc__sem_waiters(&l.s), 0);
+}
+
 /* ---- ThreadSanitizer sees only the edges Go promises ---------------------- */
 
 #if defined(__SANITIZE_THREAD__)
