@@ -59,12 +59,13 @@ TEST(timer_stop_after_firing_leaves_no_stale_value) {
 }
 
 TEST(timer_reset_rearms) {
-    goc_timer *t = goc_timer_new(GOC_SEC);
+    int64_t hour = 3600 * GOC_SEC; /* the first arming: never reached */
+    goc_timer *t = goc_timer_new(hour);
     int64_t t0 = goc_now(), when;
     CHECK(goc_timer_reset(t, 2 * GOC_MS));
     CHECK_OK(goc_recv(goc_timer_chan(t), &when));
     CHECK_OP(when, >=, t0 + 2 * GOC_MS);
-    CHECK_OP(when, <, t0 + GOC_SEC);
+    CHECK_OP(when, <, t0 + hour); /* the reset's deadline, not the first one */
     CHECK(!goc_timer_reset(t, GOC_MS)); /* fired: nothing pending */
     CHECK_OK(goc_recv(goc_timer_chan(t), &when));
     goc_timer_free(t);
@@ -167,6 +168,65 @@ TEST(timers_fire_in_deadline_order) {
         goc_chan_release(o.c[i]);
     }
     goc_chan_release(o.ready);
+}
+
+/* Go's TestTimerFairness: a timer case in a select gets its turn although
+ * another case of the same select is ready every time. */
+typedef struct {
+    goc_chan *c, *done, *exited;
+} fair;
+
+static void always_sending(void *p) {
+    fair *f = p;
+    int v = 1;
+    for (;;) {
+        goc_case cs[] = {GOC_SEND(f->c, &v), GOC_RECV(f->done, NULL)};
+        if (goc_select(cs, 2, GOC_FOREVER) == 1) break;
+    }
+    CHECK_OK(goc_send(f->exited, NULL));
+}
+
+TEST(timer_case_is_chosen_beside_an_always_ready_case) {
+    fair f = {goc_chan_make(sizeof(int), 0), goc_chan_make(0, 0), goc_chan_make(0, 2)};
+    for (int i = 0; i < 2; i++) CHECK_OK(goc_go(always_sending, &f));
+    goc_chan *timer = goc_after(20 * GOC_MS);
+    int v;
+    int64_t when;
+    for (;;) {
+        goc_case cs[] = {GOC_RECV(f.c, &v), GOC_RECV(timer, &when)};
+        int r = goc_select(cs, 2, GOC_FOREVER);
+        if (r == 1) break;
+        CHECK_EQ(r, 0);
+        CHECK_EQ(v, 1);
+    }
+    CHECK_OK(goc_close(f.done));
+    for (int i = 0; i < 2; i++) CHECK_OK(goc_recv(f.exited, NULL));
+    goc_chan_release(timer);
+    goc_chan_release(f.c);
+    goc_chan_release(f.done);
+    goc_chan_release(f.exited);
+}
+
+/* Go's TestTimerFairness2: two selects trade on one channel, each with its
+ * own timer among the cases; both timers end their loops. */
+static void trading(void *p) {
+    fair *f = p;
+    goc_chan *timer = goc_after(20 * GOC_MS);
+    int out = 1, in;
+    for (;;) {
+        goc_case cs[] = {GOC_SEND(f->c, &out), GOC_RECV(f->c, &in), GOC_RECV(timer, NULL)};
+        if (goc_select(cs, 3, GOC_FOREVER) == 2) break;
+    }
+    goc_chan_release(timer);
+    CHECK_OK(goc_send(f->exited, NULL));
+}
+
+TEST(timer_cases_end_two_selects_trading_on_one_channel) {
+    fair f = {goc_chan_make(sizeof(int), 0), NULL, goc_chan_make(0, 2)};
+    for (int i = 0; i < 2; i++) CHECK_OK(goc_go(trading, &f));
+    for (int i = 0; i < 2; i++) CHECK_OK(goc_recv(f.exited, NULL));
+    goc_chan_release(f.c);
+    goc_chan_release(f.exited);
 }
 
 static _Atomic long fired;
