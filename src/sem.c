@@ -12,16 +12,23 @@
  *     not starved by a stream of small ones).
  *
  * Locking: `lock` guards everything; waiters are woken after it is released.
- * goc_sem_acquire_ctx also takes its context's done channel lock inside it
- * (lock < channel lock); nothing else nests with it.
+ * goc_sem_acquire_ctx also reads its context's error (which may take the
+ * context node's lock) and takes its done channel's lock inside it: lock <
+ * context lock < channel lock, the order cancellation already uses. Nothing
+ * else nests with it.
  *
  * acquire_ctx waits in two places at once, one goc__wait shared by its node
  * in the queue and a receive node on the context's done channel: a release
  * that reaches it claims it with GOC_OK and adds its weight to cur, a
  * cancellation (done closed) claims it with CTX_WON. A release that finds
  * the head claimed by its context drops it and serves on; a cancelled
- * waiter still queued leaves the queue itself and, if it was blocking the
- * head, serves the waiters behind it that now fit (as Go does).
+ * waiter still queued leaves the queue itself (a walk from the head: O(n)
+ * on this path only) and, if it was the head, serves the waiters behind it
+ * that now fit. As in Go's x/sync: the context is checked under `lock`, so
+ * a cancellation that happened before the acquirer held it wins even when
+ * the weight is free, and a waiter that finds its context done once served
+ * gives the weight back and fails. A send on the done channel (a misuse)
+ * wakes the waiter, which queues again at the tail.
  *
  * Memory orders: all state is under `lock`. ThreadSanitizer: release merges
  * into &s (goc__race_release) before giving weight back, and acquire and a
@@ -55,13 +62,15 @@ static inline sem *S(goc_sem *s) { return (sem *)(void *)s; }
 /* With s locked: serves the queue from the head while the head fits, onto
  * the wake list at tail; stops at the first that does not fit, so it is not
  * passed by smaller ones behind it. A head already claimed by its context
- * is dropped (it takes nothing). */
+ * is dropped, fit or not (it takes nothing). */
 static void serve(sem *s, goc__syncw **tail) {
     goc__syncw *w;
-    while ((w = s->q.head) && s->size - s->cur >= w->n) {
+    while ((w = s->q.head)) {
+        bool gone = w->wt.multi && atomic_load_explicit(&w->wt.claimed, memory_order_relaxed);
+        if (!gone && s->size - s->cur < w->n) break;
         goc__syncq_pop(&s->q);
         w->queued = false;
-        if (!goc__wait_claim(&w->wt, GOC_OK)) continue;
+        if (gone || !goc__wait_claim(&w->wt, GOC_OK)) continue;
         s->cur += w->n;
         *tail = w;
         tail = &w->next;
@@ -99,6 +108,9 @@ struct both {
     goc_chan *done;
 };
 
+/* The park hook. b lives on the waiter's stack and is read after the done
+ * lock is released: safe, because every way back to the waiter (a release
+ * claiming it, or leave_queue after a cancellation) needs s->lock first. */
 static void unlock_both(void *p) {
     struct both *b = p;
     goc__lock_release(&b->done->lock);
@@ -125,7 +137,8 @@ static void leave_queue(sem *s, goc__syncw *w) {
 /* One blocking attempt, with s locked on entry (unlocked on return): GOC_OK
  * with n held, the context's error, or CTX_WON when something other than a
  * cancellation woke the done node (a send on done: try again). */
-static int wait_ctx(sem *s, goc_ctx *ctx, goc_chan *done, int64_t n) {
+static int wait_ctx(goc_sem *gs, goc_ctx *ctx, goc_chan *done, int64_t n) {
+    sem *s = S(gs);
     goc__chan_lock(done);
     if (done->closed) { /* cancelled since the caller looked */
         goc__lock_release(&done->lock);
@@ -143,8 +156,11 @@ static int wait_ctx(sem *s, goc_ctx *ctx, goc_chan *done, int64_t n) {
     if (goc__wait_block(&w.wt, -1, unlock_both, &b) == GOC_OK) {
         goc__chan_lock(done);
         if (nd.queued) goc__waitq_unlink(&done->recvq, &nd);
+        bool cancelled = done->closed;
         goc__lock_release(&done->lock);
-        return GOC_OK;
+        if (!cancelled) return GOC_OK;
+        goc_sem_release(gs, n); /* served, but done too: fail, as Go */
+        return goc_ctx_err(ctx);
     }
     leave_queue(s, &w); /* the done channel's close or send unlinked nd */
     int err = goc_ctx_err(ctx);
@@ -157,9 +173,12 @@ int goc_sem_acquire_ctx(goc_sem *gs, goc_ctx *ctx, int64_t n) {
     if (!done) return goc_sem_acquire(gs, n); /* never cancelled */
     if (n < 0) return GOC_EINVAL;
     for (;;) {
-        int err = goc_ctx_err(ctx); /* cancelled before the call: fail, as Go */
-        if (err) return err;
         goc__lock_acquire(&s->lock);
+        int err = goc_ctx_err(ctx); /* done before we hold the lock: fail, as Go */
+        if (err) {
+            goc__lock_release(&s->lock);
+            return err;
+        }
         if (n > s->size) {
             goc__lock_release(&s->lock);
             return GOC_EINVAL;
@@ -169,7 +188,7 @@ int goc_sem_acquire_ctx(goc_sem *gs, goc_ctx *ctx, int64_t n) {
             goc__lock_release(&s->lock);
             break;
         }
-        err = wait_ctx(s, ctx, done, n);
+        err = wait_ctx(gs, ctx, done, n);
         if (err == GOC_OK) break;
         if (err != CTX_WON) return err;
     }
@@ -208,6 +227,8 @@ size_t goc__sem_waiters(goc_sem *gs) {
     sem *s = S(gs);
     return goc__syncq_count(&s->lock, &s->q);
 }
+
+goc__lock *goc__sem_lock(goc_sem *gs) { return &S(gs)->lock; }
 
 int64_t goc__sem_held(goc_sem *gs) {
     sem *s = S(gs);

@@ -146,5 +146,6 @@ uint32_t goc__wg_waiters(goc_wg *wg);          /* waiters counted (queued)     *
 size_t goc__cond_waiters(goc_cond *c);         /* waiters queued               */
 size_t goc__sem_waiters(goc_sem *s);           /* waiters queued               */
 int64_t goc__sem_held(goc_sem *s);             /* weight held                  */
+goc__lock *goc__sem_lock(goc_sem *s);          /* its lock                     */
 
 #endif

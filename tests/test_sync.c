@@ -1229,6 +1229,178 @@ TEST(sem_acquire_ctx_races_with_cancel_and_release) {
     CHECK_EQ(goc__sem_waiters(&l.s), 0);
 }
 
+/* As Go checks ctx.Done() with the semaphore's lock held: a cancellation
+ * that happens before the acquirer gets the lock (here the test holds it,
+ * standing in for a release in progress) fails the acquire although the
+ * weight is free. */
+TEST(sem_acquire_ctx_cancelled_while_it_waits_for_the_lock_fails) {
+    goc_sem s;
+    goc_sem_init(&s, 1);
+    goc_ctx *ctx = goc_ctx_with_cancel(NULL);
+    CHECK(ctx);
+    ctx_taker t = {&s, ctx, 1, NOT_YET};
+    goc__lock_acquire(goc__sem_lock(&s));
+    thr th;
+    thr_start(&th, take_with_ctx, &t);
+    goc_sleep(5 * GOC_MS); /* most likely spinning on the lock by now */
+    goc_ctx_cancel(ctx);
+    goc__lock_release(goc__sem_lock(&s));
+    thr_join(&th);
+    CHECK_EQ(atomic_load(&t.r), GOC_ECANCELED);
+    CHECK_EQ(goc__sem_held(&s), 0);
+    goc_ctx_release(ctx);
+}
+
+/* A size-1 semaphore guards a plain counter (TSan checks release ->
+ * acquire) for takers on coroutines and threads, whose contexts a coroutine
+ * and a thread cancel at random while they wait; value contexts over them
+ * wait on their parents' done channels. */
+#define SLOTS 8
+
+typedef struct {
+    goc_sem s;
+    long x; /* guarded by s */
+    _Atomic long ok, failed;
+    _Atomic int bad, stop, next;
+    int rounds;
+    goc_mutex mu[SLOTS]; /* guards slot[i] */
+    goc_ctx *slot[SLOTS];
+} cancelled_by_others;
+
+static void publish(cancelled_by_others *l, int me, goc_ctx *ctx) {
+    goc_mutex_lock(&l->mu[me]);
+    l->slot[me] = ctx;
+    goc_mutex_unlock(&l->mu[me]);
+}
+
+static void guarded_taker(void *p) {
+    cancelled_by_others *l = p;
+    int me = atomic_fetch_add(&l->next, 1) % SLOTS;
+    for (int i = 0; i < l->rounds; i++) {
+        goc_ctx *ctx = i % 7 == 0 ? goc_ctx_with_timeout(NULL, (i % 13) * GOC_US)
+                                  : goc_ctx_with_cancel(NULL);
+        CHECK(ctx);
+        goc_ctx *v = goc_ctx_with_value(ctx, &me, NULL);
+        CHECK(v);
+        publish(l, me, ctx);
+        int r = goc_sem_acquire_ctx(&l->s, i % 2 ? v : ctx, 1);
+        publish(l, me, NULL);
+        if (r == GOC_OK) {
+            l->x++;
+            if (i % 3 == 0) goc_yield();
+            goc_sem_release(&l->s, 1);
+            atomic_fetch_add(&l->ok, 1);
+        } else {
+            if (r == 0 || r != goc_ctx_err(ctx)) atomic_store(&l->bad, 1);
+            atomic_fetch_add(&l->failed, 1);
+        }
+        goc_ctx_release(v);
+        goc_ctx_release(ctx);
+    }
+}
+
+static void random_canceller(void *p) {
+    cancelled_by_others *l = p;
+    uint32_t x = (uint32_t)(uintptr_t)&x | 1;
+    while (!atomic_load(&l->stop)) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        int k = (int)(x % SLOTS);
+        goc_mutex_lock(&l->mu[k]);
+        if (l->slot[k]) goc_ctx_cancel(l->slot[k]);
+        goc_mutex_unlock(&l->mu[k]);
+        if (x % 4 == 0) goc_yield();
+    }
+}
+
+TEST(sem_acquire_ctx_waiters_cancelled_by_others) {
+    static cancelled_by_others l;
+    l.rounds = CHECK_SCALE(4000);
+    for (int i = 0; i < SLOTS; i++) l.mu[i] = (goc_mutex)GOC_MUTEX_INIT;
+    goc_sem_init(&l.s, 1);
+    goc_wg cw = GOC_WG_INIT;
+    job cj = {random_canceller, &l, &cw};
+    CHECK_OK(goc_wg_add(&cw, 1));
+    CHECK_OK(goc_go(job_run, &cj));
+    thr t[2], tc;
+    thr_start(&tc, random_canceller, &l);
+    for (int i = 0; i < 2; i++) thr_start(&t[i], guarded_taker, &l);
+    go_n_wait(5, guarded_taker, &l);
+    for (int i = 0; i < 2; i++) thr_join(&t[i]);
+    atomic_store(&l.stop, 1);
+    thr_join(&tc);
+    goc_wg_wait(&cw);
+    CHECK_EQ(atomic_load(&l.bad), 0);
+    CHECK_EQ(l.x, atomic_load(&l.ok));
+    CHECK_EQ(atomic_load(&l.ok) + atomic_load(&l.failed), 7L * l.rounds);
+    CHECK(atomic_load(&l.failed) > 0);
+    CHECK_EQ(goc__sem_held(&l.s), 0);
+    CHECK_EQ(goc__sem_waiters(&l.s), 0);
+}
+
+/* Takers on children of one parent (cancel and value contexts), cancelled
+ * at a different point of a release in pieces each round: what is held at
+ * the end is exactly the weight of those that returned GOC_OK. */
+typedef struct {
+    goc_sem *s;
+    goc_ctx *parent;
+    int64_t w;
+    int r;
+} child_taker;
+
+static void take_under_parent(void *p) {
+    child_taker *t = p;
+    goc_ctx *c = t->w % 2 ? goc_ctx_with_cancel(t->parent) : goc_ctx_with_value(t->parent, t, t);
+    CHECK(c);
+    t->r = goc_sem_acquire_ctx(t->s, c, t->w);
+    goc_ctx_release(c);
+}
+
+TEST(sem_acquire_ctx_parent_cancel_amid_releases) {
+    enum { N = 12 };
+    for (int round = 0; round < CHECK_SCALE(300); round++) {
+        goc_sem s;
+        goc_sem_init(&s, 6);
+        CHECK_OK(goc_sem_acquire(&s, 6));
+        goc_ctx *parent = goc_ctx_with_cancel(NULL);
+        CHECK(parent);
+        child_taker t[N];
+        job j[N];
+        thr th[2];
+        goc_wg wg = GOC_WG_INIT;
+        for (int i = 0; i < N; i++) {
+            t[i] = (child_taker){&s, parent, 1 + (i * 7 + round) % 5, NOT_YET};
+            j[i] = (job){take_under_parent, &t[i], &wg};
+            if (i < 2) {
+                thr_start(&th[i], take_under_parent, &t[i]);
+            } else {
+                CHECK_OK(goc_wg_add(&wg, 1));
+                CHECK_OK(goc_go(job_run, &j[i]));
+            }
+        }
+        for (int k = 0; k < 6; k++) {
+            if (k == round % 6) goc_ctx_cancel(parent);
+            goc_sem_release(&s, 1);
+            if (round % 3 == 0) goc_yield();
+        }
+        goc_ctx_cancel(parent);
+        for (int i = 0; i < 2; i++) thr_join(&th[i]);
+        goc_wg_wait(&wg);
+        int64_t held = 0;
+        for (int i = 0; i < N; i++) {
+            if (t[i].r == GOC_OK)
+                held += t[i].w;
+            else
+                CHECK_EQ(t[i].r, GOC_ECANCELED);
+        }
+        CHECK_EQ(goc__sem_held(&s), held);
+        CHECK_EQ(goc__sem_waiters(&s), 0);
+        goc_sem_release(&s, held);
+        CHECK_OK(goc_sem_acquire(&s, 6)); /* nothing was lost */
+        goc_sem_release(&s, 6);
+        goc_ctx_release(parent);
+    }
+}
+
 /* ---- ThreadSanitizer sees only the edges Go promises ---------------------- */
 
 #if defined(__SANITIZE_THREAD__)
