@@ -6,7 +6,9 @@
  *   - a waiter is queued only with a weight <= size, and no waiter is queued
  *     while the head waiter fits (size - cur >= head's weight) when `lock`
  *     is free: release serves the queue from the head until the head does
- *     not fit, and never serves a waiter behind one that does not fit;
+ *     not fit, and never serves a waiter behind one that does not fit. The
+ *     one exception: a head whose context has claimed it stays queued, and
+ *     holds back those behind it, until it leaves or a release drops it;
  *   - an acquire or try_acquire takes weight directly only when the queue is
  *     empty, so nobody passes a queued waiter (a large request at the head is
  *     not starved by a stream of small ones).
