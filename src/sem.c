@@ -84,25 +84,32 @@ void goc_sem_init(goc_sem *gs, int64_t n) {
     *s = (sem){.size = n > 0 ? n : 0};
 }
 
+/* With s locked: takes n (n >= 0) if that needs no waiting: GOC_OK, or
+ * GOC_EINVAL (more than the size), or GOC_EAGAIN (someone is queued, or n
+ * is not free). */
+static int take_locked(sem *s, int64_t n) {
+    if (n > s->size) return GOC_EINVAL;
+    if (s->q.head || s->size - s->cur < n) return GOC_EAGAIN;
+    s->cur += n;
+    return GOC_OK;
+}
+
 int goc_sem_acquire(goc_sem *gs, int64_t n) {
     sem *s = S(gs);
     if (n < 0) return GOC_EINVAL;
     goc__lock_acquire(&s->lock);
-    if (n > s->size) {
-        goc__lock_release(&s->lock);
-        return GOC_EINVAL;
-    }
-    if (!s->q.head && s->size - s->cur >= n) {
-        s->cur += n;
-        goc__lock_release(&s->lock);
-    } else {
+    int r = take_locked(s, n);
+    if (r == GOC_EAGAIN) {
         goc__syncw w;
         goc__wait_init(&w.wt, goc__self(), false);
         w.n = n;
         goc__sync_block(&s->lock, &s->q, &w, false); /* release adds n to cur for us */
+        r = GOC_OK;
+    } else {
+        goc__lock_release(&s->lock);
     }
-    goc__race_acquire(s);
-    return GOC_OK;
+    if (r == GOC_OK) goc__race_acquire(s);
+    return r;
 }
 
 struct both {
@@ -176,23 +183,16 @@ int goc_sem_acquire_ctx(goc_sem *gs, goc_ctx *ctx, int64_t n) {
     if (n < 0) return GOC_EINVAL;
     for (;;) {
         goc__lock_acquire(&s->lock);
-        int err = goc_ctx_err(ctx); /* done before we hold the lock: fail, as Go */
-        if (err) {
+        int r = goc_ctx_err(ctx); /* done before we hold the lock: fail, as Go */
+        if (r == 0) r = take_locked(s, n);
+        if (r != GOC_EAGAIN) {
             goc__lock_release(&s->lock);
-            return err;
+            if (r == GOC_OK) break;
+            return r;
         }
-        if (n > s->size) {
-            goc__lock_release(&s->lock);
-            return GOC_EINVAL;
-        }
-        if (!s->q.head && s->size - s->cur >= n) {
-            s->cur += n;
-            goc__lock_release(&s->lock);
-            break;
-        }
-        err = wait_ctx(gs, ctx, done, n);
-        if (err == GOC_OK) break;
-        if (err != CTX_WON) return err;
+        r = wait_ctx(gs, ctx, done, n);
+        if (r == GOC_OK) break;
+        if (r != CTX_WON) return r;
     }
     goc__race_acquire(s);
     return GOC_OK;
@@ -202,8 +202,7 @@ bool goc_sem_try_acquire(goc_sem *gs, int64_t n) {
     sem *s = S(gs);
     if (n < 0) return false;
     goc__lock_acquire(&s->lock);
-    bool ok = !s->q.head && s->size - s->cur >= n;
-    if (ok) s->cur += n;
+    bool ok = take_locked(s, n) == GOC_OK;
     goc__lock_release(&s->lock);
     if (ok) goc__race_acquire(s);
     return ok;
