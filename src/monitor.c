@@ -35,6 +35,7 @@
 #define TRIM (100 * GOC_MS)
 
 static _Atomic uint32_t asleep;
+static _Atomic int64_t stuck_after = STUCK; /* goc__test_stuck_after */
 
 void goc__monitor_kick(void) {
     if (atomic_load(&asleep) && atomic_exchange(&asleep, 0)) goc__futex_wake(&asleep, 1);
@@ -87,7 +88,8 @@ static void watch(goc__w *w, int64_t now) {
     if (w->mon_cpu < 0) w->mon_cpu = thread_cpu(w);
     atomic_store_explicit(&w->slow, true, memory_order_relaxed);
     goc__wakep();
-    if (held >= STUCK && !atomic_load(&w->retire) && really_stuck(w))
+    if (held >= atomic_load_explicit(&stuck_after, memory_order_relaxed) &&
+        !atomic_load(&w->retire) && really_stuck(w))
         goc__replace_worker(w);
 }
 
@@ -119,3 +121,5 @@ static void *monitor_main(void *arg) {
 }
 
 int goc__monitor_start(void) { return goc__thread_start(monitor_main, NULL, 256 * 1024); }
+
+void goc__test_stuck_after(int64_t ns) { atomic_store(&stuck_after, ns); }

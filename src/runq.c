@@ -19,13 +19,14 @@ uint32_t goc__runq_grab_half(goc__runq *q, struct goc__g **out) {
 
 /* Copies half of src's ring into dst's buffer starting at dst's tail; the
  * entries become dst's only once the caller publishes dst's tail. */
-static uint32_t grab(goc__runq *src, goc__runq *dst, uint32_t dt, bool take_ring, bool take_next) {
+static uint32_t grab(goc__runq *src, goc__runq *dst, uint32_t dt, uint32_t max, bool take_next) {
     for (;;) {
         uint64_t hv = atomic_load_explicit(&src->head, GOC__ACQ);
         uint32_t h = goc__runq_idx(hv), t = atomic_load_explicit(&src->tail, GOC__ACQ);
         uint32_t n = t - h;
         n -= n / 2;
-        if (n == 0 || !take_ring) {
+        if (n > max) n = max;
+        if (n == 0) {
             if (!take_next) return 0;
             struct goc__g *g = atomic_load_explicit(&src->next, GOC__RLX);
             if (!g) return 0;
@@ -45,9 +46,9 @@ static uint32_t grab(goc__runq *src, goc__runq *dst, uint32_t dt, bool take_ring
     }
 }
 
-struct goc__g *goc__runq_steal(goc__runq *dst, goc__runq *src, bool take_ring, bool take_next) {
+struct goc__g *goc__runq_steal(goc__runq *dst, goc__runq *src, uint32_t max, bool take_next) {
     uint32_t t = atomic_load_explicit(&dst->tail, GOC__RLX);
-    uint32_t n = grab(src, dst, t, take_ring, take_next);
+    uint32_t n = grab(src, dst, t, max, take_next);
     if (n == 0) return NULL;
     n--;
     struct goc__g *g = atomic_load_explicit(&dst->buf[(t + n) % GOC_RUNQ_SIZE], GOC__RLX);

@@ -135,9 +135,10 @@ static inline uint32_t goc__runq_len(goc__runq *q) {
  * out[]; returns how many. */
 uint32_t goc__runq_grab_half(goc__runq *q, struct goc__g **out);
 
-/* Thief: moves about half of src's ring into dst's (dst owned by the caller
- * and empty) and returns one of them to run, or NULL. take_ring allows the
- * ring, take_next src's `next` slot when the ring is empty or not allowed. */
-struct goc__g *goc__runq_steal(goc__runq *dst, goc__runq *src, bool take_ring, bool take_next);
+/* Thief: moves about half of src's ring, at most max entries, into dst's
+ * (dst owned by the caller and empty) and returns one of them to run, or
+ * NULL. take_next allows src's `next` slot when it takes nothing from the
+ * ring (empty, or max 0). */
+struct goc__g *goc__runq_steal(goc__runq *dst, goc__runq *src, uint32_t max, bool take_next);
 
 #endif

@@ -17,6 +17,8 @@
  *   IDLE    --its timer is due / kicked--------> RUNNING (it unlinks itself)
  *   RUNNING --monitor replaced it, it retires--> SPARE   (on the spare list)
  *   SPARE   --replace() reuses it--------------> RUNNING
+ * A replacement (the heir) runs what the worker it replaced had queued then
+ * (`owed`) before the global queue: see inherit().
  *
  * Invariants: sched.nidle is the length of the idle list; nspinning counts
  * workers with w->spinning plus those popped by wakep that have not yet woken;
@@ -122,6 +124,13 @@ static void gq_append_locked(goc__g *head, goc__g *tail, size_t n) {
     else
         sched.gq_head = head;
     sched.gq_tail = tail;
+    atomic_fetch_add(&sched.ngq, n);
+}
+
+static void gq_prepend_locked(goc__g *head, goc__g *tail, size_t n) {
+    tail->next = sched.gq_head;
+    if (!sched.gq_head) sched.gq_tail = tail;
+    sched.gq_head = head;
     atomic_fetch_add(&sched.ngq, n);
 }
 
@@ -557,7 +566,8 @@ static goc__g *steal_round(goc__w *w, int64_t now) {
         goc__g *g;
         if (run_timers(w, v, now) && (g = local_get(w))) return g;
         bool ring = ring_stealable(w, v, now), next = next_stealable(w, v, now);
-        if ((ring || next) && (g = goc__runq_steal(&w->q, &v->q, ring, next))) return g;
+        if ((ring || next) && (g = goc__runq_steal(&w->q, &v->q, ring ? GOC_RUNQ_SIZE : 0, next)))
+            return g;
     }
     return NULL;
 }
@@ -671,23 +681,42 @@ static void spare_wait(goc__w *w) {
     }
 }
 
+/* Retiring w's queue: what w still owes its heir goes to the head of the
+ * global queue, where the heir looks next (Go puts a destroyed P's queue
+ * there); the rest, queued after the heir took over, to the tail. The ring
+ * goes first, as the heir steals it: `next` is the newest entry. */
+static _Atomic uint32_t owed_requeued; /* goc__test_owed_requeued */
+
+static void retire_queue(goc__w *w) {
+    goc__g *list[2] = {NULL, NULL}, *last[2] = {NULL, NULL}, *g;
+    size_t n[2] = {0, 0};
+    int32_t owed = atomic_exchange(&w->owed, 0);
+    while ((g = goc__runq_pop(&w->q)) || (g = goc__runq_get_next(&w->q))) {
+        int i = owed-- > 0 ? 0 : 1;
+        g->next = NULL;
+        if (last[i])
+            last[i]->next = g;
+        else
+            list[i] = g;
+        last[i] = g;
+        n[i]++;
+    }
+    w->nhead = w->nnext = 0;
+    w->lifo_off = false;
+    goc__lock_acquire(&sched.lock);
+    if (n[0]) gq_prepend_locked(list[0], last[0], n[0]);
+    atomic_fetch_add_explicit(&owed_requeued, (uint32_t)n[0], memory_order_relaxed);
+    if (n[1]) gq_append_locked(list[1], last[1], n[1]);
+    goc__lock_release(&sched.lock);
+}
+
 /* The monitor replaced w: hand everything over and wait as a spare. The
  * timers go to a worker that is active at that moment (under sched.lock, so
  * no other retirement can strand them), which is then woken to reset its
  * alarm: it may be asleep with no deadline. */
 static void retire(goc__w *w) {
-    goc__g *head = NULL, *tail = NULL, *g;
-    size_t n = 0;
-    while ((g = local_get(w))) {
-        g->next = NULL;
-        if (tail)
-            tail->next = g;
-        else
-            head = g;
-        tail = g;
-        n++;
-    }
-    if (n) gq_append(head, tail, n);
+    retire_queue(w);
+    w->heir_of = NULL;
     if (w->spinning) {
         w->spinning = false;
         atomic_fetch_sub(&sched.nspinning, 1);
@@ -713,6 +742,26 @@ static void retire(goc__w *w) {
     w->spinning = true; /* counted by goc__replace_worker */
 }
 
+/* w replaced a stuck worker: what the stuck one had queued then is w's,
+ * ahead of the global queue, as a Go P's local queue goes with the P to
+ * another thread. Left to compete, it ran only once w found the global queue
+ * empty, behind everything queued after it (a storm's first child ran 4995th
+ * of 5000). What the stuck coroutine queues later is not owed: it keeps its
+ * place among the other workers' work. */
+static goc__g *inherit(goc__w *w) {
+    goc__w *v = w->heir_of;
+    int32_t owed = atomic_load(&v->owed);
+    goc__g *g = owed > 0 ? goc__runq_steal(&w->q, &v->q, (uint32_t)owed, true) : NULL;
+    if (!g) {
+        atomic_store(&v->owed, 0);
+        w->heir_of = NULL;
+        return NULL;
+    }
+    int32_t n = 1 + (int32_t)goc__runq_len(&w->q); /* our queue was empty */
+    if (atomic_fetch_sub(&v->owed, n) <= n) w->heir_of = NULL;
+    return g;
+}
+
 static goc__g *find_runnable(goc__w *w) {
     for (;;) {
         if (atomic_load_explicit(&w->retire, memory_order_relaxed)) retire(w);
@@ -722,6 +771,7 @@ static goc__g *find_runnable(goc__w *w) {
             (g = gq_take(w, true)))
             return found(w, g);
         if ((g = local_get(w))) return found(w, g);
+        if (w->heir_of && (g = inherit(w))) return found(w, g);
         if ((g = gq_take(w, false))) return found(w, g);
         if (!w->spinning) {
             int busy = atomic_load(&sched.nactive) - atomic_load(&sched.nidle);
@@ -824,6 +874,8 @@ void goc__replace_worker(goc__w *stuck) {
     bool fresh = !w;
     if (fresh && !(w = worker_new())) return;
     goc__lock_acquire(&sched.lock);
+    w->heir_of = stuck;
+    atomic_store(&stuck->owed, (int32_t)goc__runq_len(&stuck->q));
     atomic_store(&w->state, GOC__W_RUNNING);
     atomic_fetch_add(&sched.nactive, 1);
     atomic_fetch_add(&sched.nspinning, 1);
@@ -836,6 +888,7 @@ void goc__replace_worker(goc__w *stuck) {
     w->spinning = true;
     if (worker_start(w) != GOC_OK) { /* undo: stuck keeps its work */
         goc__lock_acquire(&sched.lock);
+        atomic_store(&stuck->owed, 0);
         atomic_fetch_sub(&sched.nactive, 1);
         atomic_fetch_sub(&sched.nspinning, 1);
         goc__lock_release(&sched.lock);
@@ -873,6 +926,8 @@ bool goc__test_spare_has_timers(void) {
     }
     return false;
 }
+
+uint32_t goc__test_owed_requeued(void) { return atomic_load(&owed_requeued); }
 
 /* ---- timers on workers ------------------------------------------------ */
 

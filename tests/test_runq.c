@@ -2,7 +2,8 @@
  * pushing at both ends, popping and filling `next`, against thieves stealing
  * half at a time. Every entry must be taken exactly once; a head that moved
  * back and forth under a thief (ABA) would hand one entry out twice and lose
- * another. Entries are fake pointers: the queue never dereferences them. */
+ * another. Then the limits of one steal. Entries are fake pointers: the
+ * queue never dereferences them. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -31,7 +32,7 @@ static void *thief(void *arg) {
     goc__runq *mine = arg;
     for (;;) {
         bool done = atomic_load(&owner_done);
-        struct goc__g *g = goc__runq_steal(mine, &owner_q, true, true);
+        struct goc__g *g = goc__runq_steal(mine, &owner_q, GOC_RUNQ_SIZE, true);
         if (g) {
             take(g);
             while ((g = goc__runq_get(mine))) take(g);
@@ -83,4 +84,27 @@ TEST(every_entry_taken_once_under_stealing) {
         if (atomic_load(&taken[id]) != 1)
             check_fail(__FILE__, __LINE__, "entry %ld taken %d times", id, atomic_load(&taken[id]));
     free((void *)taken);
+}
+
+/* A steal takes the ring's head half, no more than max, in order, and runs
+ * the last of them; `next` only when it takes nothing from the ring. (Seven
+ * entries: the sanitizer builds shrink the ring to eight.) */
+TEST(steal_takes_half_of_the_head_at_most_max) {
+    static goc__runq src, dst;
+    for (long id = 0; id < 7; id++) CHECK(goc__runq_push(&src, item(id)));
+    CHECK(goc__runq_put_next(&src, item(99)) == NULL);
+    CHECK(goc__runq_steal(&dst, &src, 3, true) == item(2)); /* 3 of half 4 */
+    CHECK(goc__runq_pop(&dst) == item(0));
+    CHECK(goc__runq_pop(&dst) == item(1));
+    CHECK(goc__runq_pop(&dst) == NULL);
+    CHECK(goc__runq_steal(&dst, &src, GOC_RUNQ_SIZE, true) == item(4)); /* half of 4 */
+    CHECK(goc__runq_pop(&dst) == item(3));
+    CHECK(goc__runq_steal(&dst, &src, 0, false) == NULL);
+    CHECK(goc__runq_steal(&dst, &src, 0, true) == item(99)); /* max 0: `next` only */
+    CHECK_EQ(goc__runq_len(&src), 2);
+    CHECK(goc__runq_steal(&dst, &src, 1, false) == item(5));
+    CHECK(goc__runq_steal(&dst, &src, GOC_RUNQ_SIZE, false) == item(6));
+    CHECK(goc__runq_steal(&dst, &src, GOC_RUNQ_SIZE, true) == NULL);
+    CHECK(goc__runq_empty(&dst));
+    CHECK(goc__runq_empty(&src));
 }

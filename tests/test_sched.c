@@ -1071,6 +1071,61 @@ TEST(retire_child_heir_heap_full) {
     printf("sleeper woke\n");
 }
 
+/* A replaced worker's queue keeps its place ahead of the global queue: the
+ * heir runs it first, and what is still owed when the stuck worker retires
+ * goes to the global queue's head. (The heir once ran the whole global queue
+ * first, and the retiring worker put its queue at the tail: a storm's first
+ * child ran 4995th of 5000.) */
+enum { OWED_XS = 8, OWED_YS = 200 };
+static _Atomic int owed_rank, owed_started, owed_finished, owed_blocker_state;
+static int owed_x_rank[OWED_XS], owed_y_rank[OWED_YS];
+
+static void owed_x(void *arg) {
+    int r = atomic_fetch_add(&owed_rank, 1);
+    owed_x_rank[(intptr_t)arg] = r;
+    atomic_fetch_add(&owed_finished, 1);
+    if (atomic_fetch_add(&owed_started, 1) > 0) return;
+    /* The first runs on the heir: hold it until the stuck worker has gone,
+     * owing the heir the rest. */
+    for (int i = 0; i < 5000 && atomic_load(&owed_blocker_state) < 2; i++) usleep(1000);
+    usleep(5000);
+}
+
+static void owed_y(void *arg) {
+    owed_y_rank[(intptr_t)arg] = atomic_fetch_add(&owed_rank, 1);
+    atomic_fetch_add(&owed_finished, 1);
+}
+
+static void owed_blocker(void *arg) {
+    (void)arg;
+    /* Spawning is slow under TSan: not replaced until all are queued. */
+    goc__test_stuck_after(3600 * GOC_SEC);
+    for (intptr_t i = 0; i < OWED_XS; i++) CHECK_OK(goc_go(owed_x, (void *)i));
+    atomic_store(&owed_blocker_state, 1);
+    goc__test_stuck_after(10 * GOC_MS);
+    /* In the kernel with work queued: the monitor replaces this worker. */
+    for (int i = 0; i < 5000 && atomic_load(&owed_started) == 0; i++) usleep(1000);
+    atomic_store(&owed_blocker_state, 2);
+}
+
+TEST(retire_child_owed) {
+    if (!getenv("RETIRE_CHILD")) return;
+    CHECK_OK(goc_go(owed_blocker, NULL));
+    WAIT_UNTIL(atomic_load(&owed_blocker_state) >= 1, 10);
+    for (intptr_t i = 0; i < OWED_YS; i++) CHECK_OK(goc_go(owed_y, (void *)i)); /* global queue */
+    WAIT_UNTIL(atomic_load(&owed_finished) == OWED_XS + OWED_YS, 10);
+    int x_last = 0, y_first = OWED_XS + OWED_YS;
+    for (int i = 0; i < OWED_XS; i++)
+        if (owed_x_rank[i] > x_last) x_last = owed_x_rank[i];
+    for (int i = 0; i < OWED_YS; i++)
+        if (owed_y_rank[i] < y_first) y_first = owed_y_rank[i];
+    printf("queued on the stuck worker: last ran %dth; first from the global queue %dth\n", x_last,
+           y_first);
+    CHECK_OP(x_last, <, y_first);
+    CHECK_OP(goc__test_owed_requeued(), >, 0); /* the retiring worker still owed some */
+    printf("owed went first\n");
+}
+
 static void run_retire_child(const char *name, const char *want) {
     char out[4096];
     setenv("RETIRE_CHILD", "1", 1);
@@ -1088,4 +1143,8 @@ TEST(late_wake_up_of_a_spare_is_absorbed) {
 
 TEST(retiring_worker_keeps_timers_when_the_heir_is_full) {
     run_retire_child("retire_child_heir_heap_full", "sleeper woke\n");
+}
+
+TEST(replaced_workers_queue_goes_before_the_global_queue) {
+    run_retire_child("retire_child_owed", "owed went first\n");
 }
