@@ -30,7 +30,7 @@
  * idle worker only when none is spinning; a spinner that finds work wakes
  * another; a spinner that gives up rechecks every queue after it stops
  * counting as one, so a producer that saw it spinning and woke nobody is never
- * stranded. A spinner searches for SPIN (20 us) before it sleeps, so a burst
+ * stranded. A spinner searches for SPIN (5 us) before it sleeps, so a burst
  * of readies costs one futex wake, not one each. Unlike Go, a coroutine
  * readied into an empty `next` slot wakes nobody: its readier usually blocks
  * next (a send answered by a receive), and waking a worker per message made
@@ -58,7 +58,7 @@
 #define MAXW 1024       /* workers ever, replacements included          */
 #define MAXPROCS 256
 #define ALTSTACK (64 * 1024)
-#define SPIN (20 * GOC_US)      /* a spinning worker's search before it sleeps */
+#define SPIN (5 * GOC_US)       /* a spinning worker's search before it sleeps */
 #define GRACE (3 * GOC_US) /* a busy worker's `next` and short ring are its own this long */
 #define RING_SHARE 4       /* a ring this long on a busy worker is worth sharing */
 #define SHY (1 * GOC_MS)   /* after contention, share only stalled rings this long */
