@@ -75,13 +75,10 @@ void goc_cond_signal(goc_cond *gc) {
         return;
     }
     atomic_store_explicit(&c->notify, t + 1, memory_order_relaxed);
-    goc__syncw *prev = NULL, *w = c->q.head;
-    while (w && (uint32_t)w->n != t) {
-        prev = w;
-        w = w->next;
-    }
+    goc__syncw *w = c->q.head;
+    while (w && (uint32_t)w->n != t) w = w->next;
     if (w) { /* else its owner has not queued yet and will see notify */
-        goc__syncq_unlink(&c->q, prev, w);
+        goc__syncq_unlink(&c->q, w);
         goc__sync_claim(w);
     }
     goc__lock_release(&c->lock);

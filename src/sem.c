@@ -24,9 +24,8 @@
  * that reaches it claims it with GOC_OK and adds its weight to cur, a
  * cancellation (done closed) claims it with CTX_WON. A release that finds
  * the head claimed by its context drops it and serves on; a cancelled
- * waiter still queued leaves the queue itself (a walk from the head: O(n)
- * on this path only) and, if it was the head, serves the waiters behind it
- * that now fit. As in Go's x/sync: the context is checked under `lock`, so
+ * waiter still queued leaves the queue itself and, if it was the head,
+ * serves the waiters behind it that now fit. As in Go's x/sync: the context is checked under `lock`, so
  * a cancellation that happened before the acquirer held it wins even when
  * the weight is free, and a waiter that finds its context done once served
  * gives the weight back and fails. A send on the done channel (a misuse)
@@ -133,11 +132,10 @@ static void leave_queue(sem *s, goc__syncw *w) {
     goc__syncw *woken = NULL;
     goc__lock_acquire(&s->lock);
     if (w->queued) {
-        goc__syncw *prev = NULL;
-        for (goc__syncw *x = s->q.head; x != w; x = x->next) prev = x;
-        goc__syncq_unlink(&s->q, prev, w);
+        bool head = s->q.head == w;
+        goc__syncq_unlink(&s->q, w);
         w->queued = false;
-        if (!prev) serve(s, &woken);
+        if (head) serve(s, &woken);
     }
     goc__lock_release(&s->lock);
     goc__sync_wake_list(woken);

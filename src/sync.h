@@ -22,7 +22,7 @@
 
 typedef struct goc__syncw {
     goc__wait wt;
-    struct goc__syncw *next;
+    struct goc__syncw *next, *prev; /* prev: in a queue only */
     int64_t n; /* a weight (sem) or a ticket (cond); unused elsewhere */
     bool queued; /* sem: in the queue (a wait its context won may have left it) */
 } goc__syncw;
@@ -33,6 +33,7 @@ typedef struct goc__syncq {
 
 static inline void goc__syncq_push_back(goc__syncq *q, goc__syncw *w) {
     w->next = NULL;
+    w->prev = q->tail;
     if (q->tail)
         q->tail->next = w;
     else
@@ -41,24 +42,32 @@ static inline void goc__syncq_push_back(goc__syncq *q, goc__syncw *w) {
 }
 
 static inline void goc__syncq_push_front(goc__syncq *q, goc__syncw *w) {
+    w->prev = NULL;
     w->next = q->head;
+    if (q->head)
+        q->head->prev = w;
+    else
+        q->tail = w;
     q->head = w;
-    if (!q->tail) q->tail = w;
 }
 
-/* Unlinks w, whose predecessor is prev (NULL: w is the head). */
-static inline void goc__syncq_unlink(goc__syncq *q, goc__syncw *prev, goc__syncw *w) {
-    if (prev)
-        prev->next = w->next;
+/* Unlinks w from q, wherever it stands: O(1), so a waiter that gives up
+ * (a cancelled goc_sem_acquire_ctx) leaves a long queue cheaply. */
+static inline void goc__syncq_unlink(goc__syncq *q, goc__syncw *w) {
+    if (w->prev)
+        w->prev->next = w->next;
     else
         q->head = w->next;
-    if (q->tail == w) q->tail = prev;
-    w->next = NULL;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        q->tail = w->prev;
+    w->next = w->prev = NULL;
 }
 
 static inline goc__syncw *goc__syncq_pop(goc__syncq *q) {
     goc__syncw *w = q->head;
-    if (w) goc__syncq_unlink(q, NULL, w);
+    if (w) goc__syncq_unlink(q, w);
     return w;
 }
 

@@ -1178,6 +1178,64 @@ TEST(sem_acquire_ctx_cancelled_head_lets_the_others_through) {
     goc_ctx_release(ctx);
 }
 
+/* Waiters that give up leave the queue wherever they stand, the middle or
+ * the tail, and the others keep their order: a waiter queued after a tail
+ * that left is still served last. */
+typedef struct {
+    ctx_taker t;
+    int id, *order;
+    _Atomic int *n;
+} ordered_taker;
+
+static void take_in_order(void *p) {
+    ordered_taker *o = p;
+    take_with_ctx(&o->t);
+    if (atomic_load(&o->t.r) != GOC_OK) return;
+    o->order[atomic_fetch_add(o->n, 1)] = o->id; /* the sem orders these writes */
+    goc_sem_release(o->t.s, 1);
+}
+
+TEST(sem_acquire_ctx_waiters_leave_from_the_middle_and_the_tail) {
+    goc_sem s;
+    goc_sem_init(&s, 1);
+    CHECK_OK(goc_sem_acquire(&s, 1));
+    goc_ctx *ctx[5] = {NULL, goc_ctx_with_cancel(NULL), NULL, goc_ctx_with_cancel(NULL), NULL};
+    CHECK(ctx[1] && ctx[3]);
+    int order[5];
+    _Atomic int n = 0;
+    ordered_taker o[5];
+    job j[5];
+    goc_wg wg = GOC_WG_INIT;
+    for (int i = 0; i < 5; i++) {
+        o[i] = (ordered_taker){{&s, ctx[i], 1, NOT_YET}, i, order, &n};
+        j[i] = (job){take_in_order, &o[i], &wg};
+    }
+    CHECK_OK(goc_wg_add(&wg, 5));
+    for (int i = 0; i < 4; i++) {
+        CHECK_OK(goc_go(job_run, &j[i]));
+        WAIT_UNTIL((int)goc__sem_waiters(&s) == i + 1);
+    }
+    goc_ctx_cancel(ctx[1]); /* the middle */
+    WAIT_UNTIL(atomic_load(&o[1].t.r) != NOT_YET);
+    CHECK_EQ(goc__sem_waiters(&s), 3);
+    goc_ctx_cancel(ctx[3]); /* the tail */
+    WAIT_UNTIL(atomic_load(&o[3].t.r) != NOT_YET);
+    CHECK_EQ(goc__sem_waiters(&s), 2);
+    CHECK_OK(goc_go(job_run, &j[4]));
+    WAIT_UNTIL(goc__sem_waiters(&s) == 3);
+    goc_sem_release(&s, 1);
+    goc_wg_wait(&wg);
+    CHECK_EQ(atomic_load(&o[1].t.r), GOC_ECANCELED);
+    CHECK_EQ(atomic_load(&o[3].t.r), GOC_ECANCELED);
+    CHECK_EQ(atomic_load(&n), 3);
+    CHECK_EQ(order[0], 0);
+    CHECK_EQ(order[1], 2);
+    CHECK_EQ(order[2], 4);
+    CHECK_EQ(goc__sem_held(&s), 0);
+    goc_ctx_release(ctx[1]);
+    goc_ctx_release(ctx[3]);
+}
+
 /* Takers on coroutines and threads, each with its own context, which a
  * canceller cancels at random while releases race with the cancellations.
  * Every acquire either holds its weight (and the weight in use never exceeds
