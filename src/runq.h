@@ -55,7 +55,7 @@ static inline uint64_t goc__runq_retreat(uint64_t head) {
     return tag | (uint32_t)(goc__runq_idx(head) - 1);
 }
 
-/* Owner: takes `next`; NULL when empty. */
+/* Owner (or a thief: it is a CAS): takes `next`; NULL when empty. */
 static inline struct goc__g *goc__runq_get_next(goc__runq *q) {
     struct goc__g *g = atomic_load_explicit(&q->next, GOC__RLX);
     if (g && atomic_compare_exchange_strong_explicit(&q->next, &g, NULL, GOC__ACQ, GOC__RLX))

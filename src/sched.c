@@ -17,8 +17,8 @@
  *   IDLE    --its timer is due / kicked--------> RUNNING (it unlinks itself)
  *   RUNNING --monitor replaced it, it retires--> SPARE   (on the spare list)
  *   SPARE   --replace() reuses it--------------> RUNNING
- * A replacement (the heir) runs what the worker it replaced had queued then
- * (`owed`) before the global queue: see inherit().
+ * A replacement (the heir) takes over the queue of the worker it replaced:
+ * see hand_over().
  *
  * Invariants: sched.nidle is the length of the idle list; nspinning counts
  * workers with w->spinning plus those popped by wakep that have not yet woken;
@@ -681,33 +681,24 @@ static void spare_wait(goc__w *w) {
     }
 }
 
-/* Retiring w's queue: what w still owes its heir goes to the head of the
- * global queue, where the heir looks next (Go puts a destroyed P's queue
- * there); the rest, queued after the heir took over, to the tail. The ring
- * goes first, as the heir steals it: `next` is the newest entry. */
-static _Atomic uint32_t owed_requeued; /* goc__test_owed_requeued */
-
-static void retire_queue(goc__w *w) {
-    goc__g *list[2] = {NULL, NULL}, *last[2] = {NULL, NULL}, *g;
-    size_t n[2] = {0, 0};
-    int32_t owed = atomic_exchange(&w->owed, 0);
+/* Empties w's queue, which w does not run meanwhile (w retires, or never
+ * started), into a list: the ring, then `next`, the newest. */
+static size_t drain(goc__w *w, goc__g **head, goc__g **tail) {
+    goc__g *g;
+    size_t n = 0;
+    *head = *tail = NULL;
     while ((g = goc__runq_pop(&w->q)) || (g = goc__runq_get_next(&w->q))) {
-        int i = owed-- > 0 ? 0 : 1;
         g->next = NULL;
-        if (last[i])
-            last[i]->next = g;
+        if (*tail)
+            (*tail)->next = g;
         else
-            list[i] = g;
-        last[i] = g;
-        n[i]++;
+            *head = g;
+        *tail = g;
+        n++;
     }
     w->nhead = w->nnext = 0;
     w->lifo_off = false;
-    goc__lock_acquire(&sched.lock);
-    if (n[0]) gq_prepend_locked(list[0], last[0], n[0]);
-    atomic_fetch_add_explicit(&owed_requeued, (uint32_t)n[0], memory_order_relaxed);
-    if (n[1]) gq_append_locked(list[1], last[1], n[1]);
-    goc__lock_release(&sched.lock);
+    return n;
 }
 
 /* The monitor replaced w: hand everything over and wait as a spare. The
@@ -715,8 +706,9 @@ static void retire_queue(goc__w *w) {
  * no other retirement can strand them), which is then woken to reset its
  * alarm: it may be asleep with no deadline. */
 static void retire(goc__w *w) {
-    retire_queue(w);
-    w->heir_of = NULL;
+    goc__g *head, *tail;
+    size_t n = drain(w, &head, &tail);
+    if (n) gq_append(head, tail, n);
     if (w->spinning) {
         w->spinning = false;
         atomic_fetch_sub(&sched.nspinning, 1);
@@ -742,26 +734,6 @@ static void retire(goc__w *w) {
     w->spinning = true; /* counted by goc__replace_worker */
 }
 
-/* w replaced a stuck worker: what the stuck one had queued then is w's,
- * ahead of the global queue, as a Go P's local queue goes with the P to
- * another thread. Left to compete, it ran only once w found the global queue
- * empty, behind everything queued after it (a storm's first child ran 4995th
- * of 5000). What the stuck coroutine queues later is not owed: it keeps its
- * place among the other workers' work. */
-static goc__g *inherit(goc__w *w) {
-    goc__w *v = w->heir_of;
-    int32_t owed = atomic_load(&v->owed);
-    goc__g *g = owed > 0 ? goc__runq_steal(&w->q, &v->q, (uint32_t)owed, true) : NULL;
-    if (!g) {
-        atomic_store(&v->owed, 0);
-        w->heir_of = NULL;
-        return NULL;
-    }
-    int32_t n = 1 + (int32_t)goc__runq_len(&w->q); /* our queue was empty */
-    if (atomic_fetch_sub(&v->owed, n) <= n) w->heir_of = NULL;
-    return g;
-}
-
 static goc__g *find_runnable(goc__w *w) {
     for (;;) {
         if (atomic_load_explicit(&w->retire, memory_order_relaxed)) retire(w);
@@ -771,7 +743,6 @@ static goc__g *find_runnable(goc__w *w) {
             (g = gq_take(w, true)))
             return found(w, g);
         if ((g = local_get(w))) return found(w, g);
-        if (w->heir_of && (g = inherit(w))) return found(w, g);
         if ((g = gq_take(w, false))) return found(w, g);
         if (!w->spinning) {
             int busy = atomic_load(&sched.nactive) - atomic_load(&sched.nidle);
@@ -862,6 +833,32 @@ static int worker_start(goc__w *w) {
     return GOC_OK;
 }
 
+/* With sched.lock, from the monitor: w replaces stuck and does not run yet,
+ * and stuck's queue becomes w's, ring to ring and `next` to `next`, as a Go
+ * P's local queue goes with the P to another thread. (Left with stuck, it ran
+ * only once w found the global queue empty, behind everything queued after
+ * it: a spawn storm's first child ran 4995th of 5000.) The stuck coroutine
+ * may still push, so this steals, and no more than was queued when it
+ * looked; what is queued later goes to the global queue when stuck retires.
+ * Until w runs, the monitor is the only producer of w's ring. */
+static void hand_over(goc__w *stuck, goc__w *w) {
+    uint32_t left = goc__runq_len(&stuck->q);
+    goc__g *g = goc__runq_get_next(&stuck->q); /* a CAS, as thieves take it */
+    if (g) {
+        (void)goc__runq_put_next(&w->q, g);
+        left--;
+    }
+    while (left > 0) {
+        uint32_t before = goc__runq_len(&w->q) - (g != NULL), room = GOC_RUNQ_SIZE - before;
+        if (room < 2) break;
+        goc__g *h = goc__runq_steal(&w->q, &stuck->q, left < room - 1 ? left : room - 1, false);
+        if (!h) break;
+        uint32_t took = goc__runq_len(&w->q) - (g != NULL) - before + 1;
+        (void)goc__runq_push(&w->q, h); /* the last taken: order kept */
+        left = took < left ? left - took : 0;
+    }
+}
+
 void goc__replace_worker(goc__w *stuck) {
     goc__lock_acquire(&sched.lock);
     if (atomic_load(&stuck->retire) || atomic_load(&stuck->state) != GOC__W_RUNNING) {
@@ -874,8 +871,7 @@ void goc__replace_worker(goc__w *stuck) {
     bool fresh = !w;
     if (fresh && !(w = worker_new())) return;
     goc__lock_acquire(&sched.lock);
-    w->heir_of = stuck;
-    atomic_store(&stuck->owed, (int32_t)goc__runq_len(&stuck->q));
+    hand_over(stuck, w);
     atomic_store(&w->state, GOC__W_RUNNING);
     atomic_fetch_add(&sched.nactive, 1);
     atomic_fetch_add(&sched.nspinning, 1);
@@ -888,7 +884,9 @@ void goc__replace_worker(goc__w *stuck) {
     w->spinning = true;
     if (worker_start(w) != GOC_OK) { /* undo: stuck keeps its work */
         goc__lock_acquire(&sched.lock);
-        atomic_store(&stuck->owed, 0);
+        goc__g *head, *tail;
+        size_t n = drain(w, &head, &tail);
+        if (n) gq_prepend_locked(head, tail, n); /* queued before the rest */
         atomic_fetch_sub(&sched.nactive, 1);
         atomic_fetch_sub(&sched.nspinning, 1);
         goc__lock_release(&sched.lock);
@@ -926,8 +924,6 @@ bool goc__test_spare_has_timers(void) {
     }
     return false;
 }
-
-uint32_t goc__test_owed_requeued(void) { return atomic_load(&owed_requeued); }
 
 /* ---- timers on workers ------------------------------------------------ */
 

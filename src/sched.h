@@ -71,8 +71,6 @@ struct goc__w {
     _Atomic bool busy;                  /* (a) running a coroutine now       */
     _Atomic bool slow;                  /* (a) monitor: same tick for a while */
     _Atomic bool retire;                /* (a) monitor: replaced, must retire */
-    _Atomic int32_t owed;               /* (a) queued when replaced: due to the heir first */
-    goc__w *heir_of;                    /* (o) the worker w replaced, while it owes w (set before w runs) */
     bool spinning;                      /* (o) counted in sched.nspinning    */
     bool lifo_off;                      /* (o) spawns queue FIFO until ...    */
     uint32_t lifo_until;                /* (o) ... head reaches this index    */
@@ -157,7 +155,6 @@ uint32_t goc__test_contended(void);        /* channel lock waits, all workers   
 void goc__test_unpark(int i);         /* a late wake-up for worker i        */
 int goc__test_worker_state(int i);    /* GOC__W_*                           */
 bool goc__test_spare_has_timers(void); /* a timer left in a spare's heap    */
-uint32_t goc__test_owed_requeued(void); /* owed entries retire() put first     */
 void goc__test_stuck_after(int64_t ns); /* the monitor's STUCK (10 ms)          */
 
 #endif

@@ -99,15 +99,15 @@ static void bystander(void *arg) {
     atomic_store(&bystander_ran, 1);
 }
 
-static void ponger(void *arg) {
-    (void)arg;
+static void ponger(void *done) {
     long v;
     while (goc_recv(ping, &v) == GOC_OK) CHECK_OK(goc_send(pong, &v));
+    goc_send(done, NULL); /* ping is released only after its last receive */
 }
 
 static void pinger(void *done) {
     CHECK_OK(goc_go(bystander, NULL)); /* into `next`...                    */
-    CHECK_OK(goc_go(ponger, NULL));    /* ...displaced to the ring by this  */
+    CHECK_OK(goc_go(ponger, done));    /* ...displaced to the ring by this  */
     long v = 0;
     while (!atomic_load(&bystander_ran) && v < CHAIN_MAX) {
         CHECK_OK(goc_send(ping, &v));
@@ -122,8 +122,9 @@ static void pinger(void *done) {
 TEST(next_chain_does_not_starve_the_ring) {
     ping = goc_chan_make(sizeof(long), 0);
     pong = goc_chan_make(sizeof(long), 0);
-    goc_chan *done = goc_chan_make(0, 1);
+    goc_chan *done = goc_chan_make(0, 2);
     CHECK_OK(goc_go(pinger, done));
+    CHECK_OK(goc_recv(done, NULL));
     CHECK_OK(goc_recv(done, NULL));
     printf("bystander ran after %ld round trips\n", atomic_load(&chain_trips));
     CHECK(atomic_load(&bystander_ran));

@@ -1071,59 +1071,59 @@ TEST(retire_child_heir_heap_full) {
     printf("sleeper woke\n");
 }
 
-/* A replaced worker's queue keeps its place ahead of the global queue: the
- * heir runs it first, and what is still owed when the stuck worker retires
- * goes to the global queue's head. (The heir once ran the whole global queue
- * first, and the retiring worker put its queue at the tail: a storm's first
- * child ran 4995th of 5000.) */
-enum { OWED_XS = 8, OWED_YS = 200 };
-static _Atomic int owed_rank, owed_started, owed_finished, owed_blocker_state;
-static int owed_x_rank[OWED_XS], owed_y_rank[OWED_YS];
+/* A replaced worker's queue goes to its replacement, ahead of the global
+ * queue; what the stuck coroutine queues afterwards goes behind it. (The
+ * replacement once ran the whole global queue first, and the retiring worker
+ * put its queue at the tail: a storm's first child ran 4995th of 5000.) */
+enum { HO_XS = 8, HO_YS = 200, HO_ZS = 4 };
+static _Atomic int ho_rank, ho_finished, ho_blocker_state;
+static int ho_x_rank[HO_XS], ho_y_rank[HO_YS], ho_z_rank[HO_ZS];
 
-static void owed_x(void *arg) {
-    int r = atomic_fetch_add(&owed_rank, 1);
-    owed_x_rank[(intptr_t)arg] = r;
-    atomic_fetch_add(&owed_finished, 1);
-    if (atomic_fetch_add(&owed_started, 1) > 0) return;
-    /* The first runs on the heir: hold it until the stuck worker has gone,
-     * owing the heir the rest. */
-    for (int i = 0; i < 5000 && atomic_load(&owed_blocker_state) < 2; i++) usleep(1000);
-    usleep(5000);
+static void ho_record(void *slot) {
+    *(int *)slot = atomic_fetch_add(&ho_rank, 1);
+    atomic_fetch_add(&ho_finished, 1);
 }
 
-static void owed_y(void *arg) {
-    owed_y_rank[(intptr_t)arg] = atomic_fetch_add(&owed_rank, 1);
-    atomic_fetch_add(&owed_finished, 1);
-}
-
-static void owed_blocker(void *arg) {
+static void ho_blocker(void *arg) {
     (void)arg;
     /* Spawning is slow under TSan: not replaced until all are queued. */
     goc__test_stuck_after(3600 * GOC_SEC);
-    for (intptr_t i = 0; i < OWED_XS; i++) CHECK_OK(goc_go(owed_x, (void *)i));
-    atomic_store(&owed_blocker_state, 1);
+    for (int i = 0; i < HO_XS; i++) CHECK_OK(goc_go(ho_record, &ho_x_rank[i]));
+    atomic_store(&ho_blocker_state, 1);
     goc__test_stuck_after(10 * GOC_MS);
-    /* In the kernel with work queued: the monitor replaces this worker. */
-    for (int i = 0; i < 5000 && atomic_load(&owed_started) == 0; i++) usleep(1000);
-    atomic_store(&owed_blocker_state, 2);
+    /* In the kernel with work queued: the monitor replaces this worker and
+     * tells it to retire (only once its replacement runs). */
+    goc__w *me = goc__worker(goc__worker_index());
+    for (int i = 0; i < 5000 && !atomic_load(&me->retire); i++) usleep(1000);
+    for (int i = 0; i < 5000 && atomic_load(&ho_blocker_state) < 2; i++) usleep(1000);
+    for (int i = 0; i < HO_ZS; i++) CHECK_OK(goc_go(ho_record, &ho_z_rank[i]));
 }
 
-TEST(retire_child_owed) {
+static int ho_min(const int *v, int n) {
+    int m = v[0];
+    for (int i = 1; i < n; i++) m = v[i] < m ? v[i] : m;
+    return m;
+}
+
+static int ho_max(const int *v, int n) {
+    int m = v[0];
+    for (int i = 1; i < n; i++) m = v[i] > m ? v[i] : m;
+    return m;
+}
+
+TEST(retire_child_hand_over) {
     if (!getenv("RETIRE_CHILD")) return;
-    CHECK_OK(goc_go(owed_blocker, NULL));
-    WAIT_UNTIL(atomic_load(&owed_blocker_state) >= 1, 10);
-    for (intptr_t i = 0; i < OWED_YS; i++) CHECK_OK(goc_go(owed_y, (void *)i)); /* global queue */
-    WAIT_UNTIL(atomic_load(&owed_finished) == OWED_XS + OWED_YS, 10);
-    int x_last = 0, y_first = OWED_XS + OWED_YS;
-    for (int i = 0; i < OWED_XS; i++)
-        if (owed_x_rank[i] > x_last) x_last = owed_x_rank[i];
-    for (int i = 0; i < OWED_YS; i++)
-        if (owed_y_rank[i] < y_first) y_first = owed_y_rank[i];
-    printf("queued on the stuck worker: last ran %dth; first from the global queue %dth\n", x_last,
-           y_first);
-    CHECK_OP(x_last, <, y_first);
-    CHECK_OP(goc__test_owed_requeued(), >, 0); /* the retiring worker still owed some */
-    printf("owed went first\n");
+    CHECK_OK(goc_go(ho_blocker, NULL));
+    WAIT_UNTIL(atomic_load(&ho_blocker_state) == 1, 10);
+    for (int i = 0; i < HO_YS; i++) CHECK_OK(goc_go(ho_record, &ho_y_rank[i])); /* global queue */
+    atomic_store(&ho_blocker_state, 2); /* the blocker's later spawns come after */
+    WAIT_UNTIL(atomic_load(&ho_finished) == HO_XS + HO_YS + HO_ZS, 10);
+    printf("queued on the stuck worker: ran %d-%d; global queue %d-%d; queued after: %d-%d\n",
+           ho_min(ho_x_rank, HO_XS), ho_max(ho_x_rank, HO_XS), ho_min(ho_y_rank, HO_YS),
+           ho_max(ho_y_rank, HO_YS), ho_min(ho_z_rank, HO_ZS), ho_max(ho_z_rank, HO_ZS));
+    CHECK_OP(ho_max(ho_x_rank, HO_XS), <, ho_min(ho_y_rank, HO_YS));
+    CHECK_OP(ho_max(ho_y_rank, HO_YS), <, ho_min(ho_z_rank, HO_ZS));
+    printf("handed over in order\n");
 }
 
 static void run_retire_child(const char *name, const char *want) {
@@ -1146,5 +1146,5 @@ TEST(retiring_worker_keeps_timers_when_the_heir_is_full) {
 }
 
 TEST(replaced_workers_queue_goes_before_the_global_queue) {
-    run_retire_child("retire_child_owed", "owed went first\n");
+    run_retire_child("retire_child_hand_over", "handed over in order\n");
 }
