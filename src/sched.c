@@ -843,20 +843,17 @@ static int worker_start(goc__w *w) {
  * Until w runs, the monitor is the only producer of w's ring. */
 static void hand_over(goc__w *stuck, goc__w *w) {
     uint32_t left = goc__runq_len(&stuck->q);
-    goc__g *g = goc__runq_get_next(&stuck->q); /* a CAS, as thieves take it */
-    if (g) {
-        (void)goc__runq_put_next(&w->q, g);
-        left--;
-    }
+    goc__g *g;
     while (left > 0) {
-        uint32_t before = goc__runq_len(&w->q) - (g != NULL), room = GOC_RUNQ_SIZE - before;
+        uint32_t before = goc__runq_len(&w->q), room = GOC_RUNQ_SIZE - before;
         if (room < 2) break;
-        goc__g *h = goc__runq_steal(&w->q, &stuck->q, left < room - 1 ? left : room - 1, false);
-        if (!h) break;
-        uint32_t took = goc__runq_len(&w->q) - (g != NULL) - before + 1;
-        (void)goc__runq_push(&w->q, h); /* the last taken: order kept */
-        left = took < left ? left - took : 0;
+        g = goc__runq_steal(&w->q, &stuck->q, left < room - 1 ? left : room - 1, false);
+        if (!g) break;
+        uint32_t took = goc__runq_len(&w->q) - before + 1;
+        (void)goc__runq_push(&w->q, g); /* the last taken: order kept */
+        left -= took < left ? took : left;
     }
+    if ((g = goc__runq_get_next(&stuck->q))) (void)goc__runq_put_next(&w->q, g);
 }
 
 void goc__replace_worker(goc__w *stuck) {

@@ -25,10 +25,10 @@
  * cancellation (done closed) claims it with CTX_WON. A release that finds
  * the head claimed by its context drops it and serves on; a cancelled
  * waiter still queued leaves the queue itself and, if it was the head,
- * serves the waiters behind it that now fit. As in Go's x/sync: the context is checked under `lock`, so
- * a cancellation that happened before the acquirer held it wins even when
- * the weight is free, and a waiter that finds its context done once served
- * gives the weight back and fails. A send on the done channel (a misuse)
+ * serves the waiters behind it that now fit. As in Go's x/sync, the context
+ * is checked under `lock`: a cancellation that happened before the acquirer
+ * held it wins even when the weight is free, and a waiter that finds its
+ * context done once served gives the weight back and fails. A send on the done channel (a misuse)
  * wakes the waiter, which queues again at the tail.
  *
  * Memory orders: all state is under `lock`. ThreadSanitizer: release merges
