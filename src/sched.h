@@ -156,5 +156,6 @@ void goc__test_unpark(int i);         /* a late wake-up for worker i        */
 int goc__test_worker_state(int i);    /* GOC__W_*                           */
 bool goc__test_spare_has_timers(void); /* a timer left in a spare's heap    */
 void goc__test_stuck_after(int64_t ns); /* the monitor's STUCK (10 ms)          */
+void goc__test_signal_stall(void (*fn)(int)); /* runs in the handler before its write */
 
 #endif

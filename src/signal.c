@@ -14,12 +14,18 @@
  *     disposition it replaced, restored when nlisten[s] drops to 0;
  *   - every delivery happens under reg.lock, so once goc_signal_stop(ch)
  *     returns, nothing more is sent on ch;
- *   - `caught` counts the signals our handler took, `handled` those the
- *     reader has delivered or the handler dropped; stop restores the old
- *     handlers, then keeps delivering to ch (its `stopping` mask) until
- *     `handled` reaches what `caught` was, so a signal caught before stop is
- *     delivered, not lost in the pipe (Go's TestAtomicStop: a SIGINT either
- *     reaches the channel or takes its default action).
+ *   - `writes` packs the bytes the handler has written to the pipe (high
+ *     32 bits) and the handlers between catching a signal and writing it
+ *     (low 32 bits); `handled` counts the bytes the reader has delivered.
+ *     Stop restores the old handlers, waits for a moment when no handler is
+ *     in flight, and keeps delivering to ch (its `stopping` mask) until
+ *     `handled` reaches the bytes written by then: the pipe is FIFO, so a
+ *     signal caught before stop is delivered, not lost in the pipe (Go's
+ *     TestAtomicStop: a SIGINT either reaches the channel or takes its
+ *     default action). Counting caught signals instead, a later signal for
+ *     another channel could be handled in place of one still being written.
+ *     As in Go, a handler the kernel entered but that has not yet run its
+ *     first instruction when stop looks is not seen.
  *
  * Locking: reg.lock (an internal spin lock: every critical section is short,
  * sigaction and a try-send at worst) guards the registry; reg.lock < channel
@@ -37,6 +43,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -62,20 +69,28 @@ static struct {
 #define BIT(s) ((uint64_t)1 << ((s) - 1))
 
 static _Atomic int wfd = -1; /* the pipe's write end, for the handler */
-static _Atomic uint32_t caught, handled; /* see the invariants */
+static _Atomic uint64_t writes;   /* see the invariants */
+static _Atomic uint32_t handled;
+static void (*_Atomic test_stall)(int); /* goc__test_signal_stall */
+
+#define WRITTEN ((uint64_t)1 << 32)
 
 /* ---- the handler and the reader -------------------------------------- */
 
 static void on_signal(int sig) {
     int saved = errno;
-    atomic_fetch_add_explicit(&caught, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&writes, 1, memory_order_relaxed); /* in flight */
+    void (*stall)(int) = atomic_load_explicit(&test_stall, memory_order_relaxed);
+    if (stall) stall(sig);
     unsigned char b = (unsigned char)sig;
     int fd = atomic_load_explicit(&wfd, memory_order_acquire);
     goc__race_acquire(&wfd); /* TSan: the pipe was made before (see start) */
-    if (write(fd, &b, 1) != 1)
-        atomic_fetch_add_explicit(&handled, 1, memory_order_release); /* full: dropped */
+    bool ok = write(fd, &b, 1) == 1; /* a full pipe drops the signal */
+    atomic_fetch_add_explicit(&writes, ok ? WRITTEN - 1 : (uint64_t)-1, memory_order_release);
     errno = saved;
 }
+
+void goc__test_signal_stall(void (*fn)(int)) { atomic_store(&test_stall, fn); }
 
 /* With reg.lock held. */
 static void deliver(int sig) {
@@ -173,13 +188,13 @@ int goc_signal_notify(goc_chan *ch, const int *signals, size_t n) {
         mask |= BIT(signals[i]);
     }
     goc__lock_acquire(&reg.lock);
+    entry *e = find(ch);
     int r = start();
-    if (r == GOC_OK) r = reserve();
+    if (r == GOC_OK && !e) r = reserve(); /* adding signals needs no new entry */
     if (r != GOC_OK) {
         goc__lock_release(&reg.lock);
         return r;
     }
-    entry *e = find(ch);
     if (!e) {
         e = &reg.v[reg.n++];
         *e = (entry){goc_chan_retain(ch), 0, 0};
@@ -192,8 +207,12 @@ int goc_signal_notify(goc_chan *ch, const int *signals, size_t n) {
     return GOC_OK;
 }
 
-/* Waits until the reader has handled every signal caught up to `target`. */
-static void wait_handled(uint32_t target) {
+/* Waits until the reader has delivered every signal a handler has caught so
+ * far. A handler is in flight for a few instructions, on another thread. */
+static void wait_delivered(void) {
+    uint64_t w;
+    while ((uint32_t)(w = atomic_load_explicit(&writes, memory_order_acquire)) != 0) sched_yield();
+    uint32_t target = (uint32_t)(w >> 32);
     for (;;) {
         uint32_t h = atomic_load_explicit(&handled, memory_order_acquire);
         if ((int32_t)(h - target) >= 0) return;
@@ -213,9 +232,8 @@ int goc_signal_stop(goc_chan *ch) {
         if (e->mask & BIT(s)) unlisten_one(s);
     e->stopping |= e->mask;
     e->mask = 0;
-    uint32_t target = atomic_load_explicit(&caught, memory_order_relaxed);
     goc__lock_release(&reg.lock);
-    wait_handled(target); /* signals caught before now reach ch first */
+    wait_delivered(); /* signals caught before now reach ch first */
     goc__lock_acquire(&reg.lock);
     e = find(ch); /* reg.v may have moved; a concurrent stop may have removed it */
     bool removed = e && e->mask == 0;

@@ -11,9 +11,11 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "sched.h"
 
 static goc_chan *int_chan(size_t cap) { return goc_chan_make(sizeof(int), cap); }
 
@@ -211,6 +213,70 @@ TEST(a_signal_caught_before_stop_is_not_lost) {
     goc_chan_release(later);
 #endif
     goc_chan_release(ch);
+}
+
+/* A SIGUSR1 whose handler has caught it but not yet written it to the pipe
+ * when stop begins is still delivered, even while SIGUSR2s for another
+ * channel pass it: stop used to count caught signals, so the first SIGUSR2
+ * handled let it return, and the SIGUSR1 was written afterwards, to nobody.
+ * The test hook holds the handler between catching and writing. */
+static _Atomic int usr1_held, usr1_release, stop_returned, usr2_stop;
+
+static void hold_usr1(int sig) {
+    if (sig != SIGUSR1) return;
+    atomic_store(&usr1_held, 1);
+    struct timespec ts = {0, 100 * 1000}; /* nanosleep is async-signal-safe */
+    while (!atomic_load(&usr1_release)) nanosleep(&ts, NULL);
+}
+
+static void *idle_thread(void *arg) {
+    (void)arg;
+    for (;;) pause();
+    return NULL;
+}
+
+static void *stop_chan(void *ch) {
+    CHECK_OK(goc_signal_stop(ch));
+    atomic_store(&stop_returned, 1);
+    return NULL;
+}
+
+static void *send_usr2(void *arg) {
+    (void)arg;
+    while (!atomic_load(&usr2_stop)) {
+        kill(getpid(), SIGUSR2);
+        usleep(200);
+    }
+    return NULL;
+}
+
+TEST(a_signal_being_written_when_stop_begins_is_not_lost) {
+    handle_with(SIGUSR1, previous_usr1_handler);
+    goc_chan *a = int_chan(1), *b = int_chan(1000000);
+    int usr1[] = {SIGUSR1}, usr2[] = {SIGUSR2};
+    CHECK_OK(goc_signal_notify(a, usr1, 1));
+    CHECK_OK(goc_signal_notify(b, usr2, 1));
+    goc__test_signal_stall(hold_usr1);
+    pthread_t victim, stopper, sender;
+    CHECK_EQ(pthread_create(&victim, NULL, idle_thread, NULL), 0);
+    CHECK_EQ(pthread_kill(victim, SIGUSR1), 0);
+    while (!atomic_load(&usr1_held)) goc_sleep(GOC_MS / 10);
+    CHECK_EQ(pthread_create(&stopper, NULL, stop_chan, a), 0);
+    CHECK_EQ(pthread_create(&sender, NULL, send_usr2, NULL), 0);
+    /* Until the held SIGUSR1 is written, stop must not return, however
+     * many SIGUSR2s are delivered meanwhile. */
+    for (int got = 0; got < 20 && !atomic_load(&stop_returned); got++) recv_signal(b, SIGUSR2);
+    CHECK_EQ(atomic_load(&stop_returned), 0);
+    atomic_store(&usr1_release, 1);
+    pthread_join(stopper, NULL);
+    CHECK_OK(goc_try_recv(a, NULL));
+    CHECK_EQ(atomic_load(&previous_usr1), 0);
+    atomic_store(&usr2_stop, 1);
+    pthread_join(sender, NULL);
+    goc__test_signal_stall(NULL);
+    CHECK_OK(goc_signal_stop(b));
+    goc_chan_release(a);
+    goc_chan_release(b);
 }
 
 /* Eight coroutines register and stop channels for SIGUSR1 and SIGUSR2
