@@ -103,8 +103,8 @@ GOC_API int goc_procs(void);
 /* Runs fn(arg) on a helper thread while the calling coroutine waits, so a
  * blocking call does not hold a worker. From a plain thread fn runs directly.
  * Up to 1024 calls run at once, each on its own thread; more wait for one to
- * return. Returns GOC_OK, or GOC_EAGAIN when no helper thread could be
- * started (fn did not run). */
+ * return. Returns GOC_OK, GOC_EINVAL for a NULL fn, or GOC_EAGAIN when no
+ * helper thread could be started (fn did not run). */
 GOC_API int goc_blocking(void (*fn)(void *), void *arg);
 
 /* ------------------------------------------------------------------------ */
@@ -207,6 +207,8 @@ GOC_API int goc_select(goc_case *cases, size_t n, int64_t timeout);
  * capacity 1, usable in select. A ticker fires every period; when the reader
  * is slow, ticks are dropped and the period is kept, as in Go. After stop or
  * reset returns, no stale value from before is received (Go 1.23 semantics).
+ * A NULL timer or ticker is refused: stop and reset return false (ticker
+ * reset: GOC_EINVAL), chan returns NULL, free does nothing.
  */
 
 /* A channel that receives the time once, after ns. The caller owns one

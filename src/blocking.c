@@ -82,6 +82,7 @@ static void unlock_pool(void *arg) {
 }
 
 int goc_blocking(void (*fn)(void *), void *arg) {
+    if (!fn) return GOC_EINVAL;
     goc__g *self = goc__self();
     if (self->kind == GOC__G_THREAD) {
         fn(arg);

@@ -119,11 +119,12 @@ goc_timer *goc_timer_new(int64_t ns) {
     return (goc_timer *)timechan_new(sizeof(goc_timer), at(ns), 0);
 }
 
-goc_chan *goc_timer_chan(goc_timer *tm) { return tm->c.ch; }
+goc_chan *goc_timer_chan(goc_timer *tm) { return tm ? tm->c.ch : NULL; }
 
-bool goc_timer_stop(goc_timer *tm) { return timechan_stop(&tm->c); }
+bool goc_timer_stop(goc_timer *tm) { return tm && timechan_stop(&tm->c); }
 
 bool goc_timer_reset(goc_timer *tm, int64_t ns) {
+    if (!tm) return false;
     int r; /* the heap may need to grow; on failure the timer stays stopped */
     return timechan_reset(&tm->c, at(ns), 0, &r);
 }
@@ -139,12 +140,14 @@ goc_ticker *goc_ticker_new(int64_t period) {
     return (goc_ticker *)timechan_new(sizeof(goc_ticker), at(period), period);
 }
 
-goc_chan *goc_ticker_chan(goc_ticker *tk) { return tk->c.ch; }
+goc_chan *goc_ticker_chan(goc_ticker *tk) { return tk ? tk->c.ch : NULL; }
 
-void goc_ticker_stop(goc_ticker *tk) { timechan_stop(&tk->c); }
+void goc_ticker_stop(goc_ticker *tk) {
+    if (tk) timechan_stop(&tk->c);
+}
 
 int goc_ticker_reset(goc_ticker *tk, int64_t period) {
-    if (period <= 0) return GOC_EINVAL;
+    if (!tk || period <= 0) return GOC_EINVAL;
     int r;
     timechan_reset(&tk->c, at(period), period, &r);
     return r;

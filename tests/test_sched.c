@@ -729,6 +729,18 @@ TEST(blocking_from_thread_runs_inline) {
     CHECK_EQ(t, (long)pthread_self());
 }
 
+static void blocking_null_from_coroutine(void *arg) {
+    atomic_store((_Atomic int *)arg, goc_blocking(NULL, NULL));
+}
+
+TEST(blocking_refuses_a_null_function) {
+    CHECK_ERR(GOC_EINVAL, goc_blocking(NULL, NULL));
+    _Atomic int rc = 99;
+    CHECK_OK(goc_go(blocking_null_from_coroutine, &rc));
+    while (atomic_load(&rc) == 99) goc_sleep(GOC_MS);
+    CHECK_ERR(GOC_EINVAL, atomic_load(&rc));
+}
+
 static void blocking_many(void *arg) {
     (void)arg;
     long t = 0;

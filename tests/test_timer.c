@@ -33,6 +33,18 @@ TEST(after_released_before_firing_is_safe) {
     goc_sleep(5 * GOC_MS); /* they fire into channels only the timers hold */
 }
 
+TEST(null_timers_and_tickers_are_refused) {
+    CHECK(!goc_timer_stop(NULL));
+    CHECK(!goc_timer_reset(NULL, GOC_MS));
+    CHECK(goc_timer_chan(NULL) == NULL);
+    goc_timer_free(NULL);
+    goc_ticker_stop(NULL);
+    CHECK_ERR(GOC_EINVAL, goc_ticker_reset(NULL, GOC_MS));
+    CHECK(goc_ticker_chan(NULL) == NULL);
+    goc_ticker_free(NULL);
+    CHECK(goc_ticker_new(0) == NULL);
+}
+
 TEST(timer_stop_prevents_firing) {
     goc_timer *t = goc_timer_new(GOC_SEC); /* stopped long before it is due */
     CHECK(goc_timer_stop(t));
