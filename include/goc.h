@@ -149,7 +149,8 @@ GOC_API int goc_recv_timeout(goc_chan *c, void *out, int64_t ns);
 
 /* Closes the channel and wakes every waiter: receivers drain the buffer and
  * then get GOC_CLOSED; blocked senders get GOC_CLOSED. Returns GOC_OK, or
- * GOC_CLOSED when it was already closed (or c is NULL). */
+ * GOC_CLOSED when it was already closed (or c is NULL), or GOC_EINVAL for a
+ * context's done channel, which only its context closes. */
 GOC_API int goc_close(goc_chan *c);
 
 /* Values buffered now, and the capacity. 0 for NULL. */
@@ -373,7 +374,8 @@ GOC_API goc_ctx *goc_ctx_with_cancel(goc_ctx *parent);
 /* As with_cancel, and cancelled with GOC_ETIMEDOUT at deadline t (goc_now
  * clock), or after ns. If the parent's deadline is earlier, the child keeps
  * the parent's (and needs no timer); a deadline already past gives a child
- * born timed out. NULL: out of memory, or no timer could be armed. */
+ * born timed out, and ns GOC_FOREVER none of its own (as with_cancel).
+ * NULL: out of memory, or no timer could be armed. */
 GOC_API goc_ctx *goc_ctx_with_timeout(goc_ctx *parent, int64_t ns);
 GOC_API goc_ctx *goc_ctx_with_deadline(goc_ctx *parent, int64_t t);
 
@@ -390,7 +392,8 @@ GOC_API void goc_ctx_cancel(goc_ctx *c);
 
 /* A channel of element size 0, closed when c is cancelled (a value context's
  * is its nearest cancelable ancestor's). Borrowed: valid while the caller
- * holds c. NULL for the background (never ready, as Go's nil Done()). */
+ * holds c. NULL for the background (never ready, as Go's nil Done()).
+ * Receive only, as in Go: goc_close refuses it; sending on it is a misuse. */
 GOC_API goc_chan *goc_ctx_done(goc_ctx *c);
 
 /* 0 while c is live, then GOC_ECANCELED or GOC_ETIMEDOUT. Once done is closed
@@ -432,7 +435,7 @@ GOC_API goc_group *goc_group_new(goc_ctx *parent);
 
 /* At most n members run at once from now on; n <= 0: no limit. Raising the
  * limit lets waiting goc_group_go calls proceed; lowering it takes effect as
- * members return. */
+ * members return. NULL: nothing. */
 GOC_API void goc_group_limit(goc_group *g, int n);
 
 /* Starts fn(group ctx, arg) as a member, first waiting for a slot when the
@@ -443,11 +446,12 @@ GOC_API int goc_group_go(goc_group *g, int (*fn)(goc_ctx *, void *), void *arg);
 
 /* Waits until every member has returned (members started by members
  * included, if started before their starter returned), cancels the group's
- * context, and returns the first non-zero result, or 0. May be called again,
- * and from several coroutines and threads at once. */
+ * context, and returns the first non-zero result, or 0 (GOC_EINVAL for a
+ * NULL g). May be called again, and from several coroutines and threads at
+ * once. */
 GOC_API int goc_group_wait(goc_group *g);
 
-/* The group's context (borrowed: valid until goc_group_free). */
+/* The group's context (borrowed: valid until goc_group_free); NULL for NULL. */
 GOC_API goc_ctx *goc_group_ctx(goc_group *g);
 
 /* Frees a group after goc_group_wait; freeing one with members still running

@@ -317,6 +317,11 @@ static void close_waiters(goc__waitq *q, size_t zero, goc__node **list) {
 }
 
 int goc_close(goc_chan *c) {
+    if (c && c->owned_close) return GOC_EINVAL; /* Go's Done() is receive-only */
+    return goc__chan_close(c);
+}
+
+int goc__chan_close(goc_chan *c) {
     if (!c) return GOC_CLOSED;
     goc__chan_lock(c);
     if (c->closed) {

@@ -33,6 +33,7 @@ struct goc_chan {
     size_t count;          /* (l) values in the buffer                     */
     size_t head;           /* (l) index of the oldest buffered value       */
     bool closed;           /* (l)                                          */
+    bool owned_close;      /* (i) a context's done: only goc__chan_close   */
     goc__waitq sendq;      /* (l) blocked senders, oldest first            */
     goc__waitq recvq;      /* (l) blocked receivers, oldest first          */
     char *buf;             /* (i) cap * elem bytes                         */
@@ -55,6 +56,9 @@ static inline void goc__chan_lock(goc_chan *c) {
  * it with goc__chan_wake after unlocking. */
 int goc__chan_send_locked(goc_chan *c, const void *v, goc__node **wake);
 int goc__chan_recv_locked(goc_chan *c, void *out, goc__node **wake);
+
+/* Closes c; goc_close is this for channels that are not a context's done. */
+int goc__chan_close(goc_chan *c);
 
 void goc__waitq_push(goc__waitq *q, goc__node *n);
 void goc__waitq_unlink(goc__waitq *q, goc__node *n);

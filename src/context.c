@@ -52,6 +52,7 @@
 
 #include <stddef.h>
 
+#include "chan.h"
 #include "lock.h"
 #include "san.h"
 #include "sched.h"
@@ -156,7 +157,7 @@ static goc__timer *timer_of(cnode *n) { return &((struct dnode *)n)->timer; }
 static void mark(cnode *n, int err, bool stop_timer) {
     goc__race_release(n);
     atomic_store_explicit(&n->err, err, memory_order_release);
-    goc_close(n->done);
+    goc__chan_close(n->done);
     if (stop_timer && n->timed) goc__timer_stop(timer_of(n));
 }
 
@@ -280,6 +281,7 @@ static goc_ctx *new_cancel(goc_ctx *parent, int64_t deadline) {
         goc__free(n);
         return NULL;
     }
+    n->done->owned_close = true;
     init_base(&n->base, parent, KIND_CANCEL);
     n->base.cancel = n;
     if (timed) n->base.deadline = deadline;
@@ -307,6 +309,7 @@ goc_ctx *goc_ctx_with_deadline(goc_ctx *parent, int64_t t) {
 
 goc_ctx *goc_ctx_with_timeout(goc_ctx *parent, int64_t ns) {
     int64_t now = goc__now();
+    if (ns == GOC_FOREVER) return new_cancel(parent, 0); /* no deadline of its own */
     if (ns < 0) ns = 0;
     return new_cancel(parent, ns > INT64_MAX - now ? INT64_MAX : now + ns);
 }

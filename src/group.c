@@ -23,9 +23,9 @@
  * (waiters are collected under the lock and woken after it).
  *
  * Happens-before (TSan, see san.h): a member's return happens-before
- * goc_group_wait returns (release/acquire on the group), and before the
- * goc_group_go that receives its slot returns, as errgroup's semaphore
- * channel gives.
+ * goc_group_wait returns (release/acquire on the group), and, in a group
+ * with a limit, before every later goc_group_go returns, waiting or not
+ * (errgroup's semaphore channel gives the one whose slot it takes).
  *
  * Design: built on park.h directly rather than on a WaitGroup and a
  * semaphore channel: one lock covers the slot count, the first error and both
@@ -70,11 +70,15 @@ goc_group *goc_group_new(goc_ctx *parent) {
     return g;
 }
 
-goc_ctx *goc_group_ctx(goc_group *g) { return g->ctx; }
+goc_ctx *goc_group_ctx(goc_group *g) { return g ? g->ctx : NULL; }
 
 void goc_group_free(goc_group *g) {
     if (!g) return;
-    if (g->active) goc__throw("goc_group_free: %zu members still running", g->active);
+    /* Under the lock: the last member may still be releasing it. */
+    goc__lock_acquire(&g->lock);
+    size_t active = g->active;
+    goc__lock_release(&g->lock);
+    if (active) goc__throw("goc_group_free: %zu members still running", active);
     goc_ctx_release(g->ctx);
     goc__free(g);
 }
@@ -116,8 +120,10 @@ static void wake_all(waiter *w) {
 static void acquire_slot(goc_group *g) {
     goc__lock_acquire(&g->lock);
     if (!g->slot_head && (g->limit == 0 || g->active < (size_t)g->limit)) {
+        bool limited = g->limit != 0;
         g->active++;
         goc__lock_release(&g->lock);
+        if (limited) goc__race_acquire(g); /* as the waiting path below */
         return;
     }
     waiter w = {.next = NULL};
@@ -184,6 +190,7 @@ int goc_group_go(goc_group *g, int (*fn)(goc_ctx *, void *), void *arg) {
 }
 
 void goc_group_limit(goc_group *g, int n) {
+    if (!g) return;
     waiter *wake = NULL;
     goc__lock_acquire(&g->lock);
     g->limit = n > 0 ? n : 0;
@@ -193,6 +200,7 @@ void goc_group_limit(goc_group *g, int n) {
 }
 
 int goc_group_wait(goc_group *g) {
+    if (!g) return GOC_EINVAL;
     goc__lock_acquire(&g->lock);
     if (g->active > 0) {
         waiter w = {.next = g->waiters};

@@ -64,6 +64,18 @@ TEST(cancel_closes_done_and_sets_err_once) {
     goc_ctx_release(c);
 }
 
+/* Go's Done() is receive-only; here goc_close refuses a done channel, so a
+ * closed done still means a non-zero err. */
+TEST(done_cannot_be_closed_by_hand) {
+    goc_ctx *c = goc_ctx_with_cancel(NULL);
+    CHECK_ERR(GOC_EINVAL, goc_close(goc_ctx_done(c)));
+    check_live(c);
+    goc_ctx_cancel(c);
+    check_cancelled(c, GOC_ECANCELED);
+    CHECK_ERR(GOC_EINVAL, goc_close(goc_ctx_done(c)));
+    goc_ctx_release(c);
+}
+
 TEST(null_parent_means_background) {
     goc_ctx *c = goc_ctx_with_cancel(NULL);
     CHECK(c != NULL);
@@ -298,6 +310,24 @@ TEST(deadline_in_the_past_is_born_timed_out) {
     check_cancelled(c, GOC_ETIMEDOUT);
     goc_ctx_release(a);
     goc_ctx_release(b);
+    goc_ctx_release(c);
+}
+
+/* GOC_FOREVER is "no limit" for every goc duration: a timeout of forever
+ * is a cancel context with no deadline of its own. */
+TEST(timeout_forever_has_no_deadline_of_its_own) {
+    goc_ctx *c = goc_ctx_with_timeout(NULL, GOC_FOREVER);
+    check_live(c);
+    CHECK_EQ(goc_ctx_deadline(c), 0);
+    int64_t t = goc_now() + GOC_SEC;
+    goc_ctx *p = goc_ctx_with_deadline(NULL, t);
+    goc_ctx *d = goc_ctx_with_timeout(p, GOC_FOREVER);
+    check_live(d);
+    CHECK_EQ(goc_ctx_deadline(d), t);
+    goc_ctx_cancel(p);
+    check_cancelled(d, GOC_ECANCELED);
+    goc_ctx_release(d);
+    goc_ctx_release(p);
     goc_ctx_release(c);
 }
 

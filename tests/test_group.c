@@ -319,4 +319,8 @@ TEST(bad_arguments_and_out_of_memory) {
     goc__fault_arm(GOC__FAULT_ALLOC, 2);
     CHECK(goc_group_new(NULL) == NULL);
     goc__fault_arm(GOC__FAULT_ALLOC, 0);
+    CHECK_ERR(GOC_EINVAL, goc_group_wait(NULL));
+    goc_group_limit(NULL, 3);
+    CHECK(goc_group_ctx(NULL) == NULL);
+    goc_group_free(NULL);
 }

@@ -181,6 +181,34 @@ TEST(child_blocking_edge) {
     printf("count=%ld\n", plain_data[1] + plain_data[2]);
 }
 
+/* In a group with a limit of one, a member's return happens-before the next
+ * goc_group_go returns, whether that call waited for the slot or found it
+ * free (errgroup's semaphore channel gives the same edge). The relaxed flag
+ * gives no edge: it only makes the next call often find the slot free. */
+static long group_count;
+static _Atomic int group_last;
+
+static int limited_member(goc_ctx *ctx, void *arg) {
+    (void)ctx;
+    group_count++;
+    atomic_store_explicit(&group_last, (int)(intptr_t)arg, memory_order_relaxed);
+    return 0;
+}
+
+TEST(child_group_limit_edge) {
+    if (!child()) return;
+    goc_group *g = goc_group_new(NULL);
+    CHECK(g != NULL);
+    goc_group_limit(g, 1);
+    for (int i = 1; i <= 200; i++) {
+        CHECK_OK(goc_group_go(g, limited_member, (void *)(intptr_t)i));
+        while (atomic_load_explicit(&group_last, memory_order_relaxed) != i) goc_yield();
+    }
+    CHECK_OK(goc_group_wait(g));
+    goc_group_free(g);
+    printf("count=%ld\n", group_count);
+}
+
 /* ---- the assertions ------------------------------------------------------------ */
 
 static char out[1 << 16];
@@ -233,6 +261,11 @@ TEST(channel_clean_two_workers) { expect_clean("child_channel", 2, 2 * LOOPS); }
 TEST(spawn_edge_clean) {
     expect_clean("child_spawn_edge", 1, 64 * 63 / 2);
     expect_clean("child_spawn_edge", 2, 64 * 63 / 2);
+}
+
+TEST(group_limit_edge_clean) {
+    expect_clean("child_group_limit_edge", 1, 200);
+    expect_clean("child_group_limit_edge", 2, 200);
 }
 
 TEST(blocking_edge_clean) {
