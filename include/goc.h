@@ -213,7 +213,9 @@ GOC_API int goc_select(goc_case *cases, size_t n, int64_t timeout);
  */
 
 /* A channel that receives the time once, after ns. The caller owns one
- * reference (goc_chan_release it when done). NULL when out of memory. */
+ * reference (goc_chan_release it when done); the last release stops the
+ * timer if it has not fired, so an abandoned goc_after costs nothing more
+ * (Go 1.23). NULL when out of memory. */
 GOC_API goc_chan *goc_after(int64_t ns);
 
 GOC_API goc_timer *goc_timer_new(int64_t ns);        /* NULL: ENOMEM           */

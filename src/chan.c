@@ -74,6 +74,7 @@ goc_chan *goc_chan_retain(goc_chan *c) {
 
 void goc_chan_release(goc_chan *c) {
     if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1) return;
+    if (c->on_free) c->on_free(c->on_free_arg);
 #if defined(GOC_TSAN)
     goc__free(c->race);
 #endif

@@ -37,6 +37,8 @@ struct goc_chan {
     goc__waitq sendq;      /* (l) blocked senders, oldest first            */
     goc__waitq recvq;      /* (l) blocked receivers, oldest first          */
     char *buf;             /* (i) cap * elem bytes                         */
+    void (*on_free)(void *); /* (i) the last release runs it before the free */
+    void *on_free_arg;     /* (i)                                          */
 #if defined(GOC_TSAN)
     char *race;            /* (i) 2 sync addresses per slot, see chan.c    */
 #endif

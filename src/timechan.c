@@ -8,9 +8,11 @@
  * counts as the timer still pending (Go 1.23 semantics: `if (!stop) recv`
  * never blocks).
  *
- * Invariants: a goc_timer/goc_ticker's runtime timer is disarmed before its
- * memory is freed; goc_after's timer frees itself after its single firing
- * (period GOC__TIMER_DETACHED: the runner does not touch it afterwards).
+ * Invariants: a runtime timer is disarmed before its memory is freed;
+ * goc_after's timer lives as long as its channel and holds no reference to
+ * it: the channel's last release stops the timer (waiting out a running
+ * callback) and frees it, so an abandoned goc_after costs nothing once
+ * released, as in Go 1.23, where an unreferenced time.After is collected.
  *
  * Locking: stop and reset hold the timechan's lock, so that any number of
  * coroutines and threads may stop and reset one timer at once, as in Go (a
@@ -18,6 +20,7 @@
  * channel lock < sched.lock < timer heap lock. The callback takes no
  * timechan lock.
  */
+#include "chan.h"
 #include "goc.h"
 #include "lock.h"
 #include "timer.h"
@@ -39,30 +42,31 @@ struct goc_ticker {
 
 static void fire(goc__timer *t, int64_t now) { goc_try_send(t->arg, &now); }
 
-/* goc_after: send, drop the timer's reference, free the timer. */
-static void fire_once(goc__timer *t, int64_t now) {
-    goc_chan *ch = t->arg;
-    goc_try_send(ch, &now);
-    goc_chan_release(ch);
-    goc__free(t);
-}
-
 static int64_t at(int64_t ns) {
     int64_t now = goc__now();
     if (ns <= 0) return now;
     return ns > INT64_MAX - now ? INT64_MAX : now + ns;
 }
 
+/* goc_after's channel is gone: so is its timer. */
+static void after_free(void *t) {
+    goc__timer_stop(t);
+    goc__free(t);
+}
+
 goc_chan *goc_after(int64_t ns) {
     goc_chan *ch = goc_chan_make(sizeof(int64_t), 1);
     goc__timer *t = goc__malloc(sizeof *t);
-    if (!ch || !t) goto fail;
-    goc__timer_init(t, fire_once, goc_chan_retain(ch));
-    if (goc__timer_start(t, at(ns), GOC__TIMER_DETACHED) == GOC_OK) return ch;
-    goc_chan_release(ch);
-fail:
-    goc__free(t);
-    goc_chan_release(ch);
+    if (!ch || !t) {
+        goc__free(t);
+        goc_chan_release(ch);
+        return NULL;
+    }
+    goc__timer_init(t, fire, ch);
+    ch->on_free = after_free;
+    ch->on_free_arg = t;
+    if (goc__timer_start(t, at(ns), 0) == GOC_OK) return ch;
+    goc_chan_release(ch); /* frees t */
     return NULL;
 }
 

@@ -199,12 +199,8 @@ int goc__timers_run(goc__timers *h, goc__timers *home, int64_t now, int max) {
         update_next(h);
         atomic_store_explicit(&t->state, GOC__TIMER_RUNNING, memory_order_relaxed);
         goc__lock_release(&h->lock);
-        if (t->period == GOC__TIMER_DETACHED) {
-            t->fn(t, now); /* may free t */
-        } else {
-            t->fn(t, now);
-            finish(home, t, now);
-        }
+        t->fn(t, now);
+        finish(home, t, now);
         ran++;
     }
     return ran;

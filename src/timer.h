@@ -50,10 +50,6 @@ struct goc__timers {
 
 enum { GOC__TIMER_IDLE, GOC__TIMER_PENDING, GOC__TIMER_RUNNING, GOC__TIMER_STOPPING };
 
-/* A one-shot timer whose callback owns (and may free) it: nobody stops it,
- * and the runner does not touch it once the callback has started. */
-#define GOC__TIMER_DETACHED ((int64_t)-1)
-
 static inline void goc__timer_init(goc__timer *t, void (*fn)(goc__timer *, int64_t), void *arg) {
     t->when = 0;
     t->period = 0;
@@ -68,7 +64,7 @@ void goc__timers_init(goc__timers *h);
 void goc__timers_term(goc__timers *h);
 
 /* Arms an IDLE timer in heap h to fire at `when` (goc_now clock), then every
- * period (> 0) after, or once (0 or GOC__TIMER_DETACHED). Returns GOC_OK or
+ * period (> 0) after, or once (0). Returns GOC_OK or
  * GOC_ENOMEM (the heap could not grow;
  * nothing changed). Returns true in *earliest when it became h's first. */
 int goc__timers_add(goc__timers *h, goc__timer *t, int64_t when, int64_t period, bool *earliest);

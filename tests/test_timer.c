@@ -6,6 +6,8 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "context.h"
+#include "testutil.h"
 #include "timer.h"
 
 TEST(after_fires_once_not_early) {
@@ -30,7 +32,47 @@ TEST(after_in_select_times_out_a_wait) {
 
 TEST(after_released_before_firing_is_safe) {
     for (int i = 0; i < 1000; i++) goc_chan_release(goc_after(GOC_MS));
-    goc_sleep(5 * GOC_MS); /* they fire into channels only the timers hold */
+    goc_sleep(5 * GOC_MS);
+}
+
+/* Go 1.23 collects an unreferenced time.After at once; here the channel's
+ * last release stops and frees its timer. A select loop with a fresh
+ * goc_after(1 h) each round used to keep every one of them for the hour. */
+TEST(after_released_stops_its_timer) {
+    goc_chan_release(goc_after(0)); /* the runtime and a heap are up */
+    size_t base = goc__ctx_timers_pending();
+    goc_chan *c[1000];
+    for (int i = 0; i < 1000; i++) CHECK((c[i] = goc_after(3600 * GOC_SEC)) != NULL);
+    CHECK_EQ(goc__ctx_timers_pending(), base + 1000);
+    for (int i = 0; i < 1000; i++) goc_chan_release(c[i]);
+    CHECK_EQ(goc__ctx_timers_pending(), base);
+}
+
+/* Releases racing the firing: a release stops the timer or waits out its
+ * callback, which sends into the channel the release is about to free.
+ * ASan would see a use after free; the heaps end empty. */
+static _Atomic int after_racers;
+
+static void release_after_racing(void *arg) {
+    uint64_t rnd = (uint64_t)(intptr_t)arg;
+    for (int i = 0; i < CHECK_SCALE(5000); i++) {
+        goc_chan *c = goc_after((int64_t)(splitmix(&rnd) % 30) * GOC_US);
+        CHECK(c != NULL);
+        int64_t until = goc_now() + (int64_t)(splitmix(&rnd) % 30) * GOC_US;
+        while (goc_now() < until) {
+        }
+        if (i % 3 == 0) goc_try_recv(c, NULL);
+        goc_chan_release(c);
+    }
+    atomic_fetch_add(&after_racers, 1);
+}
+
+TEST(after_released_while_firing_is_safe) {
+    goc_chan_release(goc_after(0));
+    size_t base = goc__ctx_timers_pending();
+    for (int i = 1; i <= 4; i++) CHECK_OK(goc_go(release_after_racing, (void *)(intptr_t)i));
+    while (atomic_load(&after_racers) < 4) goc_sleep(GOC_MS);
+    CHECK_EQ(goc__ctx_timers_pending(), base);
 }
 
 TEST(null_timers_and_tickers_are_refused) {

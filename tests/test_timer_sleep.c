@@ -23,13 +23,6 @@ static uint64_t seed_from_env(void) {
     return seed;
 }
 
-static uint64_t splitmix(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 /* ---- 100,000 sleepers -------------------------------------------------------- */
 
 struct sleeper {

@@ -25,6 +25,14 @@
         }                                                                               \
     } while (0)
 
+/* A small, good pseudo-random generator (splitmix64) for stress tests. */
+__attribute__((unused)) static uint64_t splitmix(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
 /* Resident set size of this process in bytes. */
 __attribute__((unused)) static long rss_bytes(void) {
     FILE *f = fopen("/proc/self/statm", "r");
