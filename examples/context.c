@@ -41,7 +41,7 @@ struct backend_args {
 static void backend(void *p) {
     struct backend_args a = *(struct backend_args *)p;
     free(p);
-    goc_timer *work = goc_timer_new(a.latency); /* not goc_after: we stop it */
+    goc_timer *work = goc_timer_new(a.latency); /* freed (so stopped) below */
     goc_case cases[] = {GOC_RECV(goc_timer_chan(work), NULL),
                         GOC_RECV(goc_ctx_done(a.ctx), NULL)};
     int err = goc_select(cases, 2, GOC_FOREVER) == 0 ? 0 : goc_ctx_err(a.ctx);
