@@ -148,6 +148,22 @@ static void handle_with(int sig, void (*h)(int)) {
     CHECK_EQ(sigaction(sig, &sa, NULL), 0);
 }
 
+/* A thread that sends sig to the process every `every` us until stop. */
+struct storm {
+    int sig;
+    useconds_t every;
+    _Atomic int stop;
+};
+
+static void *storm_main(void *arg) {
+    struct storm *st = arg;
+    while (!atomic_load(&st->stop)) {
+        kill(getpid(), st->sig);
+        usleep(st->every);
+    }
+    return NULL;
+}
+
 TEST(stop_restores_the_previous_disposition) {
     /* SIGUSR2's default would kill the test: install a harmless handler
      * first, which stop must bring back. */
@@ -220,7 +236,7 @@ TEST(a_signal_caught_before_stop_is_not_lost) {
  * channel pass it: stop used to count caught signals, so the first SIGUSR2
  * handled let it return, and the SIGUSR1 was written afterwards, to nobody.
  * The test hook holds the handler between catching and writing. */
-static _Atomic int usr1_held, usr1_release, stop_returned, usr2_stop;
+static _Atomic int usr1_held, usr1_release, stop_returned;
 
 static void hold_usr1(int sig) {
     if (sig != SIGUSR1) return;
@@ -241,14 +257,6 @@ static void *stop_chan(void *ch) {
     return NULL;
 }
 
-static void *send_usr2(void *arg) {
-    (void)arg;
-    while (!atomic_load(&usr2_stop)) {
-        kill(getpid(), SIGUSR2);
-        usleep(200);
-    }
-    return NULL;
-}
 
 TEST(a_signal_being_written_when_stop_begins_is_not_lost) {
     handle_with(SIGUSR1, previous_usr1_handler);
@@ -262,7 +270,8 @@ TEST(a_signal_being_written_when_stop_begins_is_not_lost) {
     CHECK_EQ(pthread_kill(victim, SIGUSR1), 0);
     while (!atomic_load(&usr1_held)) goc_sleep(GOC_MS / 10);
     CHECK_EQ(pthread_create(&stopper, NULL, stop_chan, a), 0);
-    CHECK_EQ(pthread_create(&sender, NULL, send_usr2, NULL), 0);
+    struct storm sigusr2 = {SIGUSR2, 200, 0};
+    CHECK_EQ(pthread_create(&sender, NULL, storm_main, &sigusr2), 0);
     /* Until the held SIGUSR1 is written, stop must not return, however
      * many SIGUSR2s are delivered meanwhile. */
     for (int got = 0; got < 20 && !atomic_load(&stop_returned); got++) recv_signal(b, SIGUSR2);
@@ -271,7 +280,7 @@ TEST(a_signal_being_written_when_stop_begins_is_not_lost) {
     pthread_join(stopper, NULL);
     CHECK_OK(goc_try_recv(a, NULL));
     CHECK_EQ(atomic_load(&previous_usr1), 0);
-    atomic_store(&usr2_stop, 1);
+    atomic_store(&sigusr2.stop, 1);
     pthread_join(sender, NULL);
     goc__test_signal_stall(NULL);
     CHECK_OK(goc_signal_stop(b));
@@ -282,16 +291,7 @@ TEST(a_signal_being_written_when_stop_begins_is_not_lost) {
 /* Eight coroutines register and stop channels for SIGUSR1 and SIGUSR2
  * while a thread sends SIGUSR1 every 50 us; afterwards the previous
  * handlers are back (Go's TestNotifyContextSimultaneousStop, in spirit). */
-static _Atomic int storm_stop, churn_done;
-
-static void *signal_storm(void *arg) {
-    (void)arg;
-    while (!atomic_load(&storm_stop)) {
-        kill(getpid(), SIGUSR1);
-        usleep(50);
-    }
-    return NULL;
-}
+static _Atomic int churn_done;
 
 static void notify_stop_churn(void *arg) {
     (void)arg;
@@ -311,10 +311,11 @@ TEST(notify_and_stop_churn_under_a_signal_storm) {
     handle_with(SIGUSR1, previous_usr1_handler);
     handle_with(SIGUSR2, previous_usr1_handler);
     pthread_t storm;
-    CHECK_EQ(pthread_create(&storm, NULL, signal_storm, NULL), 0);
+    struct storm sigusr1 = {SIGUSR1, 50, 0};
+    CHECK_EQ(pthread_create(&storm, NULL, storm_main, &sigusr1), 0);
     for (int i = 0; i < 8; i++) CHECK_OK(goc_go(notify_stop_churn, NULL));
     while (atomic_load(&churn_done) < 8) goc_sleep(GOC_MS);
-    atomic_store(&storm_stop, 1);
+    atomic_store(&sigusr1.stop, 1);
     pthread_join(storm, NULL);
     CHECK(current_handler(SIGUSR1) == previous_usr1_handler);
     CHECK(current_handler(SIGUSR2) == previous_usr1_handler);
