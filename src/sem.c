@@ -28,8 +28,8 @@
  * serves the waiters behind it that now fit. As in Go's x/sync, the context
  * is checked under `lock`: a cancellation that happened before the acquirer
  * held it wins even when the weight is free, and a waiter that finds its
- * context done once served gives the weight back and fails. A send on the done channel (a misuse)
- * wakes the waiter, which queues again at the tail.
+ * context done once served gives the weight back and fails. A send on the
+ * done channel (a misuse) wakes the waiter, which queues again at the tail.
  *
  * Memory orders: all state is under `lock`. ThreadSanitizer: release merges
  * into &s (goc__race_release) before giving weight back, and acquire and a
