@@ -818,12 +818,9 @@ static int64_t test_publish_delay; /* goc__test_publish_delay */
 
 /* Starts w's thread, then publishes w in allw (readers scan allw without a
  * lock, so a worker that failed to start must never have been visible).
- * GOC_OK, or GOC_EAGAIN with w freed. */
+ * GOC_OK, or GOC_EAGAIN with w untouched: the caller drains and frees it. */
 static int worker_start(goc__w *w) {
-    if (goc__thread_start(worker_main, w, 0) != 0) {
-        worker_free(w);
-        return GOC_EAGAIN;
-    }
+    if (goc__thread_start(worker_main, w, 0) != 0) return GOC_EAGAIN;
     if (test_publish_delay) {
         struct timespec ts = {test_publish_delay / GOC_SEC, test_publish_delay % GOC_SEC};
         nanosleep(&ts, NULL);
@@ -879,7 +876,7 @@ void goc__replace_worker(goc__w *stuck) {
         return;
     }
     w->spinning = true;
-    if (worker_start(w) != GOC_OK) { /* undo: stuck keeps its work */
+    if (worker_start(w) != GOC_OK) { /* undo: the work goes first in line */
         goc__lock_acquire(&sched.lock);
         goc__g *head, *tail;
         size_t n = drain(w, &head, &tail);
@@ -887,6 +884,7 @@ void goc__replace_worker(goc__w *stuck) {
         atomic_fetch_sub(&sched.nactive, 1);
         atomic_fetch_sub(&sched.nspinning, 1);
         goc__lock_release(&sched.lock);
+        worker_free(w);
         return;
     }
     /* Only now: a worker that retires must find its heir in allw, or its
@@ -981,6 +979,7 @@ static int rt_start_slow(void) {
         atomic_fetch_add(&sched.nactive, 1);
         if (worker_start(w) != GOC_OK) {
             atomic_fetch_sub(&sched.nactive, 1);
+            worker_free(w);
             break;
         }
         n++;

@@ -1138,6 +1138,32 @@ TEST(retire_child_hand_over) {
     printf("handed over in order\n");
 }
 
+/* The monitor cannot start a replacement: the stuck worker's queue is put
+ * first in the global queue and the next replacement runs it. (The failed
+ * start once freed the replacement and then drained it: a use after free.) */
+enum { NT_QUEUED = 50 };
+static _Atomic int nt_ran;
+
+static void nt_count(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&nt_ran, 1);
+}
+
+static void blocker_while_threads_fail(void *arg) {
+    (void)arg;
+    goc__fault_arm(GOC__FAULT_THREAD, 1); /* the first replacement fails */
+    for (int i = 0; i < NT_QUEUED; i++) CHECK_OK(goc_go(nt_count, NULL));
+    for (int i = 0; i < 10000 && atomic_load(&nt_ran) < NT_QUEUED; i++) usleep(1000);
+}
+
+TEST(retire_child_no_thread) {
+    if (!getenv("RETIRE_CHILD")) return;
+    CHECK_OK(goc_go(blocker_while_threads_fail, NULL));
+    WAIT_UNTIL(atomic_load(&nt_ran) == NT_QUEUED, 20);
+    CHECK_EQ(goc__nworkers(), 2); /* one failed start, then one that worked */
+    printf("queued work ran\n");
+}
+
 static void run_retire_child(const char *name, const char *want) {
     char out[4096];
     setenv("RETIRE_CHILD", "1", 1);
@@ -1145,6 +1171,10 @@ static void run_retire_child(const char *name, const char *want) {
     unsetenv("RETIRE_CHILD");
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !strstr(out, want))
         check_fail(__FILE__, __LINE__, "%s: status %d, output:\n%s", name, st, out);
+}
+
+TEST(failed_replacement_keeps_the_stuck_workers_queue) {
+    run_retire_child("retire_child_no_thread", "queued work ran\n");
 }
 
 TEST(retiring_worker_finds_a_fresh_heir) { run_retire_child("retire_child_heir", "sleeper woke\n"); }
