@@ -41,17 +41,19 @@ int goc_go_with(const goc_opts *opts, void (*fn)(void *), void *arg) {
     int r = goc__rt_start();
     if (r != GOC_OK) return r;
     goc__w *w = goc__tls_w();
-    goc__g *g = goc__stack_alloc(w ? &w->stacks : NULL, size);
+    size_t need = size + goc__stack_reserve();
+    goc__g *g = goc__stack_alloc(w ? &w->stacks : NULL, need);
     if (!g) return GOC_ENOMEM;
     g->kind = GOC__G_CORO;
     g->fn = fn;
     g->arg = arg;
     g->name = opts ? opts->name : NULL;
+    g->stack_asked = (uint32_t)size;
     g->id = new_id(w);
     g->next = NULL;
     size_t room = (size_t)((char *)g - g->stack_lo);
-    /* Stagger stack tops across L1 sets; tiny stacks keep every byte. */
-    size_t skew = room >= 16384 ? (size_t)(g->id % 16) * 64 : 0;
+    /* Stagger stack tops across L1 sets, in what the size class rounded up. */
+    size_t skew = g->stack_size - need >= 1024 ? (size_t)(g->id % 16) * 64 : 0;
     goc__san_stack_new(&g->san, g->stack_lo, room);
     goc__ctx_make(&g->ctx, g->stack_lo, room - skew, g_entry, g);
     goc__race_release(g);

@@ -19,9 +19,9 @@ void goc__stack_overflow(const goc__g *g) {
     char buf[256];
     /* snprintf with only integers and strings does not allocate in glibc. */
     snprintf(buf, sizeof buf,
-             "goc: stack overflow in coroutine %llu%s%s%s (stack of %zu bytes)\n",
+             "goc: stack overflow in coroutine %llu%s%s%s (stack of %lu bytes)\n",
              (unsigned long long)g->id, g->name ? " \"" : "", g->name ? g->name : "",
-             g->name ? "\"" : "", g->stack_size);
+             g->name ? "\"" : "", (unsigned long)g->stack_asked);
     goc__print_raw(buf);
     abort();
 }

@@ -41,6 +41,7 @@ struct goc__g {
     const char *name;        /* (i)                                         */
     char *stack_lo;          /* (i) lowest usable byte, above the guard     */
     size_t stack_size;       /* (i) slot bytes above the guard, record incl. */
+    uint32_t stack_asked;    /* (i) goc_opts.stack_size, reported on overflow */
     uint8_t kind;            /* (i) GOC__G_CORO / GOC__G_THREAD             */
     uint8_t sclass;          /* (i) stack size class                        */
     uint8_t canary;          /* (i) a canary word sits at stack_lo          */

@@ -25,6 +25,7 @@
 #include "stack.h"
 
 #include <stdlib.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 
@@ -67,6 +68,31 @@ static int guard_forced = -1;
 
 void goc__stack_guard_force(enum goc__guard_mode mode) { guard_forced = (int)mode; }
 
+/* The runtime's frames below a coroutine's function (entry, switch, hooks). */
+#define RUNTIME_FRAMES ((size_t)1024)
+/* _dl_fixup and the symbol lookup under the trampoline's register save. */
+#define DL_FIXUP_FRAMES ((size_t)2048)
+
+static size_t reserve;
+
+/* What the lazy-binding trampoline saves: on x86-64 glibc's
+ * _dl_runtime_resolve_xsave(c) stores the XSAVE area of every state XCR0
+ * enables (CPUID 0xD.0 EBX), plus its own alignment and registers; on
+ * AArch64 it stores x0-x8 and q0-q7. Sized from this CPU, so a 4 KiB stack
+ * that works on one machine works on an AVX-512 one too. */
+static size_t lazy_bind_bytes(void) {
+#if defined(__x86_64__)
+    unsigned a = 0xd, b = 0, c = 0, d = 0;
+    __asm__ __volatile__("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+    size_t xsave = b ? b : 4096; /* no XSAVE leaf: assume the worst seen */
+    return xsave + 64 + 8 * 16;
+#else
+    return 512;
+#endif
+}
+
+size_t goc__stack_reserve(void) { return reserve; }
+
 static size_t class_bytes(int c) { return PAGE << c; }
 static size_t slot_bytes(int c) { return GOC__STACK_GUARD + class_bytes(c); }
 
@@ -77,6 +103,7 @@ static int class_of(size_t size) {
 }
 
 void goc__stack_init(void) {
+    reserve = GOC__G_SIZE + RUNTIME_FRAMES + DL_FIXUP_FRAMES + lazy_bind_bytes();
     /* Under TSan too: each TSan stack is its own mapping, and guard pages
      * (no extra VMA) turn a deep overflow into a fault in the guard, which
      * the SIGSEGV handler reports with the coroutine's id. With canaries

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GOC__STACK_CLASSES 19             /* 4 KiB << 0 .. 4 KiB << 18 = 1 GiB */
+#define GOC__STACK_CLASSES 20             /* 4 KiB << 0 .. 4 KiB << 19 = 2 GiB */
 #define GOC__STACK_GUARD ((size_t)16384)  /* below every stack              */
 
 struct goc__g;
@@ -32,6 +32,13 @@ enum goc__guard_mode {
 
 void goc__stack_init(void);
 enum goc__guard_mode goc__stack_guard_mode(void);
+
+/* Bytes a slot holds beyond the stack size a user asks for: the coroutine's
+ * record, the runtime's own frames, and what the dynamic linker's lazy
+ * binding trampoline saves on the stack at a first call through the PLT (the
+ * whole XSAVE area on x86-64: ~2.7 KB with AVX-512, CPUID leaf 0xD). Set by
+ * goc__stack_init. */
+size_t goc__stack_reserve(void);
 
 /* Test hook, before the runtime starts: use this mode instead of probing the
  * kernel, so the mprotect and canary paths run on any kernel. */
