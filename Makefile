@@ -5,27 +5,29 @@ MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE ?= cmake
 CTEST_FLAGS ?= --output-on-failure -j2
+# Extra configure flags, e.g. CMAKE_ARGS=-DGOC_WERROR=ON (CI does).
+CMAKE_ARGS ?=
 
 .PHONY: all build test test-tsan test-asan demo race bench clean
 
 all: build
 
 build:
-	@$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
 	@$(CMAKE) --build build -j $(JOBS)
 
 test: build
 	cd build && ctest $(CTEST_FLAGS)
 
 build-tsan/Makefile:
-	$(CMAKE) -S . -B build-tsan -DGOC_SANITIZE=thread -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOC_BENCH=OFF >/dev/null
+	$(CMAKE) -S . -B build-tsan -DGOC_SANITIZE=thread -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOC_BENCH=OFF $(CMAKE_ARGS) >/dev/null
 
 test-tsan: build-tsan/Makefile
 	@$(CMAKE) --build build-tsan -j $(JOBS)
 	cd build-tsan && ctest $(CTEST_FLAGS)
 
 build-asan/Makefile:
-	$(CMAKE) -S . -B build-asan -DGOC_SANITIZE=address -DGOC_RUNQ_SIZE=8 -DCMAKE_BUILD_TYPE=Debug -DGOC_BENCH=OFF >/dev/null
+	$(CMAKE) -S . -B build-asan -DGOC_SANITIZE=address -DGOC_RUNQ_SIZE=8 -DCMAKE_BUILD_TYPE=Debug -DGOC_BENCH=OFF $(CMAKE_ARGS) >/dev/null
 
 test-asan: build-asan/Makefile
 	@$(CMAKE) --build build-asan -j $(JOBS)

@@ -49,10 +49,16 @@ static const char *examples_dir(void) {
     return exdir;
 }
 
+/* path = the examples directory / name; a path too long fails the test. */
+static void example_path(char *path, size_t size, const char *name) {
+    int n = snprintf(path, size, "%s/%s", examples_dir(), name);
+    CHECK(n > 0 && (size_t)n < size);
+}
+
 /* Whether the build made examples/<name> (built.txt has one name a line). */
 static bool built(const char *name) {
-    char path[PATH_MAX + 16], line[256];
-    snprintf(path, sizeof path, "%s/built.txt", examples_dir());
+    char path[PATH_MAX + 64], line[256];
+    example_path(path, sizeof path, "built.txt");
     FILE *f = fopen(path, "r");
     if (!f) return false;
     bool found = false;
@@ -83,7 +89,7 @@ static run_t *run_example(const char *name, ...) {
     char *argv[16];
     int argc = 0;
     char path[PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/%s", examples_dir(), name);
+    example_path(path, sizeof path, name);
     argv[argc++] = path;
     va_list ap;
     va_start(ap, name);
@@ -679,8 +685,8 @@ TEST(demo) {
 /* Every C block of README.md is a program (examples/CMakeLists.txt writes
  * them out as readme_1.c, readme_2.c, …): each must build, and run cleanly. */
 TEST(readme) {
-    char path[PATH_MAX + 16], line[256];
-    snprintf(path, sizeof path, "%s/built.txt", examples_dir());
+    char path[PATH_MAX + 64], line[256];
+    example_path(path, sizeof path, "built.txt");
     FILE *f = fopen(path, "r");
     CHECK(f != NULL);
     int ran = 0;
