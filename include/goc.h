@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,6 +47,7 @@ typedef struct goc_wg goc_wg;
 typedef struct goc_once goc_once;
 typedef struct goc_cond goc_cond;
 typedef struct goc_sem goc_sem;
+struct pollfd;
 
 #define GOC_NS ((int64_t)1)
 #define GOC_US ((int64_t)1000)
@@ -493,6 +495,96 @@ GOC_API int goc_signal_notify(goc_chan *ch, const int *signals, size_t n);
 GOC_API int goc_signal_stop(goc_chan *ch);
 
 /* ------------------------------------------------------------------------ */
+/* I/O and network                                                           */
+/* ------------------------------------------------------------------------ */
+/*
+ * Go's net package over a netpoller: one coroutine per connection, written in
+ * blocking style, costs no thread. A coroutine that waits for an fd parks and
+ * its worker runs others; one epoll instance (edge-triggered, each fd
+ * registered once) wakes it. On a plain thread the same calls block the
+ * thread. fds are plain ints, so setsockopt, getsockname and friends work as
+ * usual. Every fd goc creates is non-blocking and close-on-exec; close those
+ * with goc_fd_close, which wakes every goc call waiting on the fd (a plain
+ * close under a waiting call is a user error, as in Go).
+ *
+ * OS errors come back as negated errno values (GOC_ECONNREFUSED ==
+ * -ECONNREFUSED); goc_strerror names them all. Timeouts follow the rest of
+ * goc: GOC_FOREVER waits without limit, 0 tries once (GOC_EAGAIN when not
+ * ready), a negative duration has already passed (GOC_ETIMEDOUT at once).
+ * The _ctx twins take a context in place of the timeout and fail with
+ * goc_ctx_err(ctx) once it is done, even when the fd is ready.
+ *
+ * Foreign fds (from other libraries) work too: a non-blocking socket or pipe
+ * is waited on through the poller; a blocking fd, and a regular file (epoll
+ * refuses those), is read and written on a helper thread, never holding a
+ * worker. Regular files are always ready: timeouts do not apply to them.
+ *
+ *     int fd = goc_dial("tcp", "example.com:80", 5 * GOC_SEC);
+ *     if (fd < 0) return fd;                      // GOC_ENOHOST, -ECONNREFUSED …
+ *     goc_write(fd, req, len, GOC_FOREVER);       // all of it, or an error
+ *     ssize_t n = goc_read(fd, buf, sizeof buf, 10 * GOC_SEC);
+ *     goc_fd_close(fd);
+ */
+
+#define GOC_READ 1
+#define GOC_WRITE 2
+
+/* Waits until fd is ready for events (GOC_READ, GOC_WRITE or both). Returns
+ * the ready subset (> 0), GOC_EAGAIN (timeout 0, not ready), GOC_ETIMEDOUT,
+ * GOC_CLOSED once goc_fd_close closed fd, GOC_EINVAL (fd < 0, no events), or
+ * a negated errno when fd cannot be watched (-EBADF). An error or hang-up
+ * on fd counts as ready for both. */
+GOC_API int goc_fd_wait(int fd, int events, int64_t timeout);
+GOC_API int goc_fd_wait_ctx(goc_ctx *ctx, int fd, int events);
+
+/* poll(2) without holding a worker: fills revents and returns how many fds
+ * have some (POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL as poll reports
+ * them), 0 when the timeout passed first, GOC_EINVAL (fds NULL with n > 0),
+ * GOC_ENOMEM, or a negated errno. Negative fds are skipped, as in poll. For
+ * libraries that hand out their fds (libcurl, hiredis, libpq, c-ares). */
+GOC_API int goc_poll(struct pollfd *fds, size_t n, int64_t timeout);
+
+/* One read of up to n bytes: bytes read (> 0), 0 at end of file (or n == 0),
+ * or an error: GOC_EAGAIN, GOC_ETIMEDOUT, GOC_CLOSED, -ECONNRESET, … */
+GOC_API ssize_t goc_read(int fd, void *buf, size_t n, int64_t timeout);
+GOC_API ssize_t goc_read_ctx(goc_ctx *ctx, int fd, void *buf, size_t n);
+
+/* Writes all n bytes, as Go's Conn.Write: returns n, or an error (then some
+ * bytes may have been written). Never raises SIGPIPE: a closed peer is
+ * -EPIPE or -ECONNRESET. Two goc_writes on one fd never interleave their
+ * bytes, and reads queue behind reads; a read and a write run in parallel. */
+GOC_API ssize_t goc_write(int fd, const void *buf, size_t n, int64_t timeout);
+GOC_API ssize_t goc_write_ctx(goc_ctx *ctx, int fd, const void *buf, size_t n);
+
+/* A listening socket: network "tcp", "tcp4", "tcp6" ("host:port",
+ * "[v6]:port", ":port"; port 0 picks one, read it back with getsockname),
+ * "unix" (address is a path), or "udp", "udp4", "udp6" (a bound datagram
+ * socket). Returns the fd, GOC_EINVAL (unknown network, malformed address),
+ * GOC_ENOHOST, or a negated errno (-EADDRINUSE, -EACCES, …). */
+GOC_API int goc_listen(const char *network, const char *address);
+
+/* A connection from a listening socket: its fd (non-blocking, close-on-exec),
+ * or an error as goc_read's; -EMFILE when out of fds (it never spins on it). */
+GOC_API int goc_accept(int lfd, int64_t timeout);
+GOC_API int goc_accept_ctx(goc_ctx *ctx, int lfd);
+
+/* A connected socket (for "udp", a connected datagram socket). Host names
+ * are resolved on helper threads, never holding a worker; with several
+ * addresses they are tried in Happy Eyeballs order (RFC 8305: families
+ * interleaved, a new attempt every 300 ms while earlier ones are pending).
+ * The timeout covers resolution and every attempt. Returns the fd, or
+ * GOC_EINVAL, GOC_ENOHOST (the name does not resolve), GOC_ETIMEDOUT,
+ * -ECONNREFUSED, -ENETUNREACH, … (the first attempt's error). */
+GOC_API int goc_dial(const char *network, const char *address, int64_t timeout);
+GOC_API int goc_dial_ctx(goc_ctx *ctx, const char *network, const char *address);
+
+/* Wakes every goc call waiting on fd with GOC_CLOSED, then closes it; calls
+ * already inside a system call on fd finish first, and the last of them
+ * closes it, so the number is not reused under them. Returns GOC_OK,
+ * GOC_CLOSED when fd is already being closed, or GOC_EINVAL for fd < 0. */
+GOC_API int goc_fd_close(int fd);
+
+/* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
 /* ------------------------------------------------------------------------ */
 /* POSIX codes keep their negated value, goc's own sit at -10000 and below. */
@@ -505,7 +597,26 @@ GOC_API int goc_signal_stop(goc_chan *ch);
     X(ETIMEDOUT, -ETIMEDOUT, "timed out")                                  \
     X(ECANCELED, -ECANCELED, "canceled")                                   \
     X(ERANGE, -ERANGE, "result out of range")                              \
-    X(CLOSED, -10001, "channel closed")
+    X(EPIPE, -EPIPE, "broken pipe")                                        \
+    X(EBADF, -EBADF, "bad file descriptor")                                \
+    X(EMFILE, -EMFILE, "too many open files")                              \
+    X(ENFILE, -ENFILE, "too many open files in system")                    \
+    X(ECONNREFUSED, -ECONNREFUSED, "connection refused")                   \
+    X(ECONNRESET, -ECONNRESET, "connection reset by peer")                 \
+    X(ECONNABORTED, -ECONNABORTED, "connection aborted")                   \
+    X(ENOTCONN, -ENOTCONN, "socket is not connected")                      \
+    X(EADDRINUSE, -EADDRINUSE, "address already in use")                   \
+    X(EADDRNOTAVAIL, -EADDRNOTAVAIL, "cannot assign requested address")    \
+    X(EAFNOSUPPORT, -EAFNOSUPPORT, "address family not supported")         \
+    X(ENETUNREACH, -ENETUNREACH, "network is unreachable")                 \
+    X(EHOSTUNREACH, -EHOSTUNREACH, "no route to host")                     \
+    X(ENOTSOCK, -ENOTSOCK, "not a socket")                                 \
+    X(EACCES, -EACCES, "permission denied")                                \
+    X(ENOENT, -ENOENT, "no such file or directory")                        \
+    X(EIO, -EIO, "input/output error")                                     \
+    X(CLOSED, -10001, "closed")                                            \
+    X(ENOHOST, -10002, "no such host")                                     \
+    X(ERESOLVE, -10003, "name resolution failed (temporary)")
 
 enum {
 #define GOC__ERR_ENUM(name, value, text) GOC_##name = (value),
@@ -513,7 +624,8 @@ enum {
 #undef GOC__ERR_ENUM
 };
 
-/* "channel closed"; "unknown error" for codes not in the table. */
+/* "closed"; another negated errno gets the C library's text; else
+ * "unknown error". */
 GOC_API const char *goc_strerror(int err);
 /* "GOC_CLOSED"; "GOC_?" for codes not in the table. */
 GOC_API const char *goc_err_name(int err);

@@ -1,4 +1,6 @@
 /* Error codes: names and messages, generated from the GOC_ERRORS table. */
+#include <string.h>
+
 #include "goc.h"
 
 const char *goc_strerror(int err) {
@@ -8,6 +10,10 @@ const char *goc_strerror(int err) {
         return text;
         GOC_ERRORS(GOC__ERR_TEXT)
 #undef GOC__ERR_TEXT
+    }
+    if (err < 0 && err > -4096) {
+        const char *t = strerrordesc_np(-err); /* static text: thread-safe */
+        if (t) return t;
     }
     return "unknown error";
 }

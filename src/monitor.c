@@ -27,10 +27,12 @@
 #include <unistd.h>
 
 #include "goc.h"
+#include "netpoll.h"
 #include "sched.h"
 
 #define TICK (1 * GOC_MS)
 #define SLOW (1 * GOC_MS)
+#define POLL_STALE (10 * GOC_MS) /* poll for the workers when none has this long */
 #define STUCK (10 * GOC_MS)
 #define TRIM (100 * GOC_MS)
 
@@ -111,6 +113,8 @@ static void *monitor_main(void *arg) {
         goc__sched_clock(now);
         int n = goc__nworkers();
         for (int i = 0; i < n; i++) watch(goc__worker(i), now);
+        /* Every worker busy in long-running coroutines: nobody polls. */
+        if (goc__netpoll_active() && now - goc__netpoll_last() >= POLL_STALE) goc__netpoll_try();
         if (now - last_trim >= TRIM) {
             trim_pending = goc__stack_trim();
             last_trim = now;

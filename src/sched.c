@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "goc.h"
+#include "netpoll.h"
 
 #define MAXW 1024       /* workers ever, replacements included          */
 #define MAXPROCS 256
@@ -266,9 +267,14 @@ static void idle_unlink_locked(goc__w *w) {
     atomic_fetch_sub(&sched.nidle, 1);
 }
 
+/* The one wake of a sleeping worker, worker_sleep's counterpart. A worker
+ * asleep in epoll_wait sets `polling` before it reads `park`, and unpark
+ * writes `park` before it reads `polling` (both seq_cst): one of them sees
+ * the other, so the wake-up is never lost. */
 static void unpark(goc__w *w) {
     atomic_store(&w->park, 1);
     goc__futex_wake(&w->park, 1);
+    if (atomic_load(&w->polling)) goc__netpoll_break();
 }
 
 void goc__wakep(void) {
@@ -609,6 +615,23 @@ static void idle_leave_locked(goc__w *w) {
     atomic_store(&w->state, GOC__W_RUNNING);
 }
 
+/* The one sleep of an idle worker, until unpark or deadline (goc_now; < 0
+ * none); spurious returns are allowed. While fds are waited on, one idle
+ * worker sleeps in epoll_wait instead of its futex, so an fd event wakes it
+ * directly. True when the poll readied something. */
+static bool worker_sleep(goc__w *w, int64_t deadline) {
+    if (goc__netpoll_active() && goc__netpoll_acquire()) {
+        atomic_store(&w->polling, true);
+        int readied = 0;
+        if (!atomic_load(&w->park)) readied = goc__netpoll_run(deadline < 0 ? -1 : deadline);
+        else goc__netpoll_run(0);
+        atomic_store(&w->polling, false);
+        return readied > 0;
+    }
+    goc__futex_wait(&w->park, 0, deadline);
+    return false;
+}
+
 /* Nothing to run: sleeps until woken or w's next timer. Returns a coroutine
  * found on the way, or NULL to look again. */
 static goc__g *idle(goc__w *w) {
@@ -650,7 +673,7 @@ static goc__g *idle(goc__w *w) {
         int64_t deadline = goc__timers_next(&w->timers);
         if (deadline != INT64_MAX && deadline <= goc__now()) break;
         if (atomic_load(&w->park)) break;
-        goc__futex_wait(&w->park, 0, deadline == INT64_MAX ? -1 : deadline);
+        if (worker_sleep(w, deadline == INT64_MAX ? -1 : deadline)) break;
     }
     goc__lock_acquire(&sched.lock);
     idle_leave_locked(w);
@@ -744,6 +767,7 @@ static goc__g *find_runnable(goc__w *w) {
             return found(w, g);
         if ((g = local_get(w))) return found(w, g);
         if ((g = gq_take(w, false))) return found(w, g);
+        if (goc__netpoll_try() > 0 && (g = local_get(w))) return found(w, g);
         if (!w->spinning) {
             int busy = atomic_load(&sched.nactive) - atomic_load(&sched.nidle);
             if (2 * atomic_load(&sched.nspinning) < busy) {

@@ -90,6 +90,7 @@ struct goc__w {
     goc__ctx g0;                        /* (o) the scheduler's context       */
     goc__san g0san;                     /* (o)                               */
     _Atomic uint32_t park;              /* (a) futex: 1 = wake up            */
+    _Atomic bool polling;               /* (a) asleep in epoll, not the futex */
     _Atomic int state;                  /* (s) GOC__W_*                      */
     bool in_idle;                       /* (s) on sched's idle list          */
     goc__w *idle_next;                  /* (s)                               */

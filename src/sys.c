@@ -25,7 +25,7 @@ void goc__fault_arm(enum goc__fault_kind kind, long nth) {
 }
 
 /* True when this call must fail. The relaxed load keeps the unarmed path cheap. */
-static int fault_hit(enum goc__fault_kind kind) {
+int goc__fault_hit(enum goc__fault_kind kind) {
     if (GOC_LIKELY(atomic_load_explicit(&fault_countdown[kind], memory_order_relaxed) == 0))
         return 0;
     return atomic_fetch_sub(&fault_countdown[kind], 1) == 1;
@@ -50,20 +50,20 @@ void __libc_free(void *);
 #define FREE free
 #endif
 
-void *goc__malloc(size_t n) { return fault_hit(GOC__FAULT_ALLOC) ? NULL : MALLOC(n); }
+void *goc__malloc(size_t n) { return goc__fault_hit(GOC__FAULT_ALLOC) ? NULL : MALLOC(n); }
 
 void *goc__calloc(size_t n, size_t size) {
-    return fault_hit(GOC__FAULT_ALLOC) ? NULL : CALLOC(n, size);
+    return goc__fault_hit(GOC__FAULT_ALLOC) ? NULL : CALLOC(n, size);
 }
 
 void *goc__realloc(void *p, size_t n) {
-    return fault_hit(GOC__FAULT_ALLOC) ? NULL : REALLOC(p, n);
+    return goc__fault_hit(GOC__FAULT_ALLOC) ? NULL : REALLOC(p, n);
 }
 
 void goc__free(void *p) { FREE(p); }
 
 void *goc__map(size_t n) {
-    if (fault_hit(GOC__FAULT_MMAP)) return NULL;
+    if (goc__fault_hit(GOC__FAULT_MMAP)) return NULL;
     void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);
     return p == MAP_FAILED ? NULL : p;
@@ -106,7 +106,7 @@ int goc__vmadvise(const struct iovec *iov, size_t n, int advice) {
 }
 
 int goc__thread_start(void *(*fn)(void *), void *arg, size_t stack_size) {
-    if (fault_hit(GOC__FAULT_THREAD)) return -EAGAIN;
+    if (goc__fault_hit(GOC__FAULT_THREAD)) return -EAGAIN;
     pthread_attr_t attr;
     pthread_t t;
     if (pthread_attr_init(&attr) != 0) return -ENOMEM;

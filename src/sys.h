@@ -16,10 +16,19 @@
 #define GOC_NORETURN __attribute__((noreturn))
 
 /* Fault injection points. */
-enum goc__fault_kind { GOC__FAULT_ALLOC, GOC__FAULT_MMAP, GOC__FAULT_THREAD, GOC__FAULT_NKINDS };
+enum goc__fault_kind {
+    GOC__FAULT_ALLOC,
+    GOC__FAULT_MMAP,
+    GOC__FAULT_THREAD,
+    GOC__FAULT_FD, /* socket, accept4, eventfd, epoll_ctl: as if out of fds */
+    GOC__FAULT_NKINDS
+};
 
 /* Makes the nth next call of kind fail (1 = the next one); 0 disarms. */
 void goc__fault_arm(enum goc__fault_kind kind, long nth);
+
+/* True when this call of kind must fail (for wrappers outside sys.c). */
+int goc__fault_hit(enum goc__fault_kind kind);
 
 void *goc__malloc(size_t n);
 void *goc__calloc(size_t n, size_t size);
