@@ -40,7 +40,7 @@ struct goc_chan {
     void (*on_free)(void *); /* (i) the last release runs it before the free */
     void *on_free_arg;     /* (i)                                          */
 #if defined(GOC_TSAN)
-    char *race;            /* (i) 2 sync addresses per slot, see chan.c    */
+    char *race;            /* (i) 2 sync addresses per slot (bounded), chan.c */
 #endif
 };
 
