@@ -38,6 +38,7 @@
  */
 #include "chan.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,8 +79,10 @@ goc_chan *goc_chan_retain(goc_chan *c) {
     return c;
 }
 
+_Static_assert(offsetof(goc_chan, refs) >= 32, "refs must survive malloc's free lists");
+
 void goc_chan_release(goc_chan *c) {
-    if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1) return;
+    if (!c || !goc__ref_release(&c->refs, "goc_chan_release", c)) return;
     if (c->on_free) c->on_free(c->on_free_arg);
 #if defined(GOC_TSAN)
     goc__free(c->race);
@@ -287,6 +290,7 @@ static GOC_INLINE int chan_wait(goc_chan *c, void *v, bool send, int64_t deadlin
  * wait). */
 static GOC_INLINE int chan_op(goc_chan *c, void *v, bool send, int64_t deadline) {
     if (!c) return deadline == 0 ? GOC_EAGAIN : block_forever(deadline);
+    if (send && !v && c->elem) return GOC_EINVAL; /* nothing to send */
     goc__node *wake = NULL;
     goc__chan_lock(c);
     int r = send ? send_locked(c, v, &wake) : recv_locked(c, v, &wake);

@@ -27,11 +27,11 @@ typedef struct goc__waitq {
 /* Fields: (l) the channel lock, (a) atomic, (i) immutable. */
 struct goc_chan {
     goc__lock lock;
-    _Atomic size_t refs;   /* (a)                                          */
     size_t elem;           /* (i) element size, may be 0                   */
     size_t cap;            /* (i) buffer capacity in elements              */
     size_t count;          /* (l) values in the buffer                     */
     size_t head;           /* (l) index of the oldest buffered value       */
+    _Atomic size_t refs;   /* (a) 40 bytes in: see goc__ref_release        */
     bool closed;           /* (l)                                          */
     bool owned_close;      /* (i) a context's done: only goc__chan_close   */
     goc__waitq sendq;      /* (l) blocked senders, oldest first            */

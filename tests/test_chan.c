@@ -2,6 +2,7 @@
  * non-blocking and timed operations, zero-size elements, NULL channels,
  * coroutines and threads mixed, and MPMC stress with exact accounting. */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -349,6 +350,65 @@ TEST(huge_capacity_of_empty_elements) {
         for (int i = 0; i < 3000; i++) CHECK_OK(goc_try_recv(c, NULL));
         CHECK_ERR(GOC_EAGAIN, goc_try_recv(c, NULL));
         goc_chan_release(c);
+    }
+}
+
+/* ---- misuse -------------------------------------------------------------- */
+
+/* A NULL value on a channel with elements is refused before anything happens:
+ * no value is queued and no waiter is woken. */
+TEST(null_value_on_a_channel_with_elements_is_einval) {
+    for (size_t cap = 0; cap < 2; cap++) {
+        goc_chan *c = goc_chan_make(sizeof(int), cap);
+        CHECK_ERR(GOC_EINVAL, goc_send(c, NULL));
+        CHECK_ERR(GOC_EINVAL, goc_try_send(c, NULL));
+        CHECK_ERR(GOC_EINVAL, goc_send_timeout(c, NULL, GOC_MS));
+        CHECK_ERR(GOC_EINVAL, goc_send_timeout(c, NULL, GOC_FOREVER));
+        CHECK_EQ(goc_len(c), 0);
+        CHECK_ERR(GOC_EAGAIN, goc_try_recv(c, NULL));
+        goc_close(c);
+        CHECK_ERR(GOC_EINVAL, goc_send(c, NULL)); /* checked before closed */
+        goc_chan_release(c);
+    }
+    goc_chan *e = goc_chan_make(0, 1); /* empty elements need no value */
+    CHECK_OK(goc_send(e, NULL));
+    CHECK_OK(goc_recv(e, NULL));
+    goc_chan_release(e);
+}
+
+static void release_twice(goc_chan *c) {
+    goc_chan_release(c);
+    goc_chan_release(c);
+}
+
+TEST(death_helper_release) { /* runs only when spawned by the case below */
+    const char *what = getenv("CHAN_MISUSE");
+    if (!what) return;
+    if (strcmp(what, "twice") == 0) {
+        release_twice(goc_chan_make(sizeof(int), 0));
+    } else if (strcmp(what, "retained") == 0) {
+        goc_chan *c = goc_chan_make(sizeof(long), 8);
+        goc_chan_retain(c);
+        goc_chan_release(c);
+        release_twice(c);
+    } else if (strcmp(what, "after") == 0) {
+        release_twice(goc_after(GOC_SEC));
+    }
+    _exit(0);
+}
+
+/* A release past zero aborts with a message in every build, as Go panics on
+ * misuse, instead of freeing twice. */
+TEST(release_past_zero_is_fatal_with_a_message) {
+    const char *envs[] = {"CHAN_MISUSE=twice", "CHAN_MISUSE=retained", "CHAN_MISUSE=after"};
+    for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
+        char out[4096];
+        int st = check_spawn("death_helper_release", envs[i], out, sizeof out);
+        if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT))
+            check_fail(__FILE__, __LINE__, "%s: status %#x, output: %s", envs[i], st, out);
+        if (!strstr(out, "goc_chan_release of 0x") ||
+            !strstr(out, "released more times than retained"))
+            check_fail(__FILE__, __LINE__, "%s: no message: %s", envs[i], out);
     }
 }
 
