@@ -228,14 +228,22 @@ GOC_API goc_timer *goc_timer_new(int64_t ns);        /* NULL: ENOMEM           *
 GOC_API goc_chan *goc_timer_chan(goc_timer *t);      /* borrowed reference     */
 /* stop and reset: true if the timer was pending, or had fired and its value
  * was not yet received (that value is discarded; Go 1.23). Safe to call from
- * many coroutines and threads at once. */
+ * many coroutines and threads at once. A reset either takes effect or,
+ * when no memory is left to arm the timer, changes nothing: goc_timer_reset
+ * then returns false, goc_timer_reset_checked GOC_ENOMEM (GOC_EINVAL for a
+ * NULL t); on GOC_OK it stores stop's answer in *pending (may be NULL). */
 GOC_API bool goc_timer_stop(goc_timer *t);
 GOC_API bool goc_timer_reset(goc_timer *t, int64_t ns);
+GOC_API int goc_timer_reset_checked(goc_timer *t, int64_t ns, bool *pending);
 GOC_API void goc_timer_free(goc_timer *t);           /* stops it, frees it     */
 
 GOC_API goc_ticker *goc_ticker_new(int64_t period);  /* NULL: ENOMEM/EINVAL    */
 GOC_API goc_chan *goc_ticker_chan(goc_ticker *t);    /* borrowed reference     */
 GOC_API void goc_ticker_stop(goc_ticker *t);
+/* Restarts the ticker with a new period, the first tick one period from now,
+ * dropping a tick not yet received. GOC_OK; GOC_EINVAL for a NULL t or a
+ * period <= 0; GOC_ENOMEM when no memory is left to arm it: then the
+ * ticker goes on as before. */
 GOC_API int goc_ticker_reset(goc_ticker *t, int64_t period);
 GOC_API void goc_ticker_free(goc_ticker *t);         /* stops it, frees it     */
 
