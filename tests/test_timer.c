@@ -98,8 +98,8 @@ TEST(timer_stop_prevents_firing) {
 }
 
 /* Fired, its value not received: as in Go 1.23 the timer still counts as
- * pending, so `if (!goc_timer_stop(t)) goc_recv(...)` never blocks, and no
- * value from before is received afterwards. */
+ * pending, and no value from before is received afterwards: stop needs no
+ * drain after it. */
 TEST(timer_stop_after_firing_leaves_no_stale_value) {
     goc_timer *t = goc_timer_new(GOC_MS);
     while (goc_len(goc_timer_chan(t)) == 0) goc_sleep(GOC_MS); /* fired: its value waits */
@@ -594,6 +594,16 @@ TEST(periodic_timer_rearms_in_runners_heap) {
     CHECK_EQ(goc__timers_next(&mine), INT64_MAX);
     goc__timers_term(&theirs);
     goc__timers_term(&mine);
+}
+
+/* The pre-1.23 idiom `if (!stop) recv` blocks when the value was already
+ * received: stop then returns false and the channel is empty (design.md). */
+TEST(stop_after_the_value_was_received_is_false_and_leaves_nothing) {
+    goc_timer *t = goc_timer_new(GOC_MS);
+    CHECK_OK(goc_recv(goc_timer_chan(t), NULL));
+    CHECK(!goc_timer_stop(t));
+    CHECK_ERR(GOC_EAGAIN, goc_try_recv(goc_timer_chan(t), NULL)); /* a recv would block */
+    goc_timer_free(t);
 }
 
 /* ---- out of memory: a re-arm either happens or changes nothing ------------ */
