@@ -352,3 +352,13 @@ int goc__chan_close(goc_chan *c) {
     }
     return GOC_OK;
 }
+
+/* ---- test hook -------------------------------------------------------- */
+
+size_t goc__chan_waiters(goc_chan *c, bool send) {
+    size_t n = 0;
+    goc__chan_lock(c);
+    for (goc__node *x = (send ? &c->sendq : &c->recvq)->head; x; x = x->next) n++;
+    goc__lock_release(&c->lock);
+    return n;
+}

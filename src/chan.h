@@ -65,6 +65,10 @@ int goc__chan_close(goc_chan *c);
 void goc__waitq_push(goc__waitq *q, goc__node *n);
 void goc__waitq_unlink(goc__waitq *q, goc__node *n);
 
+/* Test hook: nodes queued as senders (send) or receivers, counted under the
+ * lock; a waiter is queued only once it can no longer miss a wake-up. */
+size_t goc__chan_waiters(goc_chan *c, bool send);
+
 /* Wakes a waiter handed back by an operation above (no lock held). */
 void goc__chan_wake(goc__node *n);
 

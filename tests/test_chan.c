@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "chan.h" /* test hook: goc__chan_waiters */
 
 /* Waits until n coroutines have sent on done. */
 static void join(goc_chan *done, int n) {
@@ -184,7 +185,10 @@ static void close_wakes(int send) {
         w[i] = (struct waiter){ch, done, send, 1, i % 2};
         CHECK_OK(goc_go(blocked_op, &w[i]));
     }
-    goc_sleep(10 * GOC_MS); /* let them block (the test holds either way) */
+    /* Close only once every one is queued: then close, not a race with
+     * their arrival, is what must wake them all. */
+    while (goc__chan_waiters(ch, send) < N) goc_sleep(GOC_MS / 10);
+    CHECK_EQ(goc__chan_waiters(ch, !send), 0);
     CHECK_OK(goc_close(ch));
     join(done, N);
     for (int i = 0; i < N; i++) CHECK_ERR(GOC_CLOSED, w[i].result);
@@ -195,12 +199,9 @@ static void close_wakes(int send) {
 TEST(close_wakes_all_receivers) { close_wakes(0); }
 TEST(close_wakes_all_senders) { close_wakes(1); }
 
-static _Atomic int entering;
-
 /* Owns one reference to w->ch, as the contract asks of every user. */
 static void release_blocked(void *arg) {
     struct waiter *w = arg;
-    atomic_fetch_add(&entering, 1);
     w->result = goc_recv_timeout(w->ch, NULL, GOC_SEC);
     goc_chan_release(w->ch);
     goc_send(w->done, NULL);
@@ -214,8 +215,7 @@ TEST(close_and_release_while_others_wait) {
         w[i] = (struct waiter){goc_chan_retain(ch), done, 0, 1, false};
         CHECK_OK(goc_go(release_blocked, &w[i]));
     }
-    while (atomic_load(&entering) < 10) goc_sleep(GOC_MS / 10);
-    goc_sleep(GOC_MS); /* most are blocked now; the outcome is the same if not */
+    while (goc__chan_waiters(ch, false) < 10) goc_sleep(GOC_MS / 10); /* all queued */
     goc_close(ch);
     goc_chan_release(ch); /* the waiters hold the last references */
     join(done, 10);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "../src/chan.h" /* test hook: goc__chan_waiters */
 #include "../src/context.h"
 #include "../src/sys.h"
 
@@ -113,7 +114,8 @@ static void select_on_done(void *arg) {
 TEST(done_wakes_a_select) {
     struct watcher w = {goc_ctx_with_cancel(NULL), goc_chan_make(0, 0), goc_chan_make(0, 1), -1};
     CHECK_OK(goc_go(select_on_done, &w));
-    goc_sleep(2 * GOC_MS); /* usually blocked by now; the test holds either way */
+    /* Cancel only once the select is queued on done: the wake-up under test. */
+    while (goc__chan_waiters(goc_ctx_done(w.ctx), false) < 1) goc_sleep(GOC_MS / 10);
     goc_ctx_cancel(w.ctx);
     CHECK_OK(goc_recv(w.done, NULL));
     CHECK_EQ(w.fired, 1);
