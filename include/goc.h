@@ -121,7 +121,9 @@ GOC_API int goc_blocking(void (*fn)(void *), void *arg);
  *
  * Channels are reference counted: goc_chan_make returns one reference,
  * goc_chan_retain adds one, goc_chan_release drops one. Operations on a channel
- * need a reference held for their whole duration. A NULL channel blocks
+ * need a reference held for their whole duration. Releasing more times than
+ * retained aborts with a message (as Go panics on misuse) where the freed
+ * memory has not been handed out again. A NULL channel blocks
  * forever and is never ready in select, as in Go.
  */
 
@@ -132,7 +134,9 @@ GOC_API void goc_chan_release(goc_chan *c);
 
 /* Sends *v (elem_size bytes; v may be NULL for elem_size 0). Blocks until a
  * receiver or buffer space takes it. Returns GOC_OK, or GOC_CLOSED if the
- * channel is or becomes closed (the value is not delivered). */
+ * channel is or becomes closed (the value is not delivered), or GOC_EINVAL
+ * at once, nothing sent, for a NULL v on a channel with elements (the same
+ * for the try and timeout forms). */
 GOC_API int goc_send(goc_chan *c, const void *v);
 
 /* Receives into *out (NULL discards). Blocks until a value arrives. Returns
@@ -195,7 +199,9 @@ struct goc_case {
  * limit. A send case on a closed channel counts as ready (Go would panic): it
  * fires with ok = 0 and its value is not delivered. A recv case fires with
  * ok = 1 for a value, ok = 0 when the channel is closed and drained.
- * Returns GOC_EINVAL for n > GOC_SELECT_MAX or an op that is neither, and
+ * Returns GOC_EINVAL, with no case performed, for n > GOC_SELECT_MAX, an op
+ * that is neither, or a send case with a NULL ptr on a channel with
+ * elements (NULL is fine for elem_size 0 and NULL channels); and
  * GOC_ENOMEM when no memory was left for its bookkeeping (more than 8
  * cases) or, when it blocks, for its timeout's timer. */
 GOC_API int goc_select(goc_case *cases, size_t n, int64_t timeout);
@@ -224,14 +230,22 @@ GOC_API goc_timer *goc_timer_new(int64_t ns);        /* NULL: ENOMEM           *
 GOC_API goc_chan *goc_timer_chan(goc_timer *t);      /* borrowed reference     */
 /* stop and reset: true if the timer was pending, or had fired and its value
  * was not yet received (that value is discarded; Go 1.23). Safe to call from
- * many coroutines and threads at once. */
+ * many coroutines and threads at once. A reset either takes effect or,
+ * when no memory is left to arm the timer, changes nothing: goc_timer_reset
+ * then returns false, goc_timer_reset_checked GOC_ENOMEM (GOC_EINVAL for a
+ * NULL t); on GOC_OK it stores stop's answer in *pending (may be NULL). */
 GOC_API bool goc_timer_stop(goc_timer *t);
 GOC_API bool goc_timer_reset(goc_timer *t, int64_t ns);
+GOC_API int goc_timer_reset_checked(goc_timer *t, int64_t ns, bool *pending);
 GOC_API void goc_timer_free(goc_timer *t);           /* stops it, frees it     */
 
 GOC_API goc_ticker *goc_ticker_new(int64_t period);  /* NULL: ENOMEM/EINVAL    */
 GOC_API goc_chan *goc_ticker_chan(goc_ticker *t);    /* borrowed reference     */
 GOC_API void goc_ticker_stop(goc_ticker *t);
+/* Restarts the ticker with a new period, the first tick one period from now,
+ * dropping a tick not yet received. GOC_OK; GOC_EINVAL for a NULL t or a
+ * period <= 0; GOC_ENOMEM when no memory is left to arm it: then the
+ * ticker goes on as before. */
 GOC_API int goc_ticker_reset(goc_ticker *t, int64_t period);
 GOC_API void goc_ticker_free(goc_ticker *t);         /* stops it, frees it     */
 
@@ -413,7 +427,8 @@ GOC_API int64_t goc_ctx_deadline(goc_ctx *c);
 
 GOC_API goc_ctx *goc_ctx_retain(goc_ctx *c);
 /* Drops one reference; the last one frees c (stopping its timer, leaving its
- * parent's list) and drops c's reference to its parent. */
+ * parent's list) and drops c's reference to its parent. Releasing more times
+ * than retained aborts with a message, as goc_chan_release does. */
 GOC_API void goc_ctx_release(goc_ctx *c);
 
 /* ------------------------------------------------------------------------ */

@@ -27,11 +27,11 @@ typedef struct goc__waitq {
 /* Fields: (l) the channel lock, (a) atomic, (i) immutable. */
 struct goc_chan {
     goc__lock lock;
-    _Atomic size_t refs;   /* (a)                                          */
     size_t elem;           /* (i) element size, may be 0                   */
     size_t cap;            /* (i) buffer capacity in elements              */
     size_t count;          /* (l) values in the buffer                     */
     size_t head;           /* (l) index of the oldest buffered value       */
+    _Atomic size_t refs;   /* (a) 40 bytes in: see goc__ref_release        */
     bool closed;           /* (l)                                          */
     bool owned_close;      /* (i) a context's done: only goc__chan_close   */
     goc__waitq sendq;      /* (l) blocked senders, oldest first            */
@@ -40,7 +40,7 @@ struct goc_chan {
     void (*on_free)(void *); /* (i) the last release runs it before the free */
     void *on_free_arg;     /* (i)                                          */
 #if defined(GOC_TSAN)
-    char *race;            /* (i) 2 sync addresses per slot, see chan.c    */
+    char *race;            /* (i) 2 sync addresses per slot (bounded), chan.c */
 #endif
 };
 
@@ -64,6 +64,10 @@ int goc__chan_close(goc_chan *c);
 
 void goc__waitq_push(goc__waitq *q, goc__node *n);
 void goc__waitq_unlink(goc__waitq *q, goc__node *n);
+
+/* Test hook: nodes queued as senders (send) or receivers, counted under the
+ * lock; a waiter is queued only once it can no longer miss a wake-up. */
+size_t goc__chan_waiters(goc_chan *c, bool send);
 
 /* Wakes a waiter handed back by an operation above (no lock held). */
 void goc__chan_wake(goc__node *n);

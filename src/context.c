@@ -66,12 +66,15 @@ typedef struct cnode cnode;
 /* Fields: (i) immutable after creation, (a) atomic, (l) the node's lock,
  * (u) the lock of the node's `up`. */
 struct goc_ctx {
-    _Atomic size_t refs;  /* (a) unused by the background                   */
     goc_ctx *parent;      /* (i) one reference held; NULL for the background */
     cnode *cancel;        /* (i) nearest cancel node: itself or an ancestor  */
     int64_t deadline;     /* (i) own or inherited; 0: none                   */
     int kind;             /* (i)                                             */
+    _Atomic size_t refs;  /* (a) unused by the background; 32 bytes in, see
+                           * goc__ref_release                                */
 };
+
+_Static_assert(offsetof(goc_ctx, refs) >= 32, "refs must survive malloc's free lists");
 
 struct cnode {
     goc_ctx base;
@@ -378,7 +381,7 @@ static void destroy(goc_ctx *c) {
  * the last one too (a long chain must not recurse). */
 void goc_ctx_release(goc_ctx *c) {
     while (c && c != &background) {
-        if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1) return;
+        if (!goc__ref_release(&c->refs, "goc_ctx_release", c)) return;
         goc_ctx *parent = c->parent;
         destroy(c);
         c = parent;

@@ -154,6 +154,8 @@ int goc_select(goc_case *cases, size_t n, int64_t timeout) {
     if (n > GOC_SELECT_MAX || (n > 0 && !cases)) return GOC_EINVAL;
     for (size_t i = 0; i < n; i++) {
         if (cases[i].op != GOC_OP_SEND && cases[i].op != GOC_OP_RECV) return GOC_EINVAL;
+        if (cases[i].op == GOC_OP_SEND && !cases[i].ptr && cases[i].ch && cases[i].ch->elem)
+            return GOC_EINVAL; /* a send case with no value */
         cases[i].ok = 0;
     }
     uint16_t poll[SMALL], lock[SMALL];

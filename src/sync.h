@@ -152,6 +152,7 @@ static inline void goc__sema_release(goc__sema *s) { goc__sema_release_n(s, 1); 
 uint32_t goc__mutex_state(goc_mutex *m);       /* the state word; 0 when idle  */
 int32_t goc__rwmutex_readers(goc_rwmutex *m);  /* < 0 once a writer is pending */
 uint32_t goc__wg_waiters(goc_wg *wg);          /* waiters counted (queued)     */
+int64_t goc__wg_counter(goc_wg *wg);           /* the counter                  */
 size_t goc__cond_waiters(goc_cond *c);         /* waiters queued               */
 size_t goc__sem_waiters(goc_sem *s);           /* waiters queued               */
 int64_t goc__sem_held(goc_sem *s);             /* weight held                  */

@@ -5,8 +5,13 @@
 #define GOC_SYS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#if defined(GOC_ASAN)
+#include <sanitizer/asan_interface.h>
+#endif
 
 #define GOC_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GOC_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -57,6 +62,31 @@ int64_t goc__now(void);
 
 /* Corrupted internal state: print and abort, in every build. */
 GOC_NORETURN void goc__throw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Reference counts (channels, contexts). The last release poisons the count
+ * with GOC__REFS_DEAD before the free, so a release past zero is a misuse
+ * reported by goc__throw in every build (Go panics on misuse) rather than a
+ * silent double free: a count that was 0 or poisoned fails the check. The
+ * count must sit 32 bytes or more into its object, past what malloc's free
+ * lists write into a freed block. Best effort: freed memory that malloc has
+ * handed out again is not recognised. Under ASan, freed memory is caught by
+ * its poisoning before the count is read (a read ASan would report as a
+ * use-after-free). True when the caller dropped the last reference and
+ * frees the object. */
+#define GOC__REFS_DEAD ((size_t)1 << 63)
+
+static inline bool goc__ref_release(_Atomic size_t *refs, const char *what, const void *obj) {
+#if defined(GOC_ASAN)
+    if (__asan_address_is_poisoned((void *)refs))
+        goc__throw("%s of %p: released more times than retained (it was freed)", what, obj);
+#endif
+    size_t old = atomic_fetch_sub_explicit(refs, 1, memory_order_acq_rel);
+    if (GOC_UNLIKELY(old - 1 >= GOC__REFS_DEAD / 2))
+        goc__throw("%s of %p: released more times than retained", what, obj);
+    if (old != 1) return false;
+    atomic_store_explicit(refs, GOC__REFS_DEAD, memory_order_relaxed);
+    return true;
+}
 
 /* write(2) of a formatted line, safe in a signal handler for %s %d %lu %zu. */
 void goc__print_raw(const char *s);

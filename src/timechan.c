@@ -5,14 +5,23 @@
  * delaying the timer, and a ticker keeps its phase (timer.c skips missed
  * periods). stop and reset drain the channel after the timer is disarmed, so
  * no value from before them is received afterwards, and a value they drain
- * counts as the timer still pending (Go 1.23 semantics: `if (!stop) recv`
- * never blocks).
+ * counts as the timer still pending (Go 1.23 semantics). Draining after a
+ * stop that returned false, the pre-1.23 idiom, is never needed and blocks
+ * when the value was already received.
  *
  * Invariants: a runtime timer is disarmed before its memory is freed;
  * goc_after's timer lives as long as its channel and holds no reference to
  * it: the channel's last release stops the timer (waiting out a running
  * callback) and frees it, so an abandoned goc_after costs nothing once
  * released, as in Go 1.23, where an unreferenced time.After is collected.
+ *
+ * A reset either takes effect or fails with no effect (GOC_ENOMEM). Arming
+ * is the one step that can fail, so reset arms first: a timechan has two
+ * runtime timers, and reset arms the idle one at the new time before it
+ * stops the current one and drains. The new timer's firing is held back by
+ * its gate until the drain is done (a value it sent before would be drained
+ * as stale), then delivered. Gate states: OPEN; CLOSED (reset has armed it,
+ * not yet drained); a time (it fired while CLOSED: reset delivers it).
  *
  * Locking: stop and reset hold the timechan's lock, so that any number of
  * coroutines and threads may stop and reset one timer at once, as in Go (a
@@ -25,12 +34,18 @@
 #include "lock.h"
 #include "timer.h"
 
-/* A runtime timer and the channel it fires into: both public kinds. */
+/* Runtime timers and the channel they fire into: both public kinds.
+ * Fields: (l) the timechan's lock, (a) atomic, (i) immutable. */
 struct timechan {
-    goc__timer t;
-    goc_chan *ch;
-    goc__lock lock; /* stop and reset */
+    goc__timer t[2];          /* t[cur] is the live one; the other is idle */
+    _Atomic int64_t gate[2];  /* (a) t[i]'s gate, see above                */
+    goc_chan *ch;             /* (i)                                        */
+    goc__lock lock;           /* stop and reset                             */
+    int cur;                  /* (l)                                        */
 };
+
+#define GATE_OPEN INT64_MIN
+#define GATE_CLOSED (INT64_MIN + 1)
 
 struct goc_timer {
     struct timechan c;
@@ -41,6 +56,16 @@ struct goc_ticker {
 };
 
 static void fire(goc__timer *t, int64_t now) { goc_try_send(t->arg, &now); }
+
+/* A timechan's callback: sends unless its gate holds the value back. A
+ * second firing while held back is dropped, as a full channel drops it. */
+static void fire_gated(goc__timer *t, int64_t now) {
+    struct timechan *c = t->arg;
+    _Atomic int64_t *g = &c->gate[t == &c->t[1]];
+    int64_t s = GATE_CLOSED;
+    if (atomic_compare_exchange_strong(g, &s, now)) return;
+    if (s == GATE_OPEN) goc_try_send(c->ch, &now);
+}
 
 static int64_t at(int64_t ns) {
     int64_t now = goc__now();
@@ -79,9 +104,13 @@ static struct timechan *timechan_new(size_t size, int64_t first, int64_t period)
     if (!c) return NULL;
     c->ch = goc_chan_make(sizeof(int64_t), 1);
     c->lock = (goc__lock){0};
+    c->cur = 0;
+    for (int i = 0; i < 2; i++) {
+        goc__timer_init(&c->t[i], fire_gated, c);
+        atomic_init(&c->gate[i], GATE_OPEN);
+    }
     if (c->ch) {
-        goc__timer_init(&c->t, fire, c->ch);
-        if (goc__timer_start(&c->t, first, period) == GOC_OK) return c;
+        if (goc__timer_start(&c->t[0], first, period) == GOC_OK) return c;
         goc_chan_release(c->ch);
     }
     goc__free(c);
@@ -91,28 +120,41 @@ static struct timechan *timechan_new(size_t size, int64_t first, int64_t period)
 /* With c locked: disarms, then drains, so nothing from before is received
  * afterwards. True if the timer was pending or its value not yet received. */
 static bool stop_locked(struct timechan *c) {
-    bool pending = goc__timer_stop(&c->t);
+    bool pending = goc__timer_stop(&c->t[c->cur]);
     bool drained = goc_try_recv(c->ch, NULL) == GOC_OK;
     return pending || drained;
 }
 
-/* Stops c and, if period >= 0, arms it again at `first`. Returns whether it
- * was pending (stop_locked), and in *r what arming returned. */
-static bool timechan_reset(struct timechan *c, int64_t first, int64_t period, int *r) {
+/* Re-arms c at `first`, then every period (0: once): GOC_OK with *pending
+ * as stop_locked says, or GOC_ENOMEM with nothing changed. */
+static int timechan_reset(struct timechan *c, int64_t first, int64_t period, bool *pending) {
+    goc__lock_acquire(&c->lock);
+    int n = 1 - c->cur;
+    atomic_store(&c->gate[n], GATE_CLOSED);
+    int r = goc__timer_start(&c->t[n], first, period);
+    if (r != GOC_OK) {
+        atomic_store(&c->gate[n], GATE_OPEN);
+        goc__lock_release(&c->lock);
+        return r;
+    }
+    *pending = stop_locked(c);
+    c->cur = n;
+    int64_t held = atomic_exchange(&c->gate[n], GATE_OPEN);
+    if (held != GATE_CLOSED) goc_try_send(c->ch, &held); /* it fired meanwhile */
+    goc__lock_release(&c->lock);
+    return GOC_OK;
+}
+
+static bool timechan_stop(struct timechan *c) {
     goc__lock_acquire(&c->lock);
     bool pending = stop_locked(c);
-    *r = period >= 0 ? goc__timer_start(&c->t, first, period) : GOC_OK;
     goc__lock_release(&c->lock);
     return pending;
 }
 
-static bool timechan_stop(struct timechan *c) {
-    int r;
-    return timechan_reset(c, 0, -1, &r);
-}
-
 static void timechan_free(struct timechan *c) {
-    goc__timer_stop(&c->t);
+    goc__timer_stop(&c->t[0]);
+    goc__timer_stop(&c->t[1]);
     goc_chan_release(c->ch);
     goc__free(c);
 }
@@ -127,10 +169,16 @@ goc_chan *goc_timer_chan(goc_timer *tm) { return tm ? tm->c.ch : NULL; }
 
 bool goc_timer_stop(goc_timer *tm) { return tm && timechan_stop(&tm->c); }
 
+int goc_timer_reset_checked(goc_timer *tm, int64_t ns, bool *pending) {
+    bool p = false;
+    int r = tm ? timechan_reset(&tm->c, at(ns), 0, &p) : GOC_EINVAL;
+    if (pending) *pending = p;
+    return r;
+}
+
 bool goc_timer_reset(goc_timer *tm, int64_t ns) {
-    if (!tm) return false;
-    int r; /* the heap may need to grow; on failure the timer stays stopped */
-    return timechan_reset(&tm->c, at(ns), 0, &r);
+    bool pending;
+    return goc_timer_reset_checked(tm, ns, &pending) == GOC_OK && pending;
 }
 
 void goc_timer_free(goc_timer *tm) {
@@ -152,9 +200,8 @@ void goc_ticker_stop(goc_ticker *tk) {
 
 int goc_ticker_reset(goc_ticker *tk, int64_t period) {
     if (!tk || period <= 0) return GOC_EINVAL;
-    int r;
-    timechan_reset(&tk->c, at(period), period, &r);
-    return r;
+    bool pending;
+    return timechan_reset(&tk->c, at(period), period, &pending);
 }
 
 void goc_ticker_free(goc_ticker *tk) {

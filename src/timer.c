@@ -3,7 +3,10 @@
  * Invariants: a PENDING timer is in exactly one heap, at v[t->idx] with
  * v[t->idx].when == t->when, and t->heap points to it; any other state has
  * t->heap == NULL. h->next equals v[0].when, or INT64_MAX when h is empty,
- * whenever h's lock is free.
+ * whenever h's lock is free. n + reserved <= cap: each periodic timer whose
+ * callback runs holds one reserved slot in its runner's heap, taken before
+ * it left its heap, so its re-arm needs no memory and cannot fail (a ticker
+ * must not stop without a word because memory ran short).
  *
  * Locking: one lock per heap; never two at once except in goc__timers_move,
  * which takes them in address order (under sched.lock). Callbacks run with no
@@ -26,14 +29,14 @@
 void goc__timers_init(goc__timers *h) {
     h->lock = (goc__lock){0};
     h->v = NULL;
-    h->n = h->cap = 0;
+    h->n = h->cap = h->reserved = 0;
     atomic_init(&h->next, INT64_MAX);
 }
 
 void goc__timers_term(goc__timers *h) {
     goc__free(h->v);
     h->v = NULL;
-    h->n = h->cap = 0;
+    h->n = h->cap = h->reserved = 0;
 }
 
 static void place(goc__timers *h, uint32_t i, struct goc__tentry e) {
@@ -96,13 +99,42 @@ static bool heap_reserve(goc__timers *h, uint32_t n) {
     return true;
 }
 
-/* With h locked: inserts t. GOC_ENOMEM if the heap cannot grow. */
-static int heap_insert(goc__timers *h, goc__timer *t) {
-    if (h->n == h->cap && !heap_reserve(h, h->cap ? h->cap * 2 : 64)) return GOC_ENOMEM;
+/* With h locked: room for one more beyond n + reserved; false if h cannot
+ * grow. */
+static bool heap_room(goc__timers *h) {
+    uint32_t need = h->n + h->reserved + 1;
+    if (need <= h->cap) return true;
+    uint32_t cap = h->cap ? h->cap * 2 : 64;
+    return heap_reserve(h, cap > need ? cap : need);
+}
+
+/* With h locked and room for t: inserts it. */
+static void heap_place(goc__timers *h, goc__timer *t) {
     place(h, h->n++, (struct goc__tentry){t->when, t});
     sift_up(h, t->idx);
     atomic_store_explicit(&t->heap, h, memory_order_relaxed);
+}
+
+/* With h locked: inserts t. GOC_ENOMEM if the heap cannot grow. */
+static int heap_insert(goc__timers *h, goc__timer *t) {
+    if (!heap_room(h)) return GOC_ENOMEM;
+    heap_place(h, t);
     return GOC_OK;
+}
+
+/* A slot of h for a re-arm (goc__timers_run); false if h cannot grow. */
+static bool slot_take(goc__timers *h) {
+    goc__lock_acquire(&h->lock);
+    bool ok = heap_room(h);
+    if (ok) h->reserved++;
+    goc__lock_release(&h->lock);
+    return ok;
+}
+
+static void slot_give_back(goc__timers *h) {
+    goc__lock_acquire(&h->lock);
+    h->reserved--;
+    goc__lock_release(&h->lock);
 }
 
 int goc__timers_add(goc__timers *h, goc__timer *t, int64_t when, int64_t period, bool *earliest) {
@@ -160,24 +192,24 @@ static int64_t next_period(const goc__timer *t, int64_t now) {
 }
 
 /* After t's callback: back to IDLE, or re-armed in h (the runner's own heap)
- * if periodic and not stopped. A stop may ask (RUNNING -> STOPPING) at any
- * moment up to the CAS that re-arms, so the re-arm is undone when the CAS
- * fails. */
+ * if periodic and not stopped, in the slot reserved for it. A stop may ask
+ * (RUNNING -> STOPPING) at any moment up to the CAS that re-arms, so the
+ * re-arm is undone when the CAS fails. */
 static void finish(goc__timers *h, goc__timer *t, int64_t now) {
     if (t->period > 0) {
         goc__lock_acquire(&h->lock);
+        h->reserved--;
         t->when = next_period(t, now);
-        if (heap_insert(h, t) == GOC_OK) {
-            uint32_t r = GOC__TIMER_RUNNING;
-            if (atomic_compare_exchange_strong_explicit(&t->state, &r, GOC__TIMER_PENDING,
-                                                        memory_order_release,
-                                                        memory_order_relaxed)) {
-                update_next(h);
-                goc__lock_release(&h->lock);
-                return;
-            }
-            heap_remove(h, t);
+        heap_place(h, t);
+        uint32_t r = GOC__TIMER_RUNNING;
+        if (atomic_compare_exchange_strong_explicit(&t->state, &r, GOC__TIMER_PENDING,
+                                                    memory_order_release,
+                                                    memory_order_relaxed)) {
+            update_next(h);
+            goc__lock_release(&h->lock);
+            return;
         }
+        heap_remove(h, t);
         goc__lock_release(&h->lock);
     }
     atomic_store_explicit(&t->state, GOC__TIMER_IDLE, memory_order_release);
@@ -186,19 +218,26 @@ static void finish(goc__timers *h, goc__timer *t, int64_t now) {
 int goc__timers_run(goc__timers *h, goc__timers *home, int64_t now, int max) {
     int ran = 0;
     while (ran < max && goc__timers_next(h) <= now) {
+        /* From another heap, reserve home's slot first (locks are never
+         * nested); in home itself, the popped timer's slot is the reserve. */
+        if (h != home && !slot_take(home)) break;
         goc__lock_acquire(&h->lock);
         /* Read the clock under the lock: callbacks of one heap see
          * non-decreasing times, even with two runners. */
         now = goc__now();
         if (h->n == 0 || h->v[0].when > now) {
             goc__lock_release(&h->lock);
+            if (h != home) slot_give_back(home);
             break;
         }
         goc__timer *t = h->v[0].t;
+        bool periodic = t->period > 0;
         heap_remove(h, t);
+        if (periodic && h == home) h->reserved++;
         update_next(h);
         atomic_store_explicit(&t->state, GOC__TIMER_RUNNING, memory_order_relaxed);
         goc__lock_release(&h->lock);
+        if (!periodic && h != home) slot_give_back(home);
         t->fn(t, now);
         finish(home, t, now);
         ran++;
@@ -212,11 +251,11 @@ bool goc__timers_move(goc__timers *from, goc__timers *to) {
     goc__lock_acquire(&a->lock);
     goc__lock_acquire(&b->lock);
     /* All or nothing: a timer left behind would wait for a retired worker. */
-    bool room = heap_reserve(to, to->n + from->n);
+    bool room = heap_reserve(to, to->n + to->reserved + from->n);
     while (room && from->n > 0) {
         goc__timer *t = from->v[from->n - 1].t;
         heap_remove(from, t);
-        heap_insert(to, t); /* cannot fail: reserved */
+        heap_place(to, t); /* room reserved above */
     }
     update_next(from);
     update_next(to);

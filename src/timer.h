@@ -45,6 +45,8 @@ struct goc__timers {
     goc__lock lock;
     struct goc__tentry *v;   /* (lock) the heap                              */
     uint32_t n, cap;         /* (lock)                                       */
+    uint32_t reserved;       /* (lock) slots held for periodic timers whose
+                              * callback runs: their re-arm cannot fail     */
     _Atomic int64_t next;    /* earliest `when`, INT64_MAX when empty        */
 };
 
@@ -80,7 +82,9 @@ bool goc__timer_stop(goc__timer *t);
 /* Runs the callbacks of at most max of h's timers due at `now`, earliest
  * first; returns how many ran. Periodic ones are re-armed in `home`, the
  * runner's own heap: h may belong to a worker that retired meanwhile, and
- * a timer re-armed there would wait for nobody. */
+ * a timer re-armed there would wait for nobody. A slot in home is reserved
+ * before a timer is taken from h, so a re-arm never fails; when home cannot
+ * grow for it, h's timers wait for a runner that has room. */
 int goc__timers_run(goc__timers *h, goc__timers *home, int64_t now, int max);
 
 /* Moves every timer of `from` into `to` (a retiring worker's heir), or

@@ -1,10 +1,11 @@
 /* goc_wg: a wait group, Go's sync.WaitGroup: wait blocks until the counter
  * that add and done move is zero.
  *
- * state packs the counter (high 32 bits, 0..INT32_MAX) and the number of
- * queued waiters (low 32 bits). The add that brings the counter to zero with
- * waiters sets the whole word to 0 and wakes exactly that many waiters, from
- * the head of the queue.
+ * state packs the counter (bits 32..62, 0..INT32_MAX), WAKING (bit 63) and
+ * the number of queued waiters (low 32 bits). The add that brings the
+ * counter to zero with waiters sets the word to WAKING, dequeues exactly
+ * that many waiters from the head of the queue, and only then stores 0 and
+ * wakes them: the store of 0 is its last access to the group.
  *
  * Invariants:
  *   - the counter never goes below zero: an add that would make it negative
@@ -12,7 +13,14 @@
  *   - a waiter is counted in state iff it is in q or has been dequeued by
  *     the add that zeroed the word; the waiters one zeroing add wakes are the
  *     first `n` in q, and they are exactly the ones it counted (see Locking);
- *   - when nobody waits and the counter is zero, state == 0 and q is empty.
+ *   - when nobody waits and the counter is zero, state == 0 and q is empty;
+ *   - nobody returns from wait, and no add or wait changes state, while
+ *     WAKING is set: a waker touches the group after its zeroing CAS, and a
+ *     waiter that saw zero may return and free the group (Go's usage: a
+ *     WaitGroup in a frame that returns once Wait does), so zero becomes
+ *     visible only in the waker's last store. Whoever sees WAKING spins
+ *     (settle) through the waker's short critical section, which never
+ *     blocks, as on a goc__lock.
  *
  * Locking: `lock` guards q. A waiter increments the waiter count with a CAS
  * while holding `lock` and queues itself before releasing it, so counting and
@@ -23,7 +31,7 @@
  *
  * Memory orders: add's CAS is acq_rel, the waiter's loads acquire, so every
  * done happens-before a wait that returns (the zeroing CAS reads from each
- * earlier done's CAS). ThreadSanitizer: add with delta < 0 merges into &wg
+ * earlier done's CAS, and the waker's release store of 0 follows it). ThreadSanitizer: add with delta < 0 merges into &wg
  * (goc__race_release), wait acquires &wg before it returns, as Go does.
  *
  * Design: Go's word-plus-semaphore layout keeps add and done to one CAS
@@ -34,11 +42,13 @@
  * CAS loop instead of Go's atomic add is what lets an out-of-range add
  * change nothing.
  */
+#include <sched.h>
+
 #include "goc.h"
 #include "sync.h"
 
 typedef struct wg {
-    _Atomic uint64_t state; /* (a) counter << 32 | waiters */
+    _Atomic uint64_t state; /* (a) WAKING | counter << 32 | waiters */
     goc__lock lock;
     goc__syncq q;           /* (lock) */
 } wg;
@@ -48,10 +58,26 @@ _Static_assert(_Alignof(wg) <= _Alignof(goc_wg), "goc_wg storage misaligned");
 
 static inline wg *WG(goc_wg *g) { return (wg *)(void *)g; }
 
-static inline int64_t counter(uint64_t s) { return (int64_t)(s >> 32); }
+#define WAKING ((uint64_t)1 << 63)
+
+static inline int64_t counter(uint64_t s) { return (int64_t)(s >> 32 & INT32_MAX); }
 static inline uint32_t waiters(uint64_t s) { return (uint32_t)s; }
 
-/* Dequeues and wakes the first n waiters. */
+/* Waits until the waker of the moment has stored 0 (or WAKING was already
+ * gone); returns the state it then read. */
+static GOC_NOINLINE uint64_t settle(wg *w) {
+    for (unsigned i = 0;; i++) {
+        uint64_t s = atomic_load_explicit(&w->state, memory_order_acquire);
+        if (!(s & WAKING)) return s;
+        if (i < 64)
+            goc__cpu_relax();
+        else
+            sched_yield();
+    }
+}
+
+/* With state WAKING: dequeues the first n waiters, publishes zero (the last
+ * access to w), then wakes them. */
 static GOC_NOINLINE void wake_waiters(wg *w, uint32_t n) {
     goc__syncw *woken = NULL, **tail = &woken;
     goc__lock_acquire(&w->lock);
@@ -63,6 +89,7 @@ static GOC_NOINLINE void wake_waiters(wg *w, uint32_t n) {
         tail = &x->next;
     }
     goc__lock_release(&w->lock);
+    atomic_store_explicit(&w->state, 0, memory_order_release);
     goc__sync_wake_list(woken);
 }
 
@@ -70,11 +97,13 @@ int goc_wg_add(goc_wg *g, int64_t delta) {
     wg *w = WG(g);
     uint64_t old = atomic_load_explicit(&w->state, memory_order_relaxed);
     for (;;) {
+        if (old & WAKING) old = settle(w); /* the last wave's waker is busy */
         int64_t c = counter(old);
         if (delta < -c || delta > (int64_t)INT32_MAX - c) return GOC_ERANGE;
         int64_t nc = c + delta;
         uint32_t nw = waiters(old);
-        uint64_t new = nc == 0 ? 0 : (uint64_t)nc << 32 | nw; /* zero: take the waiters */
+        /* zero: 0 at once if nobody waits, else WAKING until they are taken */
+        uint64_t new = nc != 0 ? (uint64_t)nc << 32 | nw : nw ? WAKING : 0;
         if (delta < 0) goc__race_release(w);
         if (atomic_compare_exchange_weak_explicit(&w->state, &old, new, memory_order_acq_rel,
                                                   memory_order_relaxed)) {
@@ -88,12 +117,20 @@ int goc_wg_done(goc_wg *g) { return goc_wg_add(g, -1); }
 
 void goc_wg_wait(goc_wg *g) {
     wg *w = WG(g);
-    if (counter(atomic_load_explicit(&w->state, memory_order_acquire)) != 0) {
+    uint64_t s = atomic_load_explicit(&w->state, memory_order_acquire);
+    if (s & WAKING) {
+        settle(w); /* zero is being published: return once it is */
+    } else if (counter(s) != 0) {
         goc__syncw x;
         goc__wait_init(&x.wt, goc__self(), false);
         goc__lock_acquire(&w->lock);
         uint64_t old = atomic_load_explicit(&w->state, memory_order_acquire);
         for (;;) {
+            if (old & WAKING) { /* it reached zero meanwhile, being published */
+                goc__lock_release(&w->lock);
+                settle(w);
+                break;
+            }
             if (counter(old) == 0) { /* it reached zero meanwhile */
                 goc__lock_release(&w->lock);
                 break;
@@ -112,4 +149,8 @@ void goc_wg_wait(goc_wg *g) {
 
 uint32_t goc__wg_waiters(goc_wg *g) {
     return waiters(atomic_load_explicit(&WG(g)->state, memory_order_relaxed));
+}
+
+int64_t goc__wg_counter(goc_wg *g) {
+    return counter(atomic_load_explicit(&WG(g)->state, memory_order_acquire));
 }

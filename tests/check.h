@@ -40,12 +40,20 @@ typedef struct {
     void (*fn)(void);
 } check_case;
 
-static check_case check_cases[256];
-static int check_ncases;
+/* Room for this many cases; main refuses to run when there were more. */
+#ifndef CHECK_MAX_CASES
+#define CHECK_MAX_CASES 256
+#endif
+
+static check_case check_cases[CHECK_MAX_CASES];
+static int check_ncases, check_dropped;
 static const char *check_current = "";
 
 static void check_register(const char *name, void (*fn)(void)) {
-    if (check_ncases < 256) check_cases[check_ncases++] = (check_case){name, fn};
+    if (check_ncases < CHECK_MAX_CASES)
+        check_cases[check_ncases++] = (check_case){name, fn};
+    else
+        check_dropped++;
 }
 
 #define TEST(name)                                                     \
@@ -174,6 +182,11 @@ int main(int argc, char **argv) {
     check_self = argv[0];
     setvbuf(stdout, NULL, _IOLBF, 0);
     int nofork = getenv("CHECK_NOFORK") != NULL, failed = 0, ran = 0;
+    if (check_dropped) { /* never run a silently truncated suite */
+        fprintf(stderr, "check.h: %d cases past the %dth were not registered: raise CHECK_MAX_CASES\n",
+                check_dropped, CHECK_MAX_CASES);
+        return 2;
+    }
     for (int i = 0; i < check_ncases; i++) {
         int wanted = argc < 2;
         for (int a = 1; a < argc; a++) wanted |= strcmp(argv[a], check_cases[i].name) == 0;

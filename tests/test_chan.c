@@ -2,10 +2,12 @@
  * non-blocking and timed operations, zero-size elements, NULL channels,
  * coroutines and threads mixed, and MPMC stress with exact accounting. */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
 #include "check.h"
+#include "chan.h" /* test hook: goc__chan_waiters */
 
 /* Waits until n coroutines have sent on done. */
 static void join(goc_chan *done, int n) {
@@ -183,7 +185,10 @@ static void close_wakes(int send) {
         w[i] = (struct waiter){ch, done, send, 1, i % 2};
         CHECK_OK(goc_go(blocked_op, &w[i]));
     }
-    goc_sleep(10 * GOC_MS); /* let them block (the test holds either way) */
+    /* Close only once every one is queued: then close, not a race with
+     * their arrival, is what must wake them all. */
+    while (goc__chan_waiters(ch, send) < N) goc_sleep(GOC_MS / 10);
+    CHECK_EQ(goc__chan_waiters(ch, !send), 0);
     CHECK_OK(goc_close(ch));
     join(done, N);
     for (int i = 0; i < N; i++) CHECK_ERR(GOC_CLOSED, w[i].result);
@@ -194,12 +199,9 @@ static void close_wakes(int send) {
 TEST(close_wakes_all_receivers) { close_wakes(0); }
 TEST(close_wakes_all_senders) { close_wakes(1); }
 
-static _Atomic int entering;
-
 /* Owns one reference to w->ch, as the contract asks of every user. */
 static void release_blocked(void *arg) {
     struct waiter *w = arg;
-    atomic_fetch_add(&entering, 1);
     w->result = goc_recv_timeout(w->ch, NULL, GOC_SEC);
     goc_chan_release(w->ch);
     goc_send(w->done, NULL);
@@ -213,8 +215,7 @@ TEST(close_and_release_while_others_wait) {
         w[i] = (struct waiter){goc_chan_retain(ch), done, 0, 1, false};
         CHECK_OK(goc_go(release_blocked, &w[i]));
     }
-    while (atomic_load(&entering) < 10) goc_sleep(GOC_MS / 10);
-    goc_sleep(GOC_MS); /* most are blocked now; the outcome is the same if not */
+    while (goc__chan_waiters(ch, false) < 10) goc_sleep(GOC_MS / 10); /* all queued */
     goc_close(ch);
     goc_chan_release(ch); /* the waiters hold the last references */
     join(done, 10);
@@ -333,6 +334,82 @@ TEST(null_channel_blocks_forever) {
 
 TEST(make_rejects_overflowing_sizes) {
     CHECK(goc_chan_make(SIZE_MAX / 2, 4) == NULL);
+}
+
+/* A channel of empty elements needs no buffer, whatever its capacity: every
+ * build makes it (the TSan build once refused it for a side array of cap
+ * entries) and it works as a counting semaphore. */
+TEST(huge_capacity_of_empty_elements) {
+    size_t caps[] = {SIZE_MAX, SIZE_MAX / 2, (size_t)1 << 40, 4096};
+    for (size_t k = 0; k < sizeof caps / sizeof caps[0]; k++) {
+        goc_chan *c = goc_chan_make(0, caps[k]);
+        CHECK(c != NULL);
+        CHECK_EQ(goc_cap(c), caps[k]);
+        for (int i = 0; i < 3000; i++) CHECK_OK(goc_try_send(c, NULL));
+        CHECK_EQ(goc_len(c), 3000);
+        for (int i = 0; i < 3000; i++) CHECK_OK(goc_try_recv(c, NULL));
+        CHECK_ERR(GOC_EAGAIN, goc_try_recv(c, NULL));
+        goc_chan_release(c);
+    }
+}
+
+/* ---- misuse -------------------------------------------------------------- */
+
+/* A NULL value on a channel with elements is refused before anything happens:
+ * no value is queued and no waiter is woken. */
+TEST(null_value_on_a_channel_with_elements_is_einval) {
+    for (size_t cap = 0; cap < 2; cap++) {
+        goc_chan *c = goc_chan_make(sizeof(int), cap);
+        CHECK_ERR(GOC_EINVAL, goc_send(c, NULL));
+        CHECK_ERR(GOC_EINVAL, goc_try_send(c, NULL));
+        CHECK_ERR(GOC_EINVAL, goc_send_timeout(c, NULL, GOC_MS));
+        CHECK_ERR(GOC_EINVAL, goc_send_timeout(c, NULL, GOC_FOREVER));
+        CHECK_EQ(goc_len(c), 0);
+        CHECK_ERR(GOC_EAGAIN, goc_try_recv(c, NULL));
+        goc_close(c);
+        CHECK_ERR(GOC_EINVAL, goc_send(c, NULL)); /* checked before closed */
+        goc_chan_release(c);
+    }
+    goc_chan *e = goc_chan_make(0, 1); /* empty elements need no value */
+    CHECK_OK(goc_send(e, NULL));
+    CHECK_OK(goc_recv(e, NULL));
+    goc_chan_release(e);
+}
+
+static void release_twice(goc_chan *c) {
+    goc_chan_release(c);
+    goc_chan_release(c);
+}
+
+TEST(death_helper_release) { /* runs only when spawned by the case below */
+    const char *what = getenv("CHAN_MISUSE");
+    if (!what) return;
+    if (strcmp(what, "twice") == 0) {
+        release_twice(goc_chan_make(sizeof(int), 0));
+    } else if (strcmp(what, "retained") == 0) {
+        goc_chan *c = goc_chan_make(sizeof(long), 8);
+        goc_chan_retain(c);
+        goc_chan_release(c);
+        release_twice(c);
+    } else if (strcmp(what, "after") == 0) {
+        release_twice(goc_after(GOC_SEC));
+    }
+    _exit(0);
+}
+
+/* A release past zero aborts with a message in every build, as Go panics on
+ * misuse, instead of freeing twice. */
+TEST(release_past_zero_is_fatal_with_a_message) {
+    const char *envs[] = {"CHAN_MISUSE=twice", "CHAN_MISUSE=retained", "CHAN_MISUSE=after"};
+    for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
+        char out[4096];
+        int st = check_spawn("death_helper_release", envs[i], out, sizeof out);
+        if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT))
+            check_fail(__FILE__, __LINE__, "%s: status %#x, output: %s", envs[i], st, out);
+        if (!strstr(out, "goc_chan_release of 0x") ||
+            !strstr(out, "released more times than retained"))
+            check_fail(__FILE__, __LINE__, "%s: no message: %s", envs[i], out);
+    }
 }
 
 /* ---- threads and coroutines mixed ---------------------------------------- */

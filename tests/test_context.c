@@ -3,10 +3,12 @@
  * from coroutines and threads, churn that must not grow a parent, timers
  * released on cancel, and out-of-memory paths. */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
 #include "check.h"
+#include "../src/chan.h" /* test hook: goc__chan_waiters */
 #include "../src/context.h"
 #include "../src/sys.h"
 
@@ -112,7 +114,8 @@ static void select_on_done(void *arg) {
 TEST(done_wakes_a_select) {
     struct watcher w = {goc_ctx_with_cancel(NULL), goc_chan_make(0, 0), goc_chan_make(0, 1), -1};
     CHECK_OK(goc_go(select_on_done, &w));
-    goc_sleep(2 * GOC_MS); /* usually blocked by now; the test holds either way */
+    /* Cancel only once the select is queued on done: the wake-up under test. */
+    while (goc__chan_waiters(goc_ctx_done(w.ctx), false) < 1) goc_sleep(GOC_MS / 10);
     goc_ctx_cancel(w.ctx);
     CHECK_OK(goc_recv(w.done, NULL));
     CHECK_EQ(w.fired, 1);
@@ -781,4 +784,33 @@ TEST(out_of_memory_returns_null_and_changes_nothing) {
     check_cancelled(p, GOC_ECANCELED);
     goc_ctx_release(c);
     goc_ctx_release(p);
+}
+
+/* ---- misuse ---------------------------------------------------------------- */
+
+TEST(death_helper_release) { /* runs only when spawned by the case below */
+    const char *what = getenv("CTX_MISUSE");
+    if (!what) return;
+    goc_ctx *c = NULL;
+    if (strcmp(what, "cancel") == 0) c = goc_ctx_with_cancel(NULL);
+    if (strcmp(what, "value") == 0) c = goc_ctx_with_value(NULL, "k", NULL);
+    if (strcmp(what, "timeout") == 0) c = goc_ctx_with_timeout(NULL, GOC_SEC);
+    goc_ctx_release(c);
+    goc_ctx_release(c);
+    _exit(0);
+}
+
+/* A release past zero aborts with a message in every build, as Go panics on
+ * misuse, instead of freeing twice. */
+TEST(release_past_zero_is_fatal_with_a_message) {
+    const char *envs[] = {"CTX_MISUSE=cancel", "CTX_MISUSE=value", "CTX_MISUSE=timeout"};
+    for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
+        char out[4096];
+        int st = check_spawn("death_helper_release", envs[i], out, sizeof out);
+        if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT))
+            check_fail(__FILE__, __LINE__, "%s: status %#x, output: %s", envs[i], st, out);
+        if (!strstr(out, "goc_ctx_release of 0x") ||
+            !strstr(out, "released more times than retained"))
+            check_fail(__FILE__, __LINE__, "%s: no message: %s", envs[i], out);
+    }
 }

@@ -4,9 +4,9 @@
  * task processed exactly once, a search that answers before its deadline,
  * values that arrive in order).
  *
- * An example the build left out (it calls goc functions the library does not
- * define yet: see examples/CMakeLists.txt) is skipped with a note; built.txt
- * lists those that were built. Under the sanitizers every example must exit 0
+ * Every example is built (examples/CMakeLists.txt writes their names to
+ * built.txt): one that is missing fails its case, never skips it; CTest
+ * runs this test only when the build makes the examples. Under the sanitizers every example must exit 0
  * with no report, except the racy half of `race`, whose ThreadSanitizer
  * report is its expected output. */
 #include <limits.h>
@@ -79,13 +79,12 @@ static void append(char **buf, size_t *n, const char *data, size_t len) {
 }
 
 /* Runs examples/<name> with the given arguments (NULL-terminated), with a
- * 60 s alarm so a hang fails the case instead of the whole test. Returns
- * NULL, after a note, when the build left the example out. */
+ * 60 s alarm so a hang fails the case instead of the whole test. An example
+ * the build did not make fails the case. */
 static run_t *run_example(const char *name, ...) {
-    if (!built(name)) {
-        printf("skip %s: not built, the library lacks functions it calls\n", name);
-        return NULL;
-    }
+    if (!built(name))
+        check_fail(__FILE__, __LINE__, "examples/%s was not built (not in %s/built.txt)", name,
+                   examples_dir());
     char *argv[16];
     int argc = 0;
     char path[PATH_MAX + 64];
@@ -214,7 +213,6 @@ static bool starts_with(const char *s, const char *prefix) {
 
 TEST(prime_sieve) {
     run_t *r = run_example("prime_sieve", "100", NULL);
-    if (!r) return;
     expect_clean(r);
     EXPECT_OUT(r, "2 3 5 7 11 13 17 19 23 29 31 37 41 43 47 53 59 61 67 71 73 79 83 89 97\n"
                   "25 primes below 100\n");
@@ -234,7 +232,6 @@ TEST(prime_sieve) {
 
 TEST(generator) {
     run_t *r = run_example("generator", NULL);
-    if (!r) return;
     expect_clean(r);
     /* Reading joe and ann in turn keeps them in lockstep. */
     EXPECT_OUT(r, "Joe 0\nAnn 0\nJoe 1\nAnn 1\nJoe 2\nAnn 2\nJoe 3\nAnn 3\nJoe 4\nAnn 4\n"
@@ -259,7 +256,6 @@ static void expect_merged(const run_t *r, char **lines, int n, const char *inden
 
 TEST(fanin) {
     run_t *r = run_example("fanin", NULL);
-    if (!r) return;
     expect_clean(r);
     char *lines[64];
     int n = split_lines(r->out, lines, 64);
@@ -274,7 +270,6 @@ TEST(fanin) {
 
 TEST(restore_sequence) {
     run_t *r = run_example("restore_sequence", NULL);
-    if (!r) return;
     expect_clean(r);
     char *lines[64];
     int n = split_lines(r->out, lines, 64);
@@ -305,7 +300,6 @@ static int count_sequence(char **lines, int n, int *i, const char *name) {
 
 TEST(select_timeout) {
     run_t *r = run_example("select_timeout", NULL);
-    if (!r) return;
     expect_clean(r);
     char *lines[64];
     int n = split_lines(r->out, lines, 64), i = 0;
@@ -326,7 +320,6 @@ TEST(select_timeout) {
 
 TEST(quit_signal) {
     run_t *r = run_example("quit_signal", "4", NULL);
-    if (!r) return;
     expect_clean(r);
     EXPECT_OUT(r, "Joe: 0\nJoe: 1\nJoe: 2\nJoe: 3\n"
                   "Joe hears: \"Bye!\"\nJoe: cleaning up\nJoe says: \"See you!\"\n");
@@ -340,7 +333,6 @@ TEST(daisy_chain) {
     const char *n = "20000", *want = "20001\n";
 #endif
     run_t *r = run_example("daisy_chain", n, NULL);
-    if (!r) return;
     expect_clean(r);
     EXPECT(r, starts_with(r->out, want));
     free_run(r);
@@ -391,7 +383,6 @@ static void expect_search(const run_t *r, char **lines, int n, int *i, const cha
 
 TEST(google_search) {
     run_t *r = run_example("google_search", "3", NULL);
-    if (!r) return;
     expect_clean(r);
     char *lines[256];
     int n = split_lines(r->out, lines, 256), i = 0;
@@ -407,7 +398,6 @@ TEST(google_search) {
 
 TEST(ping_pong) {
     run_t *r = run_example("ping_pong", "55", NULL);
-    if (!r) return;
     expect_clean(r);
     char *lines[256];
     int n = split_lines(r->out, lines, 256), hits = 0;
@@ -427,7 +417,6 @@ TEST(ping_pong) {
 
 TEST(subscription) {
     run_t *r = run_example("subscription", "6", NULL);
-    if (!r) return;
     expect_clean(r);
     /* The second fetch fails and is retried; repeated posts are dropped. */
     EXPECT_OUT(r, "blog.golang.org post 1\nblog.golang.org post 2\nblog.golang.org post 3\n"
@@ -438,7 +427,6 @@ TEST(subscription) {
 
 TEST(ring_buffer) {
     run_t *r = run_example("ring_buffer", "20", NULL);
-    if (!r) return;
     expect_clean(r);
     /* read: increasing values, always ending with the newest */
     EXPECT(r, starts_with(r->out, "read:"));
@@ -459,7 +447,6 @@ TEST(ring_buffer) {
 
 TEST(rate_limit) {
     run_t *r = run_example("rate_limit", NULL);
-    if (!r) return;
     expect_clean(r);
     char *lines[64];
     int n = split_lines(r->out, lines, 64);
@@ -481,7 +468,6 @@ TEST(rate_limit) {
 
 TEST(race) {
     run_t *r = run_example("race", NULL);
-    if (!r) return;
 #ifdef UNDER_TSAN
     /* The racy version's report is the expected output ... */
     free_run(r);
@@ -514,7 +500,6 @@ TEST(race) {
 
 TEST(workerpool) {
     run_t *r = run_example("workerpool", NULL);
-    if (!r) return;
     expect_clean(r);
     /* 36 workers, 50 tasks: every task processed exactly once. */
     char *lines[128];
@@ -532,7 +517,6 @@ TEST(workerpool) {
 
 TEST(pipeline) {
     run_t *r = run_example("pipeline", "1000", NULL);
-    if (!r) return;
     expect_clean(r);
     char *lines[8];
     int n = split_lines(r->out, lines, 8);
@@ -569,10 +553,7 @@ static void remove_tree(const char *dir) {
 }
 
 TEST(bounded_parallelism) {
-    if (!built("bounded_parallelism")) {
-        run_example("bounded_parallelism", NULL); /* prints the skip note */
-        return;
-    }
+    if (!built("bounded_parallelism")) run_example("bounded_parallelism", NULL); /* fails */
     char root[] = "/tmp/goc-digest-XXXXXX", path[PATH_MAX];
     CHECK(mkdtemp(root) != NULL);
     snprintf(path, sizeof path, "%s/sub", root);
@@ -635,7 +616,6 @@ TEST(bounded_parallelism) {
 
 TEST(context) {
     run_t *r = run_example("context", NULL);
-    if (!r) return;
     expect_clean(r);
     EXPECT_OUT(r, "10 ms request, 500 ms timeout: done\n"
                   "10 s request, 20 ms timeout: timed out\n"
@@ -645,7 +625,6 @@ TEST(context) {
 
 TEST(errgroup) {
     run_t *r = run_example("errgroup", NULL);
-    if (!r) return;
     expect_clean(r);
     /* The failure at 50 ms cancels the 10 s fetch; the 5 ms one is done. */
     EXPECT_OUT(r, "fetch three URLs, one fails:\n"
@@ -660,7 +639,6 @@ TEST(errgroup) {
 
 TEST(shutdown) {
     run_t *r = run_example("shutdown", "20", NULL);
-    if (!r) return;
     expect_clean(r);
     EXPECT_OUT(r, "3 workers running; Ctrl-C (SIGINT) or SIGTERM stops them\n"
                   "got SIGINT: shutting down\n"
@@ -673,7 +651,6 @@ TEST(shutdown) {
 TEST(demo) {
 #ifndef CHECK_SANITIZED
     run_t *r = run_example("demo", NULL);
-    if (!r) return;
     expect_clean(r);
     EXPECT(r, starts_with(r->out, "goc: the Go concurrency lesson's programs, in C\n"));
     EXPECT(r, strstr(r->out, "\n 8. daisy_chain: ") && strstr(r->out, "   | 100001\n"));

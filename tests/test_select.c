@@ -485,3 +485,24 @@ TEST(two_selects_send_and_receive_on_one_channel) {
         goc_chan_release(done);
     }
 }
+
+/* A send case without a value on a channel with elements makes the whole
+ * select GOC_EINVAL before anything happens, even with another case ready. */
+TEST(send_case_without_a_value_is_einval) {
+    goc_chan *c = goc_chan_make(sizeof(int), 1), *r = goc_chan_make(sizeof(int), 1);
+    CHECK_OK(goc_send(r, &(int){7}));
+    int got = 0;
+    goc_case cs[] = {GOC_RECV(r, &got), GOC_SEND(c, NULL)};
+    CHECK_ERR(GOC_EINVAL, goc_select(cs, 2, 0));
+    CHECK_ERR(GOC_EINVAL, goc_select(cs, 2, GOC_FOREVER));
+    CHECK_EQ(got, 0);
+    CHECK_EQ(goc_len(r), 1);
+    CHECK_EQ(goc_len(c), 0);
+    goc_chan *e = goc_chan_make(0, 1); /* empty elements, NULL channels: fine */
+    goc_case ok[] = {GOC_SEND(e, NULL), GOC_SEND(NULL, NULL)};
+    CHECK_EQ(goc_select(ok, 2, 0), 0);
+    CHECK_EQ(goc_len(e), 1);
+    goc_chan_release(e);
+    goc_chan_release(r);
+    goc_chan_release(c);
+}

@@ -1509,6 +1509,103 @@ TEST(tsan_reports_a_race_under_different_locks) {
 #endif
 }
 
+/* ---- a wait group freed as soon as wait returns -------------------------- */
+
+/* Go's usage: a WaitGroup in a frame that returns once Wait does. The add
+ * that zeroes the counter must be done with the group before any waiter can
+ * see zero, or the frame's owner frees it under the waker. Here the group is
+ * malloc'ed and freed on return, so ASan reports any late access; 16
+ * coroutines queued on it widen the waker's window; the owner watches the
+ * counter and calls wait the moment it reads zero. Owner and waker are each
+ * a coroutine or a thread. */
+enum { FRAME_WAITERS = 16 };
+
+struct frame_test {
+    goc_chan *work;  /* goc_wg * for the waker: a NULL ends it      */
+    goc_wg all;      /* lives for the whole test: waiters and waker */
+    int rounds;
+    bool owner_coro;
+};
+
+static void frame_waiter(void *arg) {
+    goc_wg **wgp = arg;
+    goc_wg *wg = wgp[0], *all = wgp[1];
+    goc_wg_wait(wg);
+    free(wgp);
+    CHECK_OK(goc_wg_done(all));
+}
+
+static void frame_waker_loop(struct frame_test *f) {
+    goc_wg *wg;
+    while (goc_recv(f->work, &wg) == GOC_OK && wg) {
+        CHECK_OK(goc_wg_done(wg));
+        CHECK_OK(goc_wg_done(&f->all));
+    }
+}
+
+static void frame_waker_coro(void *arg) { frame_waker_loop(arg); }
+
+static void *frame_waker_thread(void *arg) {
+    frame_waker_loop(arg);
+    return NULL;
+}
+
+static void frame_round(struct frame_test *f) {
+    goc_wg *wg = malloc(sizeof *wg);
+    *wg = (goc_wg)GOC_WG_INIT;
+    CHECK_OK(goc_wg_add(wg, 1));
+    CHECK_OK(goc_wg_add(&f->all, FRAME_WAITERS + 1));
+    for (int i = 0; i < FRAME_WAITERS; i++) {
+        goc_wg **wgp = malloc(2 * sizeof *wgp);
+        wgp[0] = wg;
+        wgp[1] = &f->all;
+        CHECK_OK(goc_go(frame_waiter, wgp));
+    }
+    while (goc__wg_waiters(wg) < FRAME_WAITERS) goc_yield();
+    CHECK_OK(goc_send(f->work, &wg));
+    while (goc__wg_counter(wg) != 0)
+        if (f->owner_coro) goc_yield();
+    goc_wg_wait(wg); /* may take the fast path: the waker may still be inside */
+    free(wg);
+}
+
+static void frame_owner(void *arg) {
+    struct frame_test *f = arg;
+    for (int r = 0; r < f->rounds; r++) frame_round(f);
+}
+
+static void frame_owner_coro(void *arg) {
+    frame_owner(arg);
+    goc_wg_done(&((struct frame_test *)arg)->all);
+}
+
+static void wg_freed_on_return(bool owner_coro, bool waker_thread) {
+    struct frame_test f = {.work = goc_chan_make(sizeof(goc_wg *), 0), .all = GOC_WG_INIT,
+                           .rounds = CHECK_SANITIZED_OR(300, 2000), .owner_coro = owner_coro};
+    pthread_t th;
+    if (waker_thread)
+        CHECK_EQ(pthread_create(&th, NULL, frame_waker_thread, &f), 0);
+    else
+        CHECK_OK(goc_go(frame_waker_coro, &f));
+    if (owner_coro) {
+        CHECK_OK(goc_wg_add(&f.all, 1));
+        CHECK_OK(goc_go(frame_owner_coro, &f));
+        goc_wg_wait(&f.all);
+    } else {
+        frame_owner(&f);
+        goc_wg_wait(&f.all);
+    }
+    goc_wg *stop = NULL;
+    CHECK_OK(goc_send(f.work, &stop));
+    if (waker_thread) pthread_join(th, NULL);
+    goc_chan_release(f.work);
+}
+
+TEST(wg_freed_on_return_thread_owner_thread_waker) { wg_freed_on_return(false, true); }
+TEST(wg_freed_on_return_thread_owner_coro_waker) { wg_freed_on_return(false, false); }
+TEST(wg_freed_on_return_coro_owner_thread_waker) { wg_freed_on_return(true, true); }
+TEST(wg_freed_on_return_coro_owner_coro_waker) { wg_freed_on_return(true, false); }
+
 /* ---- misuse is fatal, as Go's panics ------------------------------------ */
 
 TEST(death_helper_misuse) { /* runs only when spawned by the cases below */

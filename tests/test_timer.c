@@ -8,6 +8,8 @@
 #include "check.h"
 #include "context.h"
 #include "testutil.h"
+#include "sched.h"
+#include "sys.h"
 #include "timer.h"
 
 TEST(after_fires_once_not_early) {
@@ -96,8 +98,8 @@ TEST(timer_stop_prevents_firing) {
 }
 
 /* Fired, its value not received: as in Go 1.23 the timer still counts as
- * pending, so `if (!goc_timer_stop(t)) goc_recv(...)` never blocks, and no
- * value from before is received afterwards. */
+ * pending, and no value from before is received afterwards: stop needs no
+ * drain after it. */
 TEST(timer_stop_after_firing_leaves_no_stale_value) {
     goc_timer *t = goc_timer_new(GOC_MS);
     while (goc_len(goc_timer_chan(t)) == 0) goc_sleep(GOC_MS); /* fired: its value waits */
@@ -592,4 +594,157 @@ TEST(periodic_timer_rearms_in_runners_heap) {
     CHECK_EQ(goc__timers_next(&mine), INT64_MAX);
     goc__timers_term(&theirs);
     goc__timers_term(&mine);
+}
+
+/* The pre-1.23 idiom `if (!stop) recv` blocks when the value was already
+ * received: stop then returns false and the channel is empty (design.md). */
+TEST(stop_after_the_value_was_received_is_false_and_leaves_nothing) {
+    goc_timer *t = goc_timer_new(GOC_MS);
+    CHECK_OK(goc_recv(goc_timer_chan(t), NULL));
+    CHECK(!goc_timer_stop(t));
+    CHECK_ERR(GOC_EAGAIN, goc_try_recv(goc_timer_chan(t), NULL)); /* a recv would block */
+    goc_timer_free(t);
+}
+
+/* ---- out of memory: a re-arm either happens or changes nothing ------------ */
+
+static _Atomic int periodic_runs;
+
+static void count_run(goc__timer *t, int64_t now) {
+    (void)t;
+    (void)now;
+    atomic_fetch_add(&periodic_runs, 1);
+}
+
+/* A periodic timer run from another heap is re-armed in the runner's heap.
+ * When that heap is full and cannot grow, the timer must not run (and be
+ * lost, IDLE, as the ticker that stopped without a word was): it stays
+ * pending until a runner has room. */
+TEST(periodic_rearm_never_fails_for_want_of_memory) {
+    goc__timers h, home;
+    goc__timers_init(&h);
+    goc__timers_init(&home);
+    bool e;
+    goc__timer tk, fill[64];
+    goc__timer_init(&tk, count_run, NULL);
+    CHECK_OK(goc__timers_add(&h, &tk, 1, GOC_SEC, &e));
+    for (int i = 0; home.n < home.cap || home.n == 0; i++) {
+        CHECK_OP(i, <, 64);
+        goc__timer_init(&fill[i], count_run, NULL);
+        CHECK_OK(goc__timers_add(&home, &fill[i], INT64_MAX, 0, &e));
+    }
+    int nfill = (int)home.n;
+    goc__fault_arm(GOC__FAULT_ALLOC, 1);
+    int ran = goc__timers_run(&h, &home, goc_now(), 1);
+    goc__fault_arm(GOC__FAULT_ALLOC, 0);
+    CHECK_EQ(ran, 0);
+    CHECK_EQ(atomic_load(&tk.state), GOC__TIMER_PENDING);
+    CHECK_EQ(atomic_load(&periodic_runs), 0);
+    /* With memory, it runs and is re-armed in home. */
+    CHECK_EQ(goc__timers_run(&h, &home, goc_now(), 1), 1);
+    CHECK_EQ(atomic_load(&periodic_runs), 1);
+    CHECK_EQ(atomic_load(&tk.state), GOC__TIMER_PENDING);
+    CHECK(atomic_load(&tk.heap) == &home);
+    CHECK_EQ(home.reserved, 0);
+    goc__timer_stop(&tk);
+    for (int i = 0; i < nfill; i++) CHECK(goc__timer_stop(&fill[i]));
+    /* In its own heap, a full one, the re-arm takes the slot it left. */
+    goc__timers own;
+    goc__timers_init(&own);
+    goc__timer tk2;
+    goc__timer_init(&tk2, count_run, NULL);
+    CHECK_OK(goc__timers_add(&own, &tk2, 1, GOC_SEC, &e));
+    for (nfill = 0; own.n < own.cap; nfill++) {
+        CHECK_OP(nfill, <, 64);
+        goc__timer_init(&fill[nfill], count_run, NULL);
+        CHECK_OK(goc__timers_add(&own, &fill[nfill], INT64_MAX, 0, &e));
+    }
+    goc__fault_arm(GOC__FAULT_ALLOC, 1);
+    CHECK_EQ(goc__timers_run(&own, &own, goc_now(), 1), 1);
+    goc__fault_arm(GOC__FAULT_ALLOC, 0);
+    CHECK_EQ(atomic_load(&periodic_runs), 2);
+    CHECK_EQ(atomic_load(&tk2.state), GOC__TIMER_PENDING);
+    CHECK_EQ(own.reserved, 0);
+    goc__timer_stop(&tk2);
+    for (int i = 0; i < nfill; i++) CHECK(goc__timer_stop(&fill[i]));
+    goc__timers_term(&own);
+    goc__timers_term(&h);
+    goc__timers_term(&home);
+}
+
+/* Fills the calling worker's timer heap to its capacity with far timers
+ * (a coroutine arms its own worker's heap, and does not move while it does
+ * not park); returns how many it added to *out. */
+static int fill_own_heap(goc_timer **out, int max) {
+    goc__w *w = goc__tls_w();
+    CHECK(w != NULL);
+    int k = 0;
+    for (;;) {
+        goc__lock_acquire(&w->timers.lock);
+        bool full = w->timers.n + w->timers.reserved == w->timers.cap && w->timers.cap > 0;
+        goc__lock_release(&w->timers.lock);
+        if (full) return k;
+        CHECK_OP(k, <, max);
+        out[k] = goc_timer_new(3600 * GOC_SEC);
+        CHECK(out[k] != NULL);
+        k++;
+    }
+}
+
+struct oom_reset {
+    goc_chan *done;
+};
+
+static void timer_reset_oom(void *arg) {
+    struct oom_reset *o = arg;
+    goc_timer *tm = goc_timer_new(0);
+    while (goc_len(goc_timer_chan(tm)) == 0) goc_sleep(GOC_MS);
+    static goc_timer *fill[4096];
+    int k = fill_own_heap(fill, 4096);
+    bool pending = true;
+    goc__fault_arm(GOC__FAULT_ALLOC, 1);
+    int r = goc_timer_reset_checked(tm, GOC_MS, &pending);
+    goc__fault_arm(GOC__FAULT_ALLOC, 0);
+    CHECK_ERR(GOC_ENOMEM, r);
+    CHECK_EQ(goc_len(goc_timer_chan(tm)), 1); /* the fired value is still there */
+    goc__fault_arm(GOC__FAULT_ALLOC, 1);
+    CHECK(!goc_timer_reset(tm, GOC_MS)); /* the bool form: false, no effect */
+    goc__fault_arm(GOC__FAULT_ALLOC, 0);
+    CHECK_EQ(goc_len(goc_timer_chan(tm)), 1);
+    /* The ticker: a failed reset leaves it ticking at its old period. */
+    goc_ticker *tk = goc_ticker_new(2 * GOC_MS);
+    k += fill_own_heap(fill + k, 4096 - k);
+    goc__fault_arm(GOC__FAULT_ALLOC, 1);
+    r = goc_ticker_reset(tk, 3600 * GOC_SEC);
+    goc__fault_arm(GOC__FAULT_ALLOC, 0);
+    CHECK_ERR(GOC_ENOMEM, r);
+    for (int i = 0; i < 3; i++) CHECK_OK(goc_recv_timeout(goc_ticker_chan(tk), NULL, 10 * GOC_SEC));
+    /* With memory, both resets work. */
+    CHECK_OK(goc_timer_reset_checked(tm, GOC_MS, &pending));
+    CHECK(pending); /* the value it drained */
+    CHECK_OK(goc_recv(goc_timer_chan(tm), NULL));
+    CHECK_OK(goc_ticker_reset(tk, GOC_MS));
+    CHECK_OK(goc_recv(goc_ticker_chan(tk), NULL));
+    goc_ticker_free(tk);
+    goc_timer_free(tm);
+    for (int i = 0; i < k; i++) goc_timer_free(fill[i]);
+    goc_send(o->done, NULL);
+}
+
+TEST(reset_without_memory_changes_nothing) {
+    struct oom_reset o = {goc_chan_make(0, 0)};
+    CHECK_OK(goc_go(timer_reset_oom, &o));
+    CHECK_OK(goc_recv(o.done, NULL));
+    goc_chan_release(o.done);
+}
+
+/* A reset whose new timer fires before the old value is drained still
+ * delivers it: reset(0) in a loop always yields a value. */
+TEST(reset_to_zero_always_delivers) {
+    goc_timer *tm = goc_timer_new(3600 * GOC_SEC);
+    for (int i = 0; i < CHECK_SCALE(2000); i++) {
+        goc_timer_reset(tm, 0);
+        CHECK_OK(goc_recv_timeout(goc_timer_chan(tm), NULL, 10 * GOC_SEC));
+    }
+    goc_timer_free(tm);
 }
