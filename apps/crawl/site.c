@@ -730,6 +730,7 @@ int site_respond(const site *s, const char *host, const char *target, int attemp
                  site_answer *out) {
     memset(out, 0, sizeof *out);
     buf b = {0};
+    put(&b, "%s", ""); /* a body, if an empty one, for every answer */
     long i = site_lookup(s, host, target);
     if (strcmp(target, "/robots.txt") == 0 && host_index(s, host) == 0) {
         out->status = 200;

@@ -62,7 +62,7 @@ typedef struct {
     int retry_after;          /* seconds for a Retry-After header; 0: none */
     const char *content_type; /* static */
     char location[512];       /* the Location header of a 3xx, else "" */
-    char *body;               /* malloc'd, len bytes */
+    char *body;               /* malloc'd, len bytes, NUL-terminated; never NULL */
     size_t len;
 } site_answer;
 
