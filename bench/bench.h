@@ -15,11 +15,14 @@
 #ifndef GOC_BENCH_H
 #define GOC_BENCH_H
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "goc.h"
@@ -27,7 +30,14 @@
 typedef struct bench_clock {
     int64_t wall;  /* goc_now() at start */
     int64_t cpu;   /* user+system ns at start */
+    int64_t user;  /* user ns at start */
 } bench_clock;
+
+static inline int64_t bench_user_ns(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (int64_t)ru.ru_utime.tv_sec * GOC_SEC + (int64_t)ru.ru_utime.tv_usec * GOC_US;
+}
 
 static inline int64_t bench_cpu_ns(void) {
     struct rusage ru;
@@ -53,7 +63,7 @@ static inline long bench_rss_kb(void) {
 }
 
 static inline bench_clock bench_start(void) {
-    bench_clock c = {.cpu = bench_cpu_ns(), .wall = goc_now()};
+    bench_clock c = {.cpu = bench_cpu_ns(), .user = bench_user_ns(), .wall = goc_now()};
     return c;
 }
 
@@ -93,11 +103,15 @@ static inline void bench_print(const char *name, long n, double ops, int64_t wal
     fflush(stdout);
 }
 
-/* Prints the result line for the section that began at c. */
+/* Prints the result line for the section that began at c, with its user
+ * CPU time (user_s) before extra. */
 static inline void bench_report(const char *name, long n, double ops, bench_clock c,
                                 const char *extra) {
     int64_t wall = goc_now() - c.wall;
-    bench_print(name, n, ops, wall, bench_cpu_ns() - c.cpu, extra);
+    char more[256];
+    snprintf(more, sizeof more, "user_s=%.6f%s%s", (double)(bench_user_ns() - c.user) / 1e9,
+             extra ? " " : "", extra ? extra : "");
+    bench_print(name, n, ops, wall, bench_cpu_ns() - c.cpu, more);
 }
 
 /* Starts the runtime outside the measured section (Go's is up before main). */
@@ -126,6 +140,14 @@ static inline void bench_run_main(void (*fn)(void *), void *arg) {
     int r = goc_go(bench_main_tramp, &m);
     if (r != GOC_OK) bench_fail("main", "goc_go: %s", goc_strerror(r));
     goc_wg_wait(&m.done);
+}
+
+/* "127.0.0.1:port" of a listening loopback socket, into buf. */
+static inline void bench_local_addr(int lfd, char *buf, size_t n) {
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    if (getsockname(lfd, (struct sockaddr *)&sa, &len) != 0) bench_fail("addr", "getsockname");
+    snprintf(buf, n, "127.0.0.1:%d", ntohs(sa.sin_port));
 }
 
 /* The same xorshift32 as bench/go/report: identical sequences on both sides. */

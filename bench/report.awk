@@ -22,12 +22,27 @@ BEGIN {
     row("idle", "ns_per_op", 1, "ns/coroutine", "1M idle: spawn", 0.5, 0)
     row("idle", "bytes_per_coro", 1, "B/coroutine", "1M idle: memory", 0, 4500)
     row("ctxcancel", "ns_per_op", 1, "ns/node", "cancel 100k-node ctx tree", 0.5, 0)
+    # Network I/O over loopback. Rows marked "floor" compare with the same
+    # work as a plain C epoll loop (bench/floor/) in the Go column.
+    row("echo", "ns_per_op", 1, "ns/round trip", "TCP echo 64 conns x 512 B", 1.0, 0)
+    row("echo", "user_s", 1000, "user CPU ms", "TCP echo 64: user CPU", 0.5, 0)
+    row("echo", "ns_per_op", 1, "ns/round trip", "TCP echo 64 vs C floor", 1.05, 0, "floor")
+    row("echo1k", "ns_per_op", 1, "ns/round trip", "TCP echo 1000 conns", 1.0, 0)
+    row("echo1k", "user_s", 1000, "user CPU ms", "TCP echo 1000: user CPU", 0.5, 0)
+    row("echo1k", "ns_per_op", 1, "ns/round trip", "TCP echo 1000 vs C floor", 1.05, 0, "floor")
+    row("stream", "ns_per_op", 1, "ns/64 KiB", "stream 4 conns x 64 KiB", 1.0, 0)
+    row("stream", "ns_per_op", 1, "ns/64 KiB", "stream vs C floor", 1.053, 0, "floor")
+    row("accept", "ns_per_op", 1, "ns/conn", "dial+accept+close", 1.0, 0)
+    row("idleconn", "bytes_per_conn", 1, "B/conn", "9k idle conns: memory", 1.0, 0)
+    row("idleconn", "idle_cpu_ms", 1, "CPU ms/200 ms", "9k idle conns: idle CPU", 0, 1)
 }
 
-function row(w, key, scale, unit, label, gratio, gabs) {
+# peer: whose figures fill the Go column ("go" unless given: "floor").
+function row(w, key, scale, unit, label, gratio, gabs, peer) {
     nrows++
     rw[nrows] = w; rkey[nrows] = key; rscale[nrows] = scale; runit[nrows] = unit
     rlabel[nrows] = label; rgratio[nrows] = gratio; rgabs[nrows] = gabs
+    rpeer[nrows] = peer == "" ? "go" : peer
 }
 
 function field(name,    i, kv) {
@@ -96,7 +111,7 @@ function cells(r,    k) {
     w = rw[r]
     gok = stats(val, cnt[r SUBSEP "goc"], r SUBSEP "goc")
     gmed = med; glo = lo; ghi = hi
-    ook = hasgo ? stats(val, cnt[r SUBSEP "go"], r SUBSEP "go") : 0
+    ook = (hasgo || rpeer[r] != "go") ? stats(val, cnt[r SUBSEP rpeer[r]], r SUBSEP rpeer[r]) : 0
     omed = med; olo = lo; ohi = hi
     rat = (gok && ook && omed > 0) ? gmed / omed : -1
     goal = ""

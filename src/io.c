@@ -57,6 +57,7 @@ static enum kind kind_of(goc__pd *pd, int fd, int *err) {
 /* Enters fd and takes its direction; GOC_OK or an error (nothing held). */
 static int io_begin(struct io *io) {
     int err = GOC_OK;
+    goc__preempt_point();
     if (io->ctx && (err = goc_ctx_err(io->ctx)) != 0) return err;
     if (!(io->pd = goc__pd_open(io->fd, &err))) return err;
     if (goc__pd_enter(io->pd) != GOC_OK) return GOC_CLOSED;

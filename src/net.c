@@ -78,17 +78,25 @@ static int split_host_port(const char *addr, char *host, size_t hn, char *port, 
     return GOC_OK;
 }
 
-/* A non-blocking, close-on-exec socket registered with the poller. */
-static int new_socket(int family, int type) {
+/* A non-blocking, close-on-exec socket, not yet registered. */
+static int raw_socket(int family, int type) {
     if (goc__fault_hit(GOC__FAULT_FD)) return -EMFILE;
     int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -errno;
+    return fd < 0 ? -errno : fd;
+}
+
+/* fd registered with the poller, or closed and the error. */
+static int registered(int fd) {
     int r = goc__fd_register(fd);
-    if (r != GOC_OK) {
-        close(fd);
-        return r;
-    }
-    return fd;
+    if (r == GOC_OK) return fd;
+    close(fd);
+    return r;
+}
+
+/* A non-blocking, close-on-exec socket registered with the poller. */
+static int new_socket(int family, int type) {
+    int fd = raw_socket(family, type);
+    return fd < 0 ? fd : registered(fd);
 }
 
 static int unix_addr(const char *path, struct sockaddr_un *sa, socklen_t *len) {
@@ -165,6 +173,7 @@ static int accept_once(int lfd) {
 
 static int do_accept(goc_ctx *ctx, int lfd, int64_t deadline) {
     int err;
+    goc__preempt_point();
     if (ctx && (err = goc_ctx_err(ctx)) != 0) return err;
     goc__pd *pd = goc__pd_open(lfd, &err);
     if (!pd) return err;
@@ -208,20 +217,20 @@ int goc_accept_ctx(goc_ctx *ctx, int lfd) {
 /* ---- dial --------------------------------------------------------------- */
 
 /* Starts a connect to one address: the fd (connected, or connecting:
- * *pending set), or a negated errno. */
+ * *pending set), or a negated errno. The socket is registered after
+ * connect, as Go's is polled only then: its first event says how the
+ * connect went, and the dialer parks until the poller has seen it. */
 static int connect_start(int family, int type, const struct sockaddr *sa, socklen_t len,
                          bool *pending) {
-    int fd = new_socket(family, type);
+    int fd = raw_socket(family, type);
     if (fd < 0) return fd;
-    *pending = false;
-    if (connect(fd, sa, len) == 0) return fd;
-    int e = errno;
-    if (e == EINPROGRESS || e == EINTR || e == EAGAIN) {
-        *pending = true;
-        return fd;
+    int e = connect(fd, sa, len) == 0 ? 0 : errno;
+    *pending = e == EINPROGRESS || e == EINTR || e == EAGAIN;
+    if (e && !*pending) {
+        close(fd);
+        return -e;
     }
-    goc_fd_close(fd);
-    return -e;
+    return registered(fd);
 }
 
 static int so_error(int fd) {
@@ -279,6 +288,24 @@ static int race_collect(struct race *rc) {
     return 0;
 }
 
+/* Waits for one pending connect: GOC_OK once connected, or an error. The
+ * socket was registered before connect, so its edge is not missed. */
+static int connect_wait(int fd, int64_t deadline, goc_ctx *ctx) {
+    int err;
+    goc__pd *pd = goc__pd_open(fd, &err);
+    if (!pd) return err;
+    for (;;) {
+        int r = goc__pd_wait(pd, fd, GOC__DIR_WRITE, deadline, ctx);
+        if (r != GOC_OK) return r;
+        int e = so_error(fd);
+        if (e != 0) return e;
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0) return GOC_OK;
+        if (errno != ENOTCONN) return -errno;
+    }
+}
+
 static int happy_eyeballs(struct addrinfo *res, int type, int64_t deadline, goc_ctx *ctx) {
     struct addrinfo *addrs[MAX_ADDRS];
     size_t n = interleave(res, addrs), next = 0;
@@ -301,6 +328,13 @@ static int happy_eyeballs(struct addrinfo *res, int type, int64_t deadline, goc_
             next_start = goc__now() + STAGGER;
         }
         if (rc.live == 0) return rc.first_err ? rc.first_err : GOC_ENOHOST;
+        if (rc.live == 1 && next == n) { /* the common case: one attempt left */
+            int fd = rc.fds[0].fd, r = connect_wait(fd, deadline, ctx);
+            if (r == GOC_OK) return fd;
+            goc_fd_close(fd);
+            bool waited_out = r == GOC_ETIMEDOUT || (ctx && r == goc_ctx_err(ctx));
+            return waited_out || !rc.first_err ? r : rc.first_err;
+        }
         int64_t until = deadline;
         if (next < n && (until < 0 || next_start < until)) until = next_start;
         int r = goc__poll(rc.fds, rc.live, until, ctx);
@@ -341,6 +375,7 @@ static int dial_unix(const char *path, int type, int64_t deadline, goc_ctx *ctx)
 
 static int do_dial(const char *network, const char *address, int64_t deadline, goc_ctx *ctx) {
     struct netw nw;
+    goc__preempt_point();
     if (parse_network(network, &nw) != GOC_OK) return GOC_EINVAL;
     int r = goc__rt_start();
     if (r != GOC_OK) return r;

@@ -93,6 +93,7 @@ static int numeric(const char *host, const char *port, const struct addrinfo *hi
                    struct addrinfo **out) {
     struct addrinfo h = *hints;
     h.ai_flags |= AI_NUMERICHOST;
+    h.ai_flags &= ~AI_ADDRCONFIG; /* it asks the kernel over netlink: not for a literal */
     return eai_error(getaddrinfo(host, port, &h, out), errno);
 }
 

@@ -448,6 +448,28 @@ void goc_yield(void) {
     sched_switch(w, w->cur, hook_requeue, w->cur, false);
 }
 
+/* I/O calls that complete without blocking (loopback connects, accepts
+ * from a full backlog, reads of a busy socket) can keep a coroutine running
+ * for ever, and the coroutines its worker owes a turn with it: without
+ * preemption, dialers that never blocked kept the accept loop waiting until
+ * the listen backlog overflowed (bench/accept). So each such call polls the
+ * network when nobody has for POLL_BUSY, and yields when that readied
+ * someone or when the monitor found the worker held for 1 ms (`slow`),
+ * standing in for Go's preemption. */
+#define POLL_BUSY (100 * GOC_US)
+
+void goc__preempt_point(void) {
+    goc__w *w = goc__tls_w();
+    if (!w || !w->cur) return;
+    bool yield = atomic_load_explicit(&w->slow, memory_order_relaxed);
+    if (goc__netpoll_active() && goc__now() - goc__netpoll_last() >= POLL_BUSY &&
+        goc__netpoll_try() > 0)
+        yield = true;
+    if (!yield) return;
+    atomic_store_explicit(&w->slow, false, memory_order_relaxed);
+    goc_yield();
+}
+
 /* ---- a coroutine's life, scheduler side (coro.c has the rest) --------- */
 
 void goc__sched_spawn(goc__w *w, goc__g *g) {

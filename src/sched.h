@@ -129,6 +129,11 @@ GOC_NORETURN void goc__sched_exit(goc__g *g);
  * all likelihood): what this worker steals may fight its victim for locks. */
 void goc__sched_contended(void);
 
+/* Yields if the running coroutine has held its worker for a while (the
+ * monitor marked it slow); a no-op elsewhere. For calls that may complete
+ * again and again without blocking. */
+void goc__preempt_point(void);
+
 /* Makes a parked g runnable: next = run it before other queued work on this
  * worker (hand-off), else at the tail. A thread stand-in is woken. */
 void goc__ready(goc__g *g, bool next);

@@ -525,6 +525,54 @@ TEST(fd_reuse_never_wakes_the_wrong_owner) {
     CHECK_EQ(atomic_load(&reuse_wrong), 0);
 }
 
+/* ---- fairness ----------------------------------------------------------------- */
+
+/* Dialers whose loopback connects never have to wait must still leave the
+ * accept loop its turns: the connections waiting to be accepted stay far
+ * below the listen backlog (4096), whose overflow stalls a connect for a
+ * second. */
+enum { FAIR_DIALERS = 4, FAIR_CONNS = 2000 };
+static _Atomic long fair_dialed, fair_accepted, fair_max_pending;
+
+static void fair_acceptor(void *arg) {
+    for (int fd; (fd = goc_accept((int)(intptr_t)arg, GOC_FOREVER)) >= 0;) {
+        atomic_fetch_add(&fair_accepted, 1);
+        goc_fd_close(fd);
+    }
+}
+
+static void fair_dialer(void *arg) {
+    struct client *c = arg;
+    long n = CHECK_SCALE(FAIR_CONNS);
+    for (long i = 0; i < n; i++) {
+        int fd = goc_dial("tcp", c->addr, 30 * GOC_SEC);
+        CHECK_OP(fd, >=, 0);
+        long pending = atomic_fetch_add(&fair_dialed, 1) + 1 - atomic_load(&fair_accepted);
+        long m = atomic_load(&fair_max_pending);
+        while (pending > m && !atomic_compare_exchange_weak(&fair_max_pending, &m, pending)) {
+        }
+        goc_fd_close(fd);
+    }
+    atomic_fetch_add(&counter, 1);
+}
+
+TEST(io_loop_does_not_starve_its_peers) {
+    int l = goc_listen("tcp", "127.0.0.1:0");
+    CHECK_OP(l, >=, 0);
+    CHECK_OK(goc_go(fair_acceptor, (void *)(intptr_t)l));
+    static struct client cs[FAIR_DIALERS];
+    for (int i = 0; i < FAIR_DIALERS; i++) {
+        addr_of(l, cs[i].addr, sizeof cs[i].addr);
+        CHECK_OK(goc_go(fair_dialer, &cs[i]));
+    }
+    WAIT_UNTIL(atomic_load(&counter) == FAIR_DIALERS, 120);
+    long total = FAIR_DIALERS * CHECK_SCALE(FAIR_CONNS);
+    WAIT_UNTIL(atomic_load(&fair_accepted) == total, 60);
+    printf("at most %ld connections waited to be accepted\n", atomic_load(&fair_max_pending));
+    CHECK_OP(atomic_load(&fair_max_pending), <, 3072);
+    goc_fd_close(l);
+}
+
 /* ---- fd exhaustion and faults ----------------------------------------------- */
 
 static _Atomic long emfile_seen, flood_ok;
@@ -604,8 +652,12 @@ TEST(injected_fd_faults_fail_cleanly) {
     addr_of(l, addr, sizeof addr);
     goc__fault_arm(GOC__FAULT_FD, 1); /* socket() */
     CHECK_ERR(GOC_EMFILE, goc_dial("tcp", addr, GOC_SEC));
+    int l2 = goc_listen("tcp", "127.0.0.1:0"); /* its backlog gets the connection */
+    char addr2[64];
+    addr_of(l2, addr2, sizeof addr2);
     goc__fault_arm(GOC__FAULT_FD, 2); /* the new socket's epoll_ctl */
-    CHECK_ERR(GOC_ENOMEM, goc_dial("tcp", addr, GOC_SEC));
+    CHECK_ERR(GOC_ENOMEM, goc_dial("tcp", addr2, GOC_SEC));
+    goc_fd_close(l2);
     int c = goc_dial("tcp", addr, GOC_SEC);
     CHECK_OP(c, >=, 0);
     goc__fault_arm(GOC__FAULT_FD, 1); /* accept4() */

@@ -52,13 +52,21 @@ func RSSKB() int64 {
 	return resident * int64(os.Getpagesize()) / 1024
 }
 
+// User is the process's user time so far.
+func User() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano())
+}
+
 // Clock marks the start of a measured section.
 type Clock struct {
 	wall time.Time
 	cpu  time.Duration
+	user time.Duration
 }
 
-func Start() Clock { return Clock{cpu: CPU(), wall: time.Now()} }
+func Start() Clock { return Clock{cpu: CPU(), user: User(), wall: time.Now()} }
 
 // Elapsed is the wall and CPU time since c.
 func (c Clock) Elapsed() (wall, cpu time.Duration) {
@@ -83,10 +91,15 @@ func Print(name string, n int64, ops float64, wall, cpu time.Duration, extra str
 		cpu.Seconds(), MaxRSSKB(), extra)
 }
 
-// Report writes the result line for the section that began at c.
+// Report writes the result line for the section that began at c, with its
+// user CPU time (user_s) before extra.
 func Report(name string, n int64, ops float64, c Clock, extra string) {
 	wall, cpu := c.Elapsed()
-	Print(name, n, ops, wall, cpu, extra)
+	more := fmt.Sprintf("user_s=%.6f", (User() - c.user).Seconds())
+	if extra != "" {
+		more += " " + extra
+	}
+	Print(name, n, ops, wall, cpu, more)
 }
 
 // Rand is the xorshift32 of bench.h: identical sequences on both sides.
