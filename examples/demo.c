@@ -47,6 +47,7 @@ static const struct stop {
     {"errgroup", "first error wins and cancels the rest; at most N at once", {0}},
     {"shutdown", "SIGINT as a message: cancel a context, wait for the workers", {"30"}},
     {"prime_sieve", "a coroutine per prime, filtering the numbers after it", {0}},
+    {"echo_server", "a TCP server: a coroutine per connection, stopped by SIGINT", {"20"}},
 };
 
 #define HEAD 20 /* lines shown from the start of a long output */

@@ -646,6 +646,16 @@ TEST(shutdown) {
     free_run(r);
 }
 
+TEST(echo_server) {
+    run_t *r = run_example("echo_server", "50", NULL);
+    expect_clean(r);
+    EXPECT_OUT(r, "echo server up; 50 clients connect\n"
+                  "50 clients got their echo\n"
+                  "got SIGINT: shutting down\n"
+                  "served 50 connections; bye\n");
+    free_run(r);
+}
+
 /* The tour runs every example once more, as `make demo` does. Not under the
  * sanitizers: 100,000 coroutines of the daisy chain are slow there. */
 TEST(demo) {
