@@ -100,10 +100,14 @@ static void *monitor_main(void *arg) {
     int64_t last_trim = goc__now();
     bool trim_pending = true;
     for (;;) {
-        if (!trim_pending && goc__sched_idle_all()) {
+        if (goc__sched_idle_all()) {
+            /* Nothing to watch: sleep until kicked, or until the next trim
+             * when stacks await one (not a tick a millisecond: an idle
+             * program uses no CPU, bench/idleconn). */
             goc__sched_clock(INT64_MAX); /* it goes stale while we sleep */
             atomic_store(&asleep, 1);
-            if (goc__sched_idle_all()) goc__futex_wait(&asleep, 1, -1);
+            if (goc__sched_idle_all())
+                goc__futex_wait(&asleep, 1, trim_pending ? last_trim + TRIM : -1);
             atomic_store(&asleep, 0);
             trim_pending = true; /* whatever ran may have freed stacks */
         } else {
