@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -92,13 +93,18 @@ __attribute__((format(printf, 2, 3), noreturn)) static inline void bench_fail(co
     exit(1);
 }
 
+/* The form of the run: the driver in a coroutine (the default), or on the
+ * main thread itself (env GOC_BENCH_MAIN=thread; the result's name gets
+ * "_t"), since users write both. */
+static int bench_thread_form;
+
 /* Prints the result line for a section that took wall and cpu ns; extra
  * ("key=value ...", may be NULL) goes last. */
 static inline void bench_print(const char *name, long n, double ops, int64_t wall, int64_t cpu,
                                const char *extra) {
-    printf("BENCH name=%s impl=goc procs=%d n=%ld ops=%.0f ns_per_op=%.3f wall_s=%.6f "
+    printf("BENCH name=%s%s impl=goc procs=%d n=%ld ops=%.0f ns_per_op=%.3f wall_s=%.6f "
            "cpu_s=%.6f rss_kb=%ld%s%s\n",
-           name, goc_procs(), n, ops, (double)wall / ops, (double)wall / 1e9, (double)cpu / 1e9,
+           name, bench_thread_form ? "_t" : "", goc_procs(), n, ops, (double)wall / ops, (double)wall / 1e9, (double)cpu / 1e9,
            bench_maxrss_kb(), extra ? " " : "", extra ? extra : "");
     fflush(stdout);
 }
@@ -118,7 +124,8 @@ static inline void bench_report(const char *name, long n, double ops, bench_cloc
 static inline void bench_runtime_up(void) { (void)goc_procs(); }
 
 /* Runs fn(arg) in a coroutine and waits for it: the workload's driver runs
- * where Go's main does, in a coroutine. */
+ * where Go's main does, in a coroutine; or, in the thread form, on the main
+ * thread, as a C program's main does. */
 typedef struct bench_main {
     void (*fn)(void *);
     void *arg;
@@ -133,6 +140,13 @@ static void bench_main_tramp(void *p) {
 
 static inline void bench_run_main(void (*fn)(void *), void *arg) {
     static bench_main m = {.done = GOC_WG_INIT};
+    const char *form = getenv("GOC_BENCH_MAIN");
+    if (form && strcmp(form, "thread") == 0) {
+        bench_thread_form = 1;
+        bench_runtime_up();
+        fn(arg);
+        return;
+    }
     m.fn = fn;
     m.arg = arg;
     bench_runtime_up();

@@ -38,7 +38,7 @@ static void run(void *arg) {
     if (!tasks) bench_fail("workerpool", "goc_chan_make failed");
     bench_clock c = bench_start();
     goc_wg_add(&wg, WORKERS);
-    if (goc_go(pool, NULL) != GOC_OK) bench_fail("workerpool", "goc_go failed");
+    pool(NULL); /* the producer is the driver: main itself in the thread form */
     goc_wg_wait(&wg);
     long long sum = 0;
     for (int i = 0; i < WORKERS; i++) sum += sums[i];

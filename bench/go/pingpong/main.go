@@ -1,5 +1,5 @@
-// pingpong: the peer of bench/pingpong.c. Two goroutines, two unbuffered
-// channels; ping sends i, pong answers i+1; n round trips.
+// pingpong: the peer of bench/pingpong.c. main and a goroutine, two
+// unbuffered channels; main sends i, the goroutine answers i+1; n round trips.
 package main
 
 import (
@@ -15,25 +15,22 @@ func main() {
 	var wg sync.WaitGroup
 	var total int64
 	c := report.Start()
-	wg.Add(2)
+	wg.Add(1)
 	go func() {
 		for v := range ping {
 			pong <- v + 1
 		}
 		wg.Done()
 	}()
-	go func() {
-		for i := int64(0); i < n; i++ {
-			ping <- i
-			v := <-pong
-			if v != i+1 {
-				report.Fail("pingpong", "got %d, want %d", v, i+1)
-			}
-			total += v
+	for i := int64(0); i < n; i++ { // main pings, as bench/pingpong.c's driver
+		ping <- i
+		v := <-pong
+		if v != i+1 {
+			report.Fail("pingpong", "got %d, want %d", v, i+1)
 		}
-		close(ping)
-		wg.Done()
-	}()
+		total += v
+	}
+	close(ping)
 	wg.Wait()
 	if want := n * (n + 1) / 2; total != want {
 		report.Fail("pingpong", "sum %d, want %d", total, want)

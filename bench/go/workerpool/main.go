@@ -44,7 +44,7 @@ func main() {
 	var wg sync.WaitGroup
 	c := report.Start()
 	wg.Add(workers)
-	go pool(tasksCh, &wg, sums, n)
+	pool(tasksCh, &wg, sums, n) // the producer is main, as in bench/workerpool.c
 	wg.Wait()
 	var sum int64
 	for _, s := range sums {
