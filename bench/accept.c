@@ -34,9 +34,7 @@ static void dialer(void *arg) {
 static void run(void *arg) {
     long n = (long)(intptr_t)arg;
     per_dialer = n / DIALERS > 0 ? n / DIALERS : 1;
-    int l = goc_listen("tcp", "127.0.0.1:0");
-    if (l < 0) bench_fail("accept", "listen: %s", goc_strerror(l));
-    bench_local_addr(l, addr, sizeof addr);
+    int l = bench_listen("accept", addr, sizeof addr);
     if (goc_go(acceptor, (void *)(intptr_t)l) != GOC_OK) bench_fail("accept", "goc_go failed");
     bench_clock c = bench_start();
     goc_wg_add(&wg, DIALERS);

@@ -156,12 +156,15 @@ static inline void bench_run_main(void (*fn)(void *), void *arg) {
     goc_wg_wait(&m.done);
 }
 
-/* "127.0.0.1:port" of a listening loopback socket, into buf. */
-static inline void bench_local_addr(int lfd, char *buf, size_t n) {
+/* A goc listener on a free loopback port; its "127.0.0.1:port" into addr. */
+static inline int bench_listen(const char *name, char *addr, size_t n) {
+    int l = goc_listen("tcp", "127.0.0.1:0");
+    if (l < 0) bench_fail(name, "listen: %s", goc_strerror(l));
     struct sockaddr_in sa;
     socklen_t len = sizeof sa;
-    if (getsockname(lfd, (struct sockaddr *)&sa, &len) != 0) bench_fail("addr", "getsockname");
-    snprintf(buf, n, "127.0.0.1:%d", ntohs(sa.sin_port));
+    if (getsockname(l, (struct sockaddr *)&sa, &len) != 0) bench_fail(name, "getsockname");
+    snprintf(addr, n, "127.0.0.1:%d", ntohs(sa.sin_port));
+    return l;
 }
 
 /* The same xorshift32 as bench/go/report: identical sequences on both sides. */

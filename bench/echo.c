@@ -62,9 +62,7 @@ static void client(void *arg) {
 static void run(void *arg) {
     long n = (long)(intptr_t)arg;
     per_conn = n / CONNS > 0 ? n / CONNS : 1;
-    int l = goc_listen("tcp", "127.0.0.1:0");
-    if (l < 0) bench_fail(NAME, "listen: %s", goc_strerror(l));
-    bench_local_addr(l, addr, sizeof addr);
+    int l = bench_listen(NAME, addr, sizeof addr);
     if (goc_go(accept_loop, (void *)(intptr_t)l) != GOC_OK) bench_fail(NAME, "goc_go failed");
     bench_clock c = bench_start();
     goc_wg_add(&wg, CONNS);

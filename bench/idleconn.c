@@ -28,10 +28,8 @@ static void reader(void *arg) {
 
 static void run(void *arg) {
     (void)arg;
-    int l = goc_listen("tcp", "127.0.0.1:0");
-    if (l < 0) bench_fail("idleconn", "listen: %s", goc_strerror(l));
     char addr[64];
-    bench_local_addr(l, addr, sizeof addr);
+    int l = bench_listen("idleconn", addr, sizeof addr);
     clients = malloc(sizeof *clients * (size_t)n);
     goc_opts opts = {.stack_size = STACK_KB * 1024, .name = "reader"};
     long rss0 = bench_rss_kb();
