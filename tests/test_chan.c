@@ -583,3 +583,42 @@ static void mpmc(size_t cap, long total) {
 
 TEST(mpmc_buffered_exact) { mpmc(1024, CHECK_SCALE(10000000)); }
 TEST(mpmc_unbuffered_exact) { mpmc(0, CHECK_SCALE(10000000)); }
+
+/* goc_main runs its function as a coroutine and returns once it has: main
+ * and a coroutine then hand values off as two coroutines do. */
+static _Atomic long main_sum;
+
+static void main_echo(void *arg) {
+    goc_chan **ch = arg;
+    long v;
+    while (goc_recv(ch[0], &v) == GOC_OK) CHECK_OK(goc_send(ch[1], &v));
+}
+
+static void main_body(void *arg) {
+    CHECK(goc_id() != 0);
+    goc_chan *ch[2] = {goc_chan_make(sizeof(long), 0), goc_chan_make(sizeof(long), 0)};
+    CHECK_OK(goc_go(main_echo, ch));
+    for (long i = 1; i <= 1000; i++) {
+        long v = i;
+        CHECK_OK(goc_send(ch[0], &v));
+        CHECK_OK(goc_recv(ch[1], &v));
+        atomic_fetch_add(&main_sum, v);
+    }
+    goc_close(ch[0]);
+    goc_chan_release(ch[0]);
+    goc_chan_release(ch[1]);
+    *(int *)arg = 1; /* arg is reused: the caller reads it after the return */
+}
+
+static void main_twice(void *arg) { CHECK_OK(goc_main(main_body, arg)); }
+
+TEST(goc_main_runs_main_as_a_coroutine) {
+    int done = 0;
+    CHECK_ERR(GOC_EINVAL, goc_main(NULL, NULL));
+    CHECK_OK(goc_main(main_body, &done));
+    CHECK_EQ(done, 1);
+    CHECK_EQ(atomic_load(&main_sum), 1000L * 1001 / 2);
+    done = 0;
+    CHECK_OK(goc_main(main_twice, &done)); /* from a coroutine: runs inline */
+    CHECK_EQ(done, 1);
+}
