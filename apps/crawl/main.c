@@ -432,11 +432,21 @@ static int run(const options *o) {
     return status;
 }
 
+/* Every coroutine must have returned by now (a few may still be between
+ * their last goc call and their return): one left over is a bug. */
+static int leaked(void) {
+    for (int i = 0; i < 100 && goc_count() > 0; i++) goc_sleep(10 * GOC_MS);
+    if (goc_count() == 0) return 0;
+    fprintf(stderr, "goc-crawl: %zu coroutines still running at exit\n", goc_count());
+    return 1;
+}
+
 int main(int argc, char **argv) {
     options o;
     int status = parse(argc, argv, &o);
     if (status) return status < 0 ? 0 : status;
     status = o.serve ? serve_only(&o) : run(&o);
     fflush(stdout);
+    if (leaked() && status == 0) status = 1;
     return status;
 }
