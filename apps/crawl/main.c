@@ -205,7 +205,8 @@ static int serve_only(const options *o) {
     fflush(stdout);
     int sig;
     goc_recv(sigs, &sig);
-    printf("%lu requests served\n", server_requests(e.sv));
+    server_counts k = server_count(e.sv);
+    printf("%lu requests served over %lu connections\n", k.requests, k.connections);
     goc_signal_stop(sigs);
     goc_chan_release(sigs);
     unembed(&e);
@@ -417,6 +418,11 @@ static int run(const options *o) {
             status = 1;
         } else if (!o->url && check(s.c, &e, &co)) {
             status = 1;
+        }
+        if (!o->url) {
+            server_counts k = server_count(e.sv);
+            printf("server     %lu requests over %lu connections, at most %lu at once\n",
+                   k.requests, k.connections, k.peak);
         }
         crawl_free(s.c);
     }

@@ -35,6 +35,8 @@ struct server {
     goc_wg conns;                /* the accept loop and every connection */
     atomic_uint *attempts;       /* (a) per node: requests so far */
     atomic_ulong requests;       /* (a) */
+    atomic_ulong connections;    /* (a) accepted */
+    atomic_long busy, peak;      /* (a) requests being answered now, and the most at once */
 };
 
 typedef struct {
@@ -191,8 +193,11 @@ static int serve_one(conn *c) {
     site_answer a;
     err = site_respond(sv->site, r.host, r.target, attempt, &a);
     if (err) return err;
+    long busy = atomic_fetch_add(&sv->busy, 1) + 1, peak = atomic_load(&sv->peak);
+    while (busy > peak && !atomic_compare_exchange_weak(&sv->peak, &peak, busy)) {}
     err = wait(sv, a.latency_ms * GOC_MS);
     if (!err) err = a.status == 0 ? hold(c) : answer(c, &r, &a);
+    atomic_fetch_sub(&sv->busy, 1);
     site_answer_free(&a);
     return err ? err : r.close ? GOC_CLOSED : 0;
 }
@@ -222,6 +227,7 @@ static void accept_loop(void *arg) {
         c->sv = sv;
         c->fd = fd;
         c->len = 0;
+        atomic_fetch_add(&sv->connections, 1);
         /* Answers are written in pieces: no Nagle wait behind a delayed ACK. */
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
         goc_wg_add(&sv->conns, 1);
@@ -269,8 +275,10 @@ int server_start(server *sv, const site *s) {
     return err;
 }
 
-unsigned long server_requests(const server *sv) {
-    return atomic_load(&((server *)sv)->requests);
+server_counts server_count(const server *sv) {
+    server *m = (server *)sv;
+    return (server_counts){atomic_load(&m->requests), atomic_load(&m->connections),
+                           (unsigned long)atomic_load(&m->peak)};
 }
 
 void server_stop(server *sv) {

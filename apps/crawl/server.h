@@ -18,8 +18,14 @@ int server_listen(const char *address, int *port, server **out);
  * Returns 0 or a negative goc code. */
 int server_start(server *sv, const site *s);
 
-/* Requests answered so far (any coroutine or thread). */
-unsigned long server_requests(const server *sv);
+/* What the server has seen so far (from any coroutine or thread). */
+typedef struct {
+    unsigned long requests;     /* requests read */
+    unsigned long connections;  /* connections accepted */
+    unsigned long peak;         /* the most requests being answered at once */
+} server_counts;
+
+server_counts server_count(const server *sv);
 
 /* Stops accepting, ends every connection, waits for their coroutines, and
  * frees sv. */

@@ -92,6 +92,15 @@ def case_limits(exe, tmp):
     crawl_checked(exe, ["--depth", "2"], tmp)
     out = crawl_checked(exe, ["--max-pages", "150"], tmp)
     expect(summary_pages(out) == 150 and "page limit" in out, "page limit", out)
+    # Politeness: at most 3 requests at once reach the server, over at most
+    # kept-alive connections, each reused; 50 ms between request starts.
+    out = crawl_checked(exe, ["--per-host", "3", "-c", "16", "--max-pages", "60", "--delay", "50"],
+                        tmp)
+    line = [l for l in out.splitlines() if l.startswith("server ")][0].split()
+    requests, conns, peak = int(line[1]), int(line[4]), int(line[8])
+    expect(peak <= 3 and conns * 3 <= requests and requests >= 61, "per host: %s" % line, out)
+    secs = float([l for l in out.splitlines() if l.startswith("pages ")][0].split()[3])
+    expect(secs >= 60 * 0.05, "60 requests 50 ms apart took %.2f s" % secs, out)
     if SLOW:
         return
     crawl_checked(exe, ["--depth", "4", "--retries", "0", "--max-body", "0"], tmp)
@@ -268,7 +277,7 @@ def case_badinput(exe, tmp):
         (["ftp://example.com/"], 2, "not an http(s) URL"),
         (["http://"], 2, "not an http(s) URL"),
         (["http://a/", "http://b/"], 2, "one URL at most"),
-        (["-q", "--retries", "0", "http://127.0.0.1:1/"], 1, "no answer from http://127.0.0.1:1/"),
+        (["-q", "--retries", "1", "http://127.0.0.1:1/"], 1, "no answer from http://127.0.0.1:1/"),
         (["-q", "--out", os.path.join(tmp, "no/such/dir/o.jsonl")], 1, "cannot write --out"),
         (["-q", "--db", os.path.join(tmp, "no/such/dir/o.db")], 1, "cannot write --db"),
         (["--serve", "127.0.0.1:99999"], 1, "cannot serve on"),
@@ -279,6 +288,8 @@ def case_badinput(exe, tmp):
         expect(rc == code and len(lines) == 1 and words in lines[0] and lines[0].startswith("goc-crawl: "),
                "%s: want exit %d and one line with %r; got exit %d" % (args, code, words, rc), out, err)
         print("ok: %-45s exit %d: %s" % (" ".join(args)[:45], rc, lines[0]))
+        if "127.0.0.1:1/" in args:
+            expect("1 after connection errors" in out, "no retry after a refused connection", out)
     rc, out, err = run(exe, ["--help"])
     expect(rc == 0 and "--max-body BYTES" in out and "--same-host" in out, "--help", out, err)
 
