@@ -1,4 +1,4 @@
-/* The guided tour that `make demo` runs: for each pattern of the lesson, one
+/* The guided tour that `make tour` runs: for each pattern of the lesson, one
  * line on what it shows, then the output of its example (long outputs
  * shortened). The examples are the programs beside this one; each is also
  * a test (tests/test_examples.c) and is explained in docs/patterns.md.

@@ -19,6 +19,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -72,6 +73,9 @@ static int split_host_port(const char *addr, char *host, size_t hn, char *port, 
         return GOC_EINVAL; /* a bare v6 address needs brackets */
     }
     if (len >= hn || strlen(colon + 1) >= pn) return GOC_EINVAL;
+    const char *p = colon + 1;
+    if (strspn(p, "0123456789") == strlen(p) && (strlen(p) > 5 || atoi(p) > 65535))
+        return GOC_EINVAL; /* getaddrinfo would wrap it to 16 bits */
     memcpy(host, h, len);
     host[len] = 0;
     strcpy(port, colon + 1);

@@ -656,7 +656,7 @@ TEST(echo_server) {
     free_run(r);
 }
 
-/* The tour runs every example once more, as `make demo` does. Not under the
+/* The tour runs every example once more, as `make tour` does. Not under the
  * sanitizers: 100,000 coroutines of the daisy chain are slow there. */
 TEST(demo) {
 #ifndef CHECK_SANITIZED

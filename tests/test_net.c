@@ -241,6 +241,8 @@ TEST(dial_refused_unknown_and_malformed) {
     CHECK_ERR(GOC_EINVAL, goc_dial("tcp", "::1:80", GOC_SEC));
     CHECK_ERR(GOC_EINVAL, goc_dial("sctp", "127.0.0.1:80", GOC_SEC));
     CHECK_ERR(GOC_EINVAL, goc_listen("tcp", "nonsense"));
+    CHECK_ERR(GOC_EINVAL, goc_listen("tcp", "127.0.0.1:65536"));
+    CHECK_ERR(GOC_EINVAL, goc_dial("tcp", "127.0.0.1:99999", GOC_SEC));
     CHECK_ERR(GOC_EINVAL, goc_listen(NULL, ":0"));
     CHECK(strcmp(goc_strerror(GOC_ECONNREFUSED), "connection refused") == 0);
 }

@@ -90,6 +90,7 @@ struct site {
     uint32_t *table;      /* open addressing: node index + 1, 0 empty */
     size_t table_size;
     robots *robots;
+    uint32_t scale;       /* latency percent (site_scale_latency) */
 };
 
 /* Groups of nodes, by the index of their first. */
@@ -479,6 +480,7 @@ int site_new(uint64_t seed, const char *host, const char *other_host, site **out
     site *s = calloc(1, sizeof *s);
     if (!s) return -ENOMEM;
     s->seed = s->rng = seed;
+    s->scale = 100;
     int err = set_authority(s->auth[0], sizeof s->auth[0], host);
     if (!err) err = set_authority(s->auth[1], sizeof s->auth[1], other_host);
     if (!err && strcmp(s->auth[0], s->auth[1]) == 0) err = -EINVAL;
@@ -506,6 +508,15 @@ void site_free(site *s) {
     free(s->table);
     robots_free(s->robots);
     free(s);
+}
+
+void site_scale_latency(site *s, int percent) {
+    s->scale = percent < 0 ? 0 : (uint32_t)percent;
+}
+
+/* A node's latency as served: drawn, then scaled. */
+static uint32_t latency(const site *s, const node *n) {
+    return (uint32_t)((uint64_t)n->latency_ms * s->scale / 100);
 }
 
 const char *site_root(const site *s) {
@@ -691,7 +702,7 @@ static void render_status(buf *b, int status) {
 
 static void answer_node(const site *s, uint32_t i, int attempt, site_answer *a, buf *b) {
     const node *n = &s->v[i];
-    a->latency_ms = (int)n->latency_ms;
+    a->latency_ms = (int)latency(s, n);
     a->chunked = (n->flags & F_CHUNKED) != 0;
     a->content_type = "text/html; charset=utf-8";
     switch (n->kind) {
@@ -769,7 +780,7 @@ static void outcome(const site *s, const node *n, const site_rules *r, site_visi
                     site_expect *e, int *links, long *follow) {
     *links = 0;
     *follow = -1;
-    if ((n->flags & F_HANG) || (r->timeout_ms > 0 && (int)n->latency_ms >= r->timeout_ms)) {
+    if ((n->flags & F_HANG) || (r->timeout_ms > 0 && (int)latency(s, n) >= r->timeout_ms)) {
         v->error = -ETIMEDOUT;
         v->retries = r->retries;
         e->retries_timeout += (size_t)r->retries;

@@ -38,6 +38,11 @@ typedef struct site site;
 int site_new(uint64_t seed, const char *host, const char *other_host, site **out);
 void site_free(site *s);
 
+/* Scales every page's latency to percent of the seed's (100: as drawn; 10
+ * makes a test crawl ten times faster). The answers and the expected crawl
+ * both follow. Call before serving. */
+void site_scale_latency(site *s, int percent);
+
 /* The start URL, "http://host/". */
 const char *site_root(const site *s);
 
