@@ -119,7 +119,7 @@ function cells(r,    k) {
     omed = med; olo = lo; ohi = hi
     rat = (gok && ook && omed > 0) ? gmed / omed : -1
     goal = ""
-    if (rgabs[r] > 0) goal = "<= " rgabs[r] " " (runit[r] ~ /^ns/ ? "ns" : "B")
+    if (rgabs[r] > 0) goal = "<= " rgabs[r] " " (runit[r] ~ /^ns/ ? "ns" : runit[r] ~ /^B/ ? "B" : runit[r])
     if (rgratio[r] > 0) goal = goal (goal != "" ? ", " : "") "<= " rgratio[r] "x"
     met = "-"
     if (gok) {
