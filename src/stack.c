@@ -15,10 +15,13 @@
  * lock. Trimming (the monitor) takes the aged list out under the lock and
  * calls madvise outside it.
  *
- * Guards: MADV_GUARD_INSTALL (Linux 6.13+) marks guard pages without a VMA,
- * and they survive MADV_DONTNEED, so each slot gets them once. Without it, the
- * first GUARD_VMA_BUDGET slots get an mprotect guard (two VMAs each) and every
- * slot a canary word, checked at each switch-out. Under TSan each stack is its
+ * Guards (64 KiB, stack.h says why): MADV_GUARD_INSTALL (Linux 6.13+) marks
+ * guard pages without a VMA or memory, and they survive MADV_DONTNEED, so
+ * each slot gets them once. Without it, the first GUARD_VMA_BUDGET slots get
+ * the whole guard mprotected (two VMAs each, whatever its length) and every
+ * slot a canary word, checked at each switch-out; past the budget the guard
+ * is untouched address space, so a frame that skips the canary writes there
+ * and not into the neighbouring slot, unreported. Under TSan each stack is its
  * own mapping, unmapped when freed, so TSan forgets its shadow state and a
  * reused stack cannot look like a race between unrelated coroutines.
  */
@@ -139,8 +142,9 @@ static goc__g *slot_open(char *slot, int c, bool guarded, bool first_open) {
     if (!guarded && guard_mode == GOC__GUARD_INSTALL &&
         madvise(slot, GOC__STACK_GUARD, MADV_GUARD_INSTALL) != 0)
         canary = true;
+    /* The whole guard: two VMAs whatever its length. */
     if (!guarded && guard_mode == GOC__GUARD_MPROTECT && atomic_fetch_sub(&mprotect_budget, 1) > 0)
-        mprotect(slot + GOC__STACK_GUARD - PAGE, PAGE, PROT_NONE);
+        mprotect(slot, GOC__STACK_GUARD, PROT_NONE);
 #if defined(GOC_ASAN) && !defined(GOC_TSAN)
     /* Stacks hold pointers too: the leak checker must scan them (not the
      * guards, which fault). Register each slot once, at its first opening:

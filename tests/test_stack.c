@@ -309,6 +309,48 @@ static void canary_entry(void *arg) {
     fflush(stdout);
 }
 
+/* A frame larger than the stack left and the old 16 KiB guard together, as
+ * a compiler without stack-clash protection lays it out: the frame's lowest
+ * byte is written first, 32 KiB under the stack's lowest byte, nothing in
+ * between touched. */
+static __attribute__((noinline)) void skip_down(void) {
+    char here;
+    size_t room = (size_t)(&here - goc__self()->stack_lo);
+    volatile char *p = (volatile char *)((uintptr_t)&here - room - 32768);
+    *p = 1;
+}
+
+static void skip_entry(void *arg) {
+    (void)arg;
+    printf("id=%llu\n", (unsigned long long)goc_id());
+    fflush(stdout);
+    skip_down();
+    printf("survived\n"); /* in a neighbour's slot: silent corruption */
+    fflush(stdout);
+    _exit(3);
+}
+
+/* A frame far larger than any guard, built with -fstack-clash-protection
+ * (goc's usage flags, which the tests inherit as any user program does): the
+ * compiler probes each page on the way down, so the first probe lands in the
+ * guard; without the flag the lowest byte lands megabytes below, in another
+ * coroutine's slot. */
+static __attribute__((noinline)) void big_alloca(size_t n) {
+    volatile char *p = __builtin_alloca(n);
+    p[0] = 1;
+    p[n - 1] = 1;
+}
+
+static void alloca_entry(void *arg) {
+    (void)arg;
+    printf("id=%llu\n", (unsigned long long)goc_id());
+    fflush(stdout);
+    big_alloca((size_t)1 << 20);
+    printf("survived\n");
+    fflush(stdout);
+    _exit(3);
+}
+
 static void overflow_child(const char *kind) {
     const char *mode = getenv("OVERFLOW_GUARD");
     if (mode && strcmp(mode, "canary") == 0) goc__stack_guard_force(GOC__GUARD_CANARY);
@@ -317,6 +359,15 @@ static void overflow_child(const char *kind) {
     if (strcmp(kind, "unnamed") == 0) o.name = NULL;
     if (strcmp(kind, "default") == 0) o.stack_size = 0;
     void (*fn)(void *) = strcmp(kind, "canary") == 0 ? canary_entry : overflow_entry;
+    if (strcmp(kind, "skip") == 0 || strcmp(kind, "alloca") == 0) {
+        /* Parked neighbours of the same class first: main's spawns carve
+         * slots upwards, so they lie below the overflowing one, where an
+         * overflow that skips its guard lands. */
+        o.stack_size = 16384;
+        goc_opts n = {.stack_size = 16384, .name = "neighbour"};
+        for (int i = 0; i < 64; i++) CHECK_OK(goc_go_with(&n, park_at_gate, NULL));
+        fn = strcmp(kind, "skip") == 0 ? skip_entry : alloca_entry;
+    }
     /* Some company on the other workers, so the overflow is not alone. */
     for (int i = 0; i < 100; i++) goc_go(add_one, NULL);
     CHECK_OK(goc_go_with(&o, fn, NULL));
@@ -372,6 +423,20 @@ TEST(overflow_reported_with_id_and_name) { expect_overflow_report("named", "deep
 TEST(overflow_reported_without_name) { expect_overflow_report("unnamed", NULL, 65536); }
 TEST(overflow_of_default_stack_reported) { expect_overflow_report("default", "deep", GOC_STACK_DEFAULT); }
 TEST(overflow_by_a_little_reported) { expect_overflow_report("canary", "deep", 65536); }
+
+/* A frame that skips the old 16 KiB guard (like alloca(33000) on a 16 KiB
+ * stack, without probes) still lands in the 64 KiB guard: reported, never
+ * written into the neighbouring slot. Frames larger than the guard are caught only when
+ * compiled with -fstack-clash-protection (the next test). */
+TEST(overflow_past_16k_guard_reported) {
+    expect_overflow_report("skip", "deep", 16384);
+}
+TEST(overflow_past_16k_guard_reported_mprotect_guard) {
+    expect_overflow_report_in("mprotect", "skip", "deep", 16384);
+}
+TEST(overflow_by_huge_alloca_reported_with_stack_clash_protection) {
+    expect_overflow_report("alloca", "deep", 16384);
+}
 
 /* ---- out of memory -------------------------------------------------------------- */
 
