@@ -18,6 +18,8 @@
 
 #include <stddef.h>
 
+#include "config.h"
+
 #if defined(GOC_TSAN)
 #include <sanitizer/tsan_interface.h>
 #define goc__race_acquire(p) __tsan_acquire((void *)(p))
@@ -38,6 +40,11 @@
 #define GOC_VALGRIND 1
 #endif
 #endif
+
+/* The hooks compiled in, for tests and the CI check that a goc built with
+ * CFLAGS=-fsanitize=... has them (tests/sanitize_cflags_test.sh). */
+enum { GOC__HOOK_TSAN = 1, GOC__HOOK_ASAN = 2, GOC__HOOK_VALGRIND = 4 };
+unsigned goc__san_hooks(void);
 
 /* Per-context sanitizer state: the TSan fiber and ASan's fake-stack handle. */
 typedef struct goc__san {

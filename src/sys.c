@@ -6,6 +6,8 @@
  */
 #include "sys.h"
 
+#include "san.h"
+
 #include <errno.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -29,6 +31,20 @@ int goc__fault_hit(enum goc__fault_kind kind) {
     if (GOC_LIKELY(atomic_load_explicit(&fault_countdown[kind], memory_order_relaxed) == 0))
         return 0;
     return atomic_fetch_sub(&fault_countdown[kind], 1) == 1;
+}
+
+unsigned goc__san_hooks(void) {
+    unsigned h = 0;
+#if defined(GOC_TSAN)
+    h |= GOC__HOOK_TSAN;
+#endif
+#if defined(GOC_ASAN)
+    h |= GOC__HOOK_ASAN;
+#endif
+#if defined(GOC_VALGRIND)
+    h |= GOC__HOOK_VALGRIND;
+#endif
+    return h;
 }
 
 /* Under TSan the runtime's own memory bypasses its allocator: the runtime is

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
+
 #if defined(GOC_ASAN)
 #include <sanitizer/asan_interface.h>
 #endif
