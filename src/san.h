@@ -11,7 +11,8 @@
  * AddressSanitizer (GOC_ASAN): __sanitizer_start/finish_switch_fiber around
  * each switch; a reused stack is unpoisoned before it runs again.
  *
- * Valgrind: each stack is registered while it is in use.
+ * Valgrind: each stack is registered while it is in use, and made
+ * addressable (undefined) again before it is reused.
  */
 #ifndef GOC_SAN_H
 #define GOC_SAN_H
@@ -35,7 +36,8 @@
 #endif
 
 #if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>) && !defined(GOC_TSAN) && !defined(GOC_ASAN)
+#if __has_include(<valgrind/memcheck.h>) && !defined(GOC_TSAN) && !defined(GOC_ASAN)
+#include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
 #define GOC_VALGRIND 1
 #endif
@@ -67,6 +69,12 @@ static inline void goc__san_stack_new(goc__san *s, void *lo, size_t size) {
     __asan_unpoison_memory_region(lo, size);
 #endif
 #if defined(GOC_VALGRIND)
+    /* A reused stack: memcheck marked what the last coroutine's frames
+     * popped as unaddressable, and the new context is built there from
+     * another stack. Addressable again, contents undefined; all but the
+     * lowest word, which may be stack.c's canary (defined, read at every
+     * switch-out) and which no frame writes above the stack pointer. */
+    VALGRIND_MAKE_MEM_UNDEFINED((char *)lo + 8, size - 8);
     s->vg_id = VALGRIND_STACK_REGISTER(lo, (char *)lo + size);
 #endif
 }

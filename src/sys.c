@@ -89,7 +89,8 @@ void goc__unmap(void *p, size_t n) {
     if (munmap(p, n) != 0) goc__throw("munmap(%p, %zu) failed: errno %d", p, n, errno);
 }
 
-/* Our own pidfd for process_madvise; reopened in a forked child. */
+/* Our own pidfd for process_madvise; reopened in a forked child. -2: the
+ * kernel (or Valgrind) has no pidfd_open, do not ask again. */
 static _Atomic int self_pidfd = -1;
 static _Atomic int atfork_set;
 
@@ -98,9 +99,11 @@ static void forget_pidfd(void) { atomic_store(&self_pidfd, -1); }
 int goc__vmadvise(const struct iovec *iov, size_t n, int advice) {
 #if defined(SYS_process_madvise) && defined(SYS_pidfd_open)
     int fd = atomic_load(&self_pidfd);
+    if (fd == -2) return -ENOSYS;
     if (fd < 0) {
         if (!atomic_exchange(&atfork_set, 1)) pthread_atfork(NULL, NULL, forget_pidfd);
         fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+        if (fd < 0 && errno == ENOSYS) atomic_store(&self_pidfd, -2);
         if (fd < 0) return -errno;
         int expected = -1;
         if (!atomic_compare_exchange_strong(&self_pidfd, &expected, fd)) {
