@@ -89,6 +89,8 @@ void goc__unmap(void *p, size_t n) {
     if (munmap(p, n) != 0) goc__throw("munmap(%p, %zu) failed: errno %d", p, n, errno);
 }
 
+int goc__unmap_try(void *p, size_t n) { return munmap(p, n) == 0 ? 0 : -errno; }
+
 /* Our own pidfd for process_madvise; reopened in a forked child. -2: the
  * kernel (or Valgrind) has no pidfd_open, do not ask again. */
 static _Atomic int self_pidfd = -1;

@@ -45,6 +45,8 @@ void goc__free(void *p);
 /* mmap of anonymous, lazily committed memory; NULL on failure. */
 void *goc__map(size_t n);
 void goc__unmap(void *p, size_t n);
+/* munmap that may fail (splitting a mapping past vm.max_map_count): -errno. */
+int goc__unmap_try(void *p, size_t n);
 
 struct iovec;
 /* madvise over several ranges in one call (process_madvise on ourselves).

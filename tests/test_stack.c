@@ -438,6 +438,81 @@ TEST(overflow_by_huge_alloca_reported_with_stack_clash_protection) {
     expect_overflow_report("alloca", "deep", 16384);
 }
 
+/* ---- address space given back ----------------------------------------------------- */
+
+static long vm_bytes(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long size = 0;
+    if (!f) return -1;
+    if (fscanf(f, "%ld", &size) != 1) size = -1;
+    fclose(f);
+    return size * sysconf(_SC_PAGESIZE);
+}
+
+enum { BURST = 6 };
+static gate burst_gate;
+static _Atomic long burst_done;
+
+static void burst_member(void *arg) {
+    (void)arg;
+    gate_wait(&burst_gate);
+    atomic_fetch_add(&burst_done, 1);
+}
+
+/* BURST coroutines with `stack` bytes alive at once, then all returned. */
+static void burst(size_t stack) {
+    long before = atomic_load(&burst_done);
+    memset(&burst_gate, 0, sizeof burst_gate); /* a closed gate: the last burst is gone */
+    goc_opts o = {.stack_size = stack, .name = "burst"};
+    for (int i = 0; i < BURST; i++) {
+        int r = goc_go_with(&o, burst_member, NULL);
+        if (r != GOC_OK)
+            check_fail(__FILE__, __LINE__, "spawn %d of a burst of %zu MiB stacks: %s (VmSize %ld MiB)", i,
+                       stack >> 20, goc_err_name(r), vm_bytes() >> 20);
+    }
+    WAIT_UNTIL(gate_waiting(&burst_gate) == BURST, 60);
+    CHECK_EQ(gate_open(&burst_gate), BURST);
+    WAIT_UNTIL(atomic_load(&burst_done) == before + BURST, 60);
+    size_t self = goc_id() != 0; /* a burst from a coroutine: it counts itself */
+    WAIT_UNTIL(goc_count() == self, 60);
+}
+
+static _Atomic int bursts_from_coroutine;
+
+static void bursts_entry(void *arg) {
+    burst((size_t)arg);
+    atomic_store(&bursts_from_coroutine, 1);
+}
+
+/* Under an RLIMIT_AS that holds one burst of the larger stacks and little
+ * more, bursts of two large size classes, from main and from a coroutine,
+ * keep succeeding: the stacks a burst freed are reused by the next one,
+ * whichever thread spawns it (no worker cache keeps large stacks), and once
+ * trimmed they are unmapped, so the other class finds room. */
+TEST(bursts_of_large_stacks_under_rlimit_as) {
+#if defined(CHECK_SANITIZED)
+    printf("skip: sanitizers reserve terabytes of shadow; RLIMIT_AS cannot be lowered\n");
+    return;
+#endif
+    const size_t small = (size_t)32 << 20, big = (size_t)64 << 20; /* classes 64 and 128 MiB */
+    burst(4096); /* the runtime and its threads are up */
+    struct rlimit rl = {0, 0};
+    CHECK(getrlimit(RLIMIT_AS, &rl) == 0);
+    rl.rlim_cur = (rlim_t)vm_bytes() + BURST * ((size_t)128 << 20) + ((size_t)192 << 20);
+    CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
+    for (int round = 0; round < 3; round++) {
+        burst(small);
+        burst(small); /* from main: reuses what the last burst freed on the workers */
+        atomic_store(&bursts_from_coroutine, 0);
+        CHECK_OK(goc_go_with(&(goc_opts){.stack_size = 65536}, bursts_entry, (void *)small));
+        WAIT_UNTIL(atomic_load(&bursts_from_coroutine), 60);
+        WAIT_UNTIL(goc__stack_rss_slots() == 0, 20); /* trimmed, and unmapped */
+        burst(big);
+        WAIT_UNTIL(goc__stack_rss_slots() == 0, 20);
+    }
+    printf("VmSize at the end %ld MiB, limit %ld MiB\n", vm_bytes() >> 20, (long)(rl.rlim_cur >> 20));
+}
+
 /* ---- out of memory -------------------------------------------------------------- */
 
 TEST(enomem_fresh_size_class) {
