@@ -11,12 +11,15 @@
  * AddressSanitizer (GOC_ASAN): __sanitizer_start/finish_switch_fiber around
  * each switch; a reused stack is unpoisoned before it runs again.
  *
- * Valgrind: each stack is registered while it is in use.
+ * Valgrind: each stack is registered while it is in use, and made
+ * addressable (undefined) again before it is reused.
  */
 #ifndef GOC_SAN_H
 #define GOC_SAN_H
 
 #include <stddef.h>
+
+#include "config.h"
 
 #if defined(GOC_TSAN)
 #include <sanitizer/tsan_interface.h>
@@ -33,11 +36,17 @@
 #endif
 
 #if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>) && !defined(GOC_TSAN) && !defined(GOC_ASAN)
+#if __has_include(<valgrind/memcheck.h>) && !defined(GOC_TSAN) && !defined(GOC_ASAN)
+#include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
 #define GOC_VALGRIND 1
 #endif
 #endif
+
+/* The hooks compiled in, for tests and the CI check that a goc built with
+ * CFLAGS=-fsanitize=... has them (tests/sanitize_cflags_test.sh). */
+enum { GOC__HOOK_TSAN = 1, GOC__HOOK_ASAN = 2, GOC__HOOK_VALGRIND = 4 };
+unsigned goc__san_hooks(void);
 
 /* Per-context sanitizer state: the TSan fiber and ASan's fake-stack handle. */
 typedef struct goc__san {
@@ -60,6 +69,12 @@ static inline void goc__san_stack_new(goc__san *s, void *lo, size_t size) {
     __asan_unpoison_memory_region(lo, size);
 #endif
 #if defined(GOC_VALGRIND)
+    /* A reused stack: memcheck marked what the last coroutine's frames
+     * popped as unaddressable, and the new context is built there from
+     * another stack. Addressable again, contents undefined; all but the
+     * lowest word, which may be stack.c's canary (defined, read at every
+     * switch-out) and which no frame writes above the stack pointer. */
+    VALGRIND_MAKE_MEM_UNDEFINED((char *)lo + 8, size - 8);
     s->vg_id = VALGRIND_STACK_REGISTER(lo, (char *)lo + size);
 #endif
 }

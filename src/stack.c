@@ -7,18 +7,23 @@
  *   a worker's cache    pages resident, reused on the spawn hot path;
  *   class->fresh        freed recently, pages resident;
  *   class->aged         free since the previous trim, pages resident;
- *   class->runs         never used or trimmed: no resident pages.
+ *   class->runs         never used or trimmed: no resident pages;
+ *   nowhere             trimmed beyond IDLE_KEEP: unmapped, no longer ours.
  * Invariants: fresh/aged are lists through the record's `next`; a run is a
- * range of contiguous slots whose guards are installed iff run.guarded.
+ * range of contiguous slots whose guards are installed iff run.guarded;
+ * nidle is the sum of the runs' lengths.
  *
  * Locking: class->lock guards fresh, aged and runs; never held with another
  * lock. Trimming (the monitor) takes the aged list out under the lock and
  * calls madvise outside it.
  *
- * Guards: MADV_GUARD_INSTALL (Linux 6.13+) marks guard pages without a VMA,
- * and they survive MADV_DONTNEED, so each slot gets them once. Without it, the
- * first GUARD_VMA_BUDGET slots get an mprotect guard (two VMAs each) and every
- * slot a canary word, checked at each switch-out. Under TSan each stack is its
+ * Guards (64 KiB, stack.h says why): MADV_GUARD_INSTALL (Linux 6.13+) marks
+ * guard pages without a VMA or memory, and they survive MADV_DONTNEED, so
+ * each slot gets them once. Without it, the first GUARD_VMA_BUDGET slots get
+ * the whole guard mprotected (two VMAs each, whatever its length) and every
+ * slot a canary word, checked at each switch-out; past the budget the guard
+ * is untouched address space, so a frame that skips the canary writes there
+ * and not into the neighbouring slot, unreported. Under TSan each stack is its
  * own mapping, unmapped when freed, so TSan forgets its shadow state and a
  * reused stack cannot look like a race between unrelated coroutines.
  */
@@ -47,6 +52,14 @@
 #define GUARD_VMA_BUDGET 8192
 #define CANARY 0x676f632d73746b21ULL /* "goc-stk!" */
 #define BATCH 16 /* slots opened together */
+/* Address space: a worker caches at most CACHE_BYTES of one class (none of
+ * the classes above it, so a spawn from any thread reuses a big stack that
+ * another freed); a trim keeps IDLE_KEEP of released slots per class
+ * reserved and unmaps contiguous stretches of at least UNMAP_MIN beyond it
+ * (smaller ones would split mappings, one VMA each). */
+#define CACHE_BYTES ((size_t)16 << 20)
+#define IDLE_KEEP SLAB_BYTES
+#define UNMAP_MIN (SLAB_BYTES / 4)
 
 struct run {
     char *base;
@@ -60,6 +73,7 @@ struct klass {
     size_t nfresh, naged;
     struct run *runs;
     size_t nruns, capruns;
+    size_t nidle; /* slots in runs: reserved address space, no pages */
 };
 
 static enum goc__guard_mode guard_mode = GOC__GUARD_CANARY;
@@ -139,8 +153,9 @@ static goc__g *slot_open(char *slot, int c, bool guarded, bool first_open) {
     if (!guarded && guard_mode == GOC__GUARD_INSTALL &&
         madvise(slot, GOC__STACK_GUARD, MADV_GUARD_INSTALL) != 0)
         canary = true;
+    /* The whole guard: two VMAs whatever its length. */
     if (!guarded && guard_mode == GOC__GUARD_MPROTECT && atomic_fetch_sub(&mprotect_budget, 1) > 0)
-        mprotect(slot + GOC__STACK_GUARD - PAGE, PAGE, PROT_NONE);
+        mprotect(slot, GOC__STACK_GUARD, PROT_NONE);
 #if defined(GOC_ASAN) && !defined(GOC_TSAN)
     /* Stacks hold pointers too: the leak checker must scan them (not the
      * guards, which fault). Register each slot once, at its first opening:
@@ -184,8 +199,12 @@ size_t goc__stack_rss_slots(void) { return 0; }
 
 static struct klass classes[GOC__STACK_CLASSES];
 
-/* Resident free stacks a worker keeps: fewer of the big ones. */
-static uint32_t cache_max(int c) { return c <= 6 ? 64 : c <= 10 ? 16 : 4; }
+/* Resident free stacks a worker keeps: fewer of the big ones, none of the
+ * biggest (0: spawns and exits go through the shared pool). */
+static uint32_t cache_max(int c) {
+    size_t n = CACHE_BYTES / class_bytes(c);
+    return n > 64 ? 64 : n < 2 ? 0 : (uint32_t)n;
+}
 
 /* With k locked: records n contiguous slots at base as a run. */
 static bool runs_push(struct klass *k, int c, char *base, size_t n, bool guarded) {
@@ -193,10 +212,12 @@ static bool runs_push(struct klass *k, int c, char *base, size_t n, bool guarded
         struct run *last = &k->runs[k->nruns - 1];
         if (last->n == 0) {
             *last = (struct run){base, n, guarded};
+            k->nidle += n;
             return true;
         }
         if (last->guarded == guarded && last->base + last->n * slot_bytes(c) == base) {
             last->n += n;
+            k->nidle += n;
             return true;
         }
     }
@@ -208,6 +229,7 @@ static bool runs_push(struct klass *k, int c, char *base, size_t n, bool guarded
         k->capruns = cap;
     }
     k->runs[k->nruns++] = (struct run){base, n, guarded};
+    k->nidle += n;
     return true;
 }
 
@@ -222,6 +244,7 @@ static char *carve(struct klass *k, int c, bool *guarded) {
         char *slot = r->base;
         r->base += slot_bytes(c);
         r->n--;
+        k->nidle--;
         *guarded = r->guarded;
         return slot;
     }
@@ -331,7 +354,7 @@ static void cache_refill(goc__stacks *cache, int c, uint32_t n) {
 goc__g *goc__stack_alloc(goc__stacks *cache, size_t size) {
     if (size > class_bytes(GOC__STACK_CLASSES - 1)) return NULL;
     int c = class_of(size);
-    if (!cache) return class_take(c);
+    if (!cache || cache_max(c) == 0) return class_take(c);
     if (!cache->c[c].head) cache_refill(cache, c, cache_max(c) / 2);
     if (!cache->c[c].head && !cache_open_fresh(cache, c)) return NULL;
     goc__g *g = cache->c[c].head;
@@ -352,7 +375,7 @@ static void class_give(int c, goc__g *head, goc__g *tail, size_t n) {
 
 void goc__stack_free(goc__stacks *cache, goc__g *g) {
     int c = g->sclass;
-    if (!cache) {
+    if (!cache || cache_max(c) == 0) {
         class_give(c, g, g, 1);
         return;
     }
@@ -394,15 +417,39 @@ static int cmp_ptr(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* Gives n contiguous slots at base back to the kernel, address space and
+ * all; false when munmap refused (they stay mapped). */
+static bool unmap_slots(int c, char *base, size_t n) {
+#if defined(GOC_ASAN)
+    for (size_t i = 0; i < n; i++)
+        __lsan_unregister_root_region(base + i * slot_bytes(c) + GOC__STACK_GUARD, class_bytes(c));
+#endif
+    if (goc__unmap_try(base, n * slot_bytes(c)) == 0) return true;
+#if defined(GOC_ASAN)
+    for (size_t i = 0; i < n; i++)
+        __lsan_register_root_region(base + i * slot_bytes(c) + GOC__STACK_GUARD, class_bytes(c));
+#endif
+    return false;
+}
+
 /* Releases the pages of n slots (addresses in v, sorted) and records them as
- * runs; contiguous slots share one madvise. */
+ * runs, or unmaps them beyond the class's IDLE_KEEP; contiguous slots share
+ * one call. */
 static void release_sorted(int c, char **v, size_t n) {
     struct klass *k = &classes[c];
     size_t sb = slot_bytes(c);
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         while (j < n && v[j] == v[j - 1] + sb) j++;
-        madvise(v[i], (j - i) * sb, MADV_DONTNEED);
+        size_t bytes = (j - i) * sb;
+        goc__lock_acquire(&k->lock);
+        bool unmap = bytes >= UNMAP_MIN && k->nidle * sb + bytes > IDLE_KEEP;
+        goc__lock_release(&k->lock);
+        if (unmap && unmap_slots(c, v[i], j - i)) {
+            i = j;
+            continue;
+        }
+        madvise(v[i], bytes, MADV_DONTNEED);
         goc__lock_acquire(&k->lock);
         bool ok = runs_push(k, c, v[i], j - i, true); /* guards survive DONTNEED */
         goc__lock_release(&k->lock);

@@ -11,7 +11,12 @@
 #include <stdint.h>
 
 #define GOC__STACK_CLASSES 20             /* 4 KiB << 0 .. 4 KiB << 19 = 2 GiB */
-#define GOC__STACK_GUARD ((size_t)16384)  /* below every stack              */
+/* Below every stack. MADV_GUARD_INSTALL guards cost no VMA and no memory
+ * whatever their size, so they are large: a frame of ordinary C up to 64 KiB
+ * that skips the stack's last page still faults in its own guard; larger
+ * ones are caught when compiled with -fstack-clash-protection (a usage flag
+ * of goc's CMake package and goc.pc). */
+#define GOC__STACK_GUARD ((size_t)65536)
 
 struct goc__g;
 

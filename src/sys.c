@@ -6,6 +6,8 @@
  */
 #include "sys.h"
 
+#include "san.h"
+
 #include <errno.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -29,6 +31,20 @@ int goc__fault_hit(enum goc__fault_kind kind) {
     if (GOC_LIKELY(atomic_load_explicit(&fault_countdown[kind], memory_order_relaxed) == 0))
         return 0;
     return atomic_fetch_sub(&fault_countdown[kind], 1) == 1;
+}
+
+unsigned goc__san_hooks(void) {
+    unsigned h = 0;
+#if defined(GOC_TSAN)
+    h |= GOC__HOOK_TSAN;
+#endif
+#if defined(GOC_ASAN)
+    h |= GOC__HOOK_ASAN;
+#endif
+#if defined(GOC_VALGRIND)
+    h |= GOC__HOOK_VALGRIND;
+#endif
+    return h;
 }
 
 /* Under TSan the runtime's own memory bypasses its allocator: the runtime is
@@ -73,7 +89,10 @@ void goc__unmap(void *p, size_t n) {
     if (munmap(p, n) != 0) goc__throw("munmap(%p, %zu) failed: errno %d", p, n, errno);
 }
 
-/* Our own pidfd for process_madvise; reopened in a forked child. */
+int goc__unmap_try(void *p, size_t n) { return munmap(p, n) == 0 ? 0 : -errno; }
+
+/* Our own pidfd for process_madvise; reopened in a forked child. -2: the
+ * kernel (or Valgrind) has no pidfd_open, do not ask again. */
 static _Atomic int self_pidfd = -1;
 static _Atomic int atfork_set;
 
@@ -82,9 +101,11 @@ static void forget_pidfd(void) { atomic_store(&self_pidfd, -1); }
 int goc__vmadvise(const struct iovec *iov, size_t n, int advice) {
 #if defined(SYS_process_madvise) && defined(SYS_pidfd_open)
     int fd = atomic_load(&self_pidfd);
+    if (fd == -2) return -ENOSYS;
     if (fd < 0) {
         if (!atomic_exchange(&atfork_set, 1)) pthread_atfork(NULL, NULL, forget_pidfd);
         fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+        if (fd < 0 && errno == ENOSYS) atomic_store(&self_pidfd, -2);
         if (fd < 0) return -errno;
         int expected = -1;
         if (!atomic_compare_exchange_strong(&self_pidfd, &expected, fd)) {

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
+
 #if defined(GOC_ASAN)
 #include <sanitizer/asan_interface.h>
 #endif
@@ -43,6 +45,8 @@ void goc__free(void *p);
 /* mmap of anonymous, lazily committed memory; NULL on failure. */
 void *goc__map(size_t n);
 void goc__unmap(void *p, size_t n);
+/* munmap that may fail (splitting a mapping past vm.max_map_count): -errno. */
+int goc__unmap_try(void *p, size_t n);
 
 struct iovec;
 /* madvise over several ranges in one call (process_madvise on ourselves).

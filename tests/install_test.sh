@@ -2,10 +2,12 @@
 # Installs the build into a prefix chosen now (cmake --install --prefix),
 # moves that prefix elsewhere, and builds and runs a small program against it
 # twice: with pkg-config and with find_package(goc). Proves goc.pc and the
-# CMake package are relocatable. Usage: install_test.sh BUILD_DIR CMAKE C_COMPILER
+# CMake package are relocatable, and that both hand user code goc's usage
+# flags (-fstack-clash-protection where the compiler has it).
+# Usage: install_test.sh BUILD_DIR CMAKE C_COMPILER [USAGE_CFLAGS]
 # Exit 77 (CTest: skipped) only when pkg-config is missing.
 set -eu
-build=$1 cmake=$2 cc=$3
+build=$1 cmake=$2 cc=$3 usage=${4:-}
 command -v pkg-config >/dev/null 2>&1 || { echo "pkg-config not found"; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -35,6 +37,12 @@ pc=$(find "$prefix" -name goc.pc)
 if grep -q "$tmp/first" "$pc"; then echo "goc.pc names the install-time prefix:"; cat "$pc"; exit 1; fi
 export PKG_CONFIG_PATH="$(dirname "$pc")"
 libdir=$(pkg-config --variable=libdir goc)
+for f in $usage; do
+    case " $(pkg-config --cflags goc) " in
+    *" $f "*) ;;
+    *) echo "pkg-config --cflags goc lacks $f: $(pkg-config --cflags goc)"; exit 1 ;;
+    esac
+done
 [ -f "$libdir/libgoc.a" ] || { echo "pkg-config libdir $libdir lacks libgoc.a"; exit 1; }
 # shellcheck disable=SC2046
 "$cc" -o "$tmp/hello_pc" "$tmp/hello.c" $(pkg-config --cflags goc) "$libdir/libgoc.a" \
@@ -57,6 +65,10 @@ CM
 "$cmake" -S "$tmp/proj" -B "$tmp/proj/b" -DCMAKE_PREFIX_PATH="$prefix" \
     -DCMAKE_C_COMPILER="$cc" >"$tmp/cfg.log" 2>&1 || { cat "$tmp/cfg.log"; exit 1; }
 "$cmake" --build "$tmp/proj/b" >"$tmp/bld.log" 2>&1 || { cat "$tmp/bld.log"; exit 1; }
+for f in $usage; do
+    grep -q -- "$f" "$tmp/proj/b/CMakeFiles/hello.dir/flags.make" ||
+        { echo "find_package(goc) did not compile hello.c with $f"; exit 1; }
+done
 out=$("$tmp/proj/b/hello")
 [ "$out" = "got 42" ] || { echo "find_package program printed: $out"; exit 1; }
 echo "ok: pkg-config (static, shared) and find_package against a moved prefix"

@@ -309,6 +309,48 @@ static void canary_entry(void *arg) {
     fflush(stdout);
 }
 
+/* A frame larger than the stack left and the old 16 KiB guard together, as
+ * a compiler without stack-clash protection lays it out: the frame's lowest
+ * byte is written first, 32 KiB under the stack's lowest byte, nothing in
+ * between touched. */
+static __attribute__((noinline)) void skip_down(void) {
+    char here;
+    size_t room = (size_t)(&here - goc__self()->stack_lo);
+    volatile char *p = (volatile char *)((uintptr_t)&here - room - 32768);
+    *p = 1;
+}
+
+static void skip_entry(void *arg) {
+    (void)arg;
+    printf("id=%llu\n", (unsigned long long)goc_id());
+    fflush(stdout);
+    skip_down();
+    printf("survived\n"); /* in a neighbour's slot: silent corruption */
+    fflush(stdout);
+    _exit(3);
+}
+
+/* A frame far larger than any guard, built with -fstack-clash-protection
+ * (goc's usage flags, which the tests inherit as any user program does): the
+ * compiler probes each page on the way down, so the first probe lands in the
+ * guard; without the flag the lowest byte lands megabytes below, in another
+ * coroutine's slot. */
+static __attribute__((noinline)) void big_alloca(size_t n) {
+    volatile char *p = __builtin_alloca(n);
+    p[0] = 1;
+    p[n - 1] = 1;
+}
+
+static void alloca_entry(void *arg) {
+    (void)arg;
+    printf("id=%llu\n", (unsigned long long)goc_id());
+    fflush(stdout);
+    big_alloca((size_t)1 << 20);
+    printf("survived\n");
+    fflush(stdout);
+    _exit(3);
+}
+
 static void overflow_child(const char *kind) {
     const char *mode = getenv("OVERFLOW_GUARD");
     if (mode && strcmp(mode, "canary") == 0) goc__stack_guard_force(GOC__GUARD_CANARY);
@@ -317,6 +359,15 @@ static void overflow_child(const char *kind) {
     if (strcmp(kind, "unnamed") == 0) o.name = NULL;
     if (strcmp(kind, "default") == 0) o.stack_size = 0;
     void (*fn)(void *) = strcmp(kind, "canary") == 0 ? canary_entry : overflow_entry;
+    if (strcmp(kind, "skip") == 0 || strcmp(kind, "alloca") == 0) {
+        /* Parked neighbours of the same class first: main's spawns carve
+         * slots upwards, so they lie below the overflowing one, where an
+         * overflow that skips its guard lands. */
+        o.stack_size = 16384;
+        goc_opts n = {.stack_size = 16384, .name = "neighbour"};
+        for (int i = 0; i < 64; i++) CHECK_OK(goc_go_with(&n, park_at_gate, NULL));
+        fn = strcmp(kind, "skip") == 0 ? skip_entry : alloca_entry;
+    }
     /* Some company on the other workers, so the overflow is not alone. */
     for (int i = 0; i < 100; i++) goc_go(add_one, NULL);
     CHECK_OK(goc_go_with(&o, fn, NULL));
@@ -372,6 +423,100 @@ TEST(overflow_reported_with_id_and_name) { expect_overflow_report("named", "deep
 TEST(overflow_reported_without_name) { expect_overflow_report("unnamed", NULL, 65536); }
 TEST(overflow_of_default_stack_reported) { expect_overflow_report("default", "deep", GOC_STACK_DEFAULT); }
 TEST(overflow_by_a_little_reported) { expect_overflow_report("canary", "deep", 65536); }
+
+/* A frame that skips the old 16 KiB guard (like alloca(33000) on a 16 KiB
+ * stack, without probes) still lands in the 64 KiB guard: reported, never
+ * written into the neighbouring slot. Frames larger than the guard are caught only when
+ * compiled with -fstack-clash-protection (the next test). */
+TEST(overflow_past_16k_guard_reported) {
+    expect_overflow_report("skip", "deep", 16384);
+}
+TEST(overflow_past_16k_guard_reported_mprotect_guard) {
+    expect_overflow_report_in("mprotect", "skip", "deep", 16384);
+}
+TEST(overflow_by_huge_alloca_reported_with_stack_clash_protection) {
+    expect_overflow_report("alloca", "deep", 16384);
+}
+
+/* ---- address space given back ----------------------------------------------------- */
+
+static long vm_bytes(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long size = 0;
+    if (!f) return -1;
+    if (fscanf(f, "%ld", &size) != 1) size = -1;
+    fclose(f);
+    return size * sysconf(_SC_PAGESIZE);
+}
+
+enum { BURST = 6 };
+static gate burst_gate;
+static _Atomic long burst_done;
+
+static void burst_member(void *arg) {
+    (void)arg;
+    gate_wait(&burst_gate);
+    atomic_fetch_add(&burst_done, 1);
+}
+
+/* BURST coroutines with `stack` bytes alive at once, then all returned. */
+static void burst(size_t stack) {
+    long before = atomic_load(&burst_done);
+    memset(&burst_gate, 0, sizeof burst_gate); /* a closed gate: the last burst is gone */
+    goc_opts o = {.stack_size = stack, .name = "burst"};
+    for (int i = 0; i < BURST; i++) {
+        int r = goc_go_with(&o, burst_member, NULL);
+        if (r != GOC_OK)
+            check_fail(__FILE__, __LINE__, "spawn %d of a burst of %zu MiB stacks: %s (VmSize %ld MiB)", i,
+                       stack >> 20, goc_err_name(r), vm_bytes() >> 20);
+    }
+    WAIT_UNTIL(gate_waiting(&burst_gate) == BURST, 60);
+    CHECK_EQ(gate_open(&burst_gate), BURST);
+    WAIT_UNTIL(atomic_load(&burst_done) == before + BURST, 60);
+    size_t self = goc_id() != 0; /* a burst from a coroutine: it counts itself */
+    WAIT_UNTIL(goc_count() == self, 60);
+}
+
+static _Atomic int bursts_from_coroutine;
+
+static void bursts_entry(void *arg) {
+    burst((size_t)arg);
+    atomic_store(&bursts_from_coroutine, 1);
+}
+
+/* Under an RLIMIT_AS that holds one burst of the larger stacks and some
+ * slack, bursts of two large size classes, from main and from a coroutine,
+ * keep succeeding: the stacks a burst freed are reused by the next one,
+ * whichever thread spawns it (no worker cache keeps large stacks), and once
+ * trimmed they are unmapped, so the other class finds room. */
+TEST(bursts_of_large_stacks_under_rlimit_as) {
+#if defined(CHECK_SANITIZED)
+    printf("skip: sanitizers reserve terabytes of shadow; RLIMIT_AS cannot be lowered\n");
+    return;
+#endif
+    const size_t small = (size_t)32 << 20, big = (size_t)64 << 20; /* classes 64 and 128 MiB */
+    burst(4096); /* the runtime and its threads are up */
+    struct rlimit rl = {0, 0};
+    CHECK(getrlimit(RLIMIT_AS, &rl) == 0);
+    /* Room for one burst of the big stacks, and 512 MiB for threads the
+     * monitor may start on a loaded machine (each with a malloc arena);
+     * without reuse and unmapping the rounds need 1.5 GiB more. */
+    rl.rlim_cur = (rlim_t)vm_bytes() + BURST * ((size_t)128 << 20) + ((size_t)512 << 20);
+    CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
+    for (int round = 0; round < 3; round++) {
+        burst(small);
+        burst(small); /* from main: reuses what the last burst freed on the workers */
+        atomic_store(&bursts_from_coroutine, 0);
+        CHECK_OK(goc_go_with(&(goc_opts){.stack_size = 65536}, bursts_entry, (void *)small));
+        WAIT_UNTIL(atomic_load(&bursts_from_coroutine), 60);
+        goc__stack_trim(); /* what the monitor does every ~100 ms: fresh -> aged */
+        goc__stack_trim(); /* aged -> released: unmapped */
+        burst(big);
+        goc__stack_trim();
+        goc__stack_trim();
+    }
+    printf("VmSize at the end %ld MiB, limit %ld MiB\n", vm_bytes() >> 20, (long)(rl.rlim_cur >> 20));
+}
 
 /* ---- out of memory -------------------------------------------------------------- */
 
