@@ -78,8 +78,11 @@ struct goc_opts {
 
 /* Starts fn(arg) as a new coroutine. Never blocks.
  * Returns GOC_OK, GOC_ENOMEM (no memory for a stack), GOC_EAGAIN (the runtime
- * could not start its threads) or GOC_EINVAL (fn is NULL, or stack_size is
- * over GOC_STACK_MAX). On error nothing was started. */
+ * could not start its threads), GOC_EINVAL (fn is NULL, or stack_size is
+ * over GOC_STACK_MAX) or GOC_EFORKED (in a child of fork(2) made after the
+ * runtime started: there goc only lets the child exec; calls that start the
+ * runtime fail so, and a call that would block aborts with a message). On
+ * error nothing was started. */
 GOC_API int goc_go(void (*fn)(void *), void *arg);
 GOC_API int goc_go_with(const goc_opts *opts, void (*fn)(void *), void *arg);
 
@@ -639,7 +642,8 @@ GOC_API int goc_fd_close(int fd);
     X(EIO, -EIO, "input/output error")                                     \
     X(CLOSED, -10001, "closed")                                            \
     X(ENOHOST, -10002, "no such host")                                     \
-    X(ERESOLVE, -10003, "name resolution failed (temporary)")
+    X(ERESOLVE, -10003, "name resolution failed (temporary)")            \
+    X(EFORKED, -10004, "goc cannot run in a forked child before exec")
 
 enum {
 #define GOC__ERR_ENUM(name, value, text) GOC_##name = (value),

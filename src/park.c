@@ -35,6 +35,9 @@ static void arm_and_unlock(goc__w *w, void *p) {
 
 static int block_thread(goc__wait *wt, int64_t deadline, void (*unlock)(void *), void *arg) {
     goc__g *g = wt->g;
+    if (GOC_UNLIKELY(goc__rt_is_forked()))
+        goc__throw("goc: a call would block in a child of fork(); goc's threads are in the "
+                   "parent (exec first, or use posix_spawn)");
     if (unlock) unlock(arg);
     for (;;) {
         if (atomic_load_explicit(&g->wake, memory_order_acquire)) break;

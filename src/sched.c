@@ -501,6 +501,7 @@ void goc__sched_exit(goc__g *g) {
 }
 
 size_t goc_count(void) {
+    if (goc__rt_is_forked()) return 0; /* the parent's coroutines are not here */
     int64_t n = atomic_load(&sched.spawned_off);
     int nw = atomic_load(&sched.nallw);
     for (int i = 0; i < nw; i++)
@@ -997,7 +998,8 @@ int goc__timer_start(goc__timer *t, int64_t when, int64_t period) {
 
 /* ---- start ------------------------------------------------------------ */
 
-static _Atomic int rt_state; /* 0 off, 1 on */
+enum { RT_OFF, RT_ON, RT_FORKED };
+static _Atomic int rt_state; /* RT_*: RT_FORKED in a child of fork(2) */
 static goc__lock rt_lock;
 
 static int procs_from_env(void) {
@@ -1011,11 +1013,13 @@ static int procs_from_env(void) {
 void goc__overflow_handler_install(void);
 
 static int rt_start_slow(void) {
+    if (atomic_load(&rt_state) == RT_FORKED) return GOC_EFORKED; /* rt_lock may be a parent's */
     goc__lock_acquire(&rt_lock);
     if (atomic_load(&rt_state)) {
         goc__lock_release(&rt_lock);
         return GOC_OK;
     }
+    goc__fork_watch();
     goc__stack_init();
     goc__overflow_handler_install();
     int want = procs_from_env(), n = 0;
@@ -1036,14 +1040,22 @@ static int rt_start_slow(void) {
     }
     sched.nprocs = n;
     goc__monitor_start(); /* without it goc still runs; stuck workers stay stuck */
-    atomic_store_explicit(&rt_state, 1, memory_order_release);
+    atomic_store_explicit(&rt_state, RT_ON, memory_order_release);
     goc__lock_release(&rt_lock);
     return GOC_OK;
 }
 
 int goc__rt_start(void) {
-    if (GOC_LIKELY(atomic_load_explicit(&rt_state, memory_order_acquire))) return GOC_OK;
+    if (GOC_LIKELY(atomic_load_explicit(&rt_state, memory_order_acquire) == RT_ON)) return GOC_OK;
     return rt_start_slow();
+}
+
+void goc__rt_forked(void) {
+    if (atomic_load(&rt_state) == RT_ON) atomic_store(&rt_state, RT_FORKED);
+}
+
+bool goc__rt_is_forked(void) {
+    return atomic_load_explicit(&rt_state, memory_order_relaxed) == RT_FORKED;
 }
 
 int goc_procs(void) {

@@ -110,8 +110,16 @@ goc__w *goc__tls_w(void);
 /* The running coroutine, or the calling thread's stand-in. */
 goc__g *goc__self(void);
 
-/* Starts the runtime if needed: GOC_OK or GOC_EAGAIN (no thread could start). */
+/* Starts the runtime if needed: GOC_OK, GOC_EAGAIN (no thread could start)
+ * or GOC_EFORKED (a child of fork: see fork.c). */
 int goc__rt_start(void);
+
+/* fork.c's child handler: the runtime that was on stays off for good. */
+void goc__rt_forked(void);
+bool goc__rt_is_forked(void);
+
+/* Registers fork.c's handler once: at runtime start, at the first signal. */
+void goc__fork_watch(void);
 
 /* Coroutine only: switches away from g (running on w); hook(w', arg) runs
  * on the next context of this thread once g is off its stack. Returns the

@@ -187,6 +187,7 @@ int goc_signal_notify(goc_chan *ch, const int *signals, size_t n) {
         if (!valid(signals[i])) return GOC_EINVAL;
         mask |= BIT(signals[i]);
     }
+    goc__fork_watch(); /* a child of fork gets the old dispositions back */
     goc__lock_acquire(&reg.lock);
     entry *e = find(ch);
     int r = start();
@@ -242,4 +243,12 @@ int goc_signal_stop(goc_chan *ch) {
     goc__lock_release(&reg.lock);
     if (removed) goc_chan_release(ch);
     return GOC_OK;
+}
+
+/* fork.c, in a child: the dispositions goc replaced come back. No lock: the
+ * child has one thread, and reg.lock may be held by a parent thread that is
+ * not there. */
+void goc__signal_forked(void) {
+    for (int s = 1; s < NSIG; s++)
+        if (reg.nlisten[s] > 0) sigaction(s, &reg.old[s], NULL);
 }
