@@ -158,7 +158,6 @@ bool goc__has_work(goc__w *w, int64_t now);
 int goc__nworkers(void);
 goc__w *goc__worker(int i);
 bool goc__sched_idle_all(void);
-void goc__wake_idle_for_work(void);
 void goc__sched_clock(int64_t now); /* the monitor's reading; INT64_MAX: none */
 
 /* Test hooks (tests link the static library). */

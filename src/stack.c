@@ -191,7 +191,6 @@ void goc__stack_free(goc__stacks *cache, goc__g *g) {
     goc__unmap(record_slot(g), slot_bytes(g->sclass));
 }
 
-void goc__stack_flush(goc__stacks *cache) { (void)cache; }
 bool goc__stack_trim(void) { return false; }
 size_t goc__stack_rss_slots(void) { return 0; }
 
@@ -395,21 +394,6 @@ void goc__stack_free(goc__stacks *cache, goc__g *g) {
     last->next = NULL;
     cache->c[c].n = keep;
     class_give(c, head, tail, n);
-}
-
-void goc__stack_flush(goc__stacks *cache) {
-    for (int c = 0; c < GOC__STACK_CLASSES; c++) {
-        goc__g *head = cache->c[c].head, *tail = head;
-        if (!head) continue;
-        size_t n = 1;
-        while (tail->next) {
-            tail = tail->next;
-            n++;
-        }
-        cache->c[c].head = NULL;
-        cache->c[c].n = 0;
-        class_give(c, head, tail, n);
-    }
 }
 
 static int cmp_ptr(const void *a, const void *b) {

@@ -55,9 +55,6 @@ void goc__stack_guard_force(enum goc__guard_mode mode);
 struct goc__g *goc__stack_alloc(goc__stacks *cache, size_t size);
 void goc__stack_free(goc__stacks *cache, struct goc__g *g);
 
-/* Returns the cache's slots to the shared pools. */
-void goc__stack_flush(goc__stacks *cache);
-
 /* Gives the pages of stacks that stayed free since the previous call back to
  * the kernel. Returns true while some freed stacks still await it. */
 bool goc__stack_trim(void);

@@ -1,6 +1,9 @@
-/* Thin wrappers over the OS: every allocation and syscall in src/ goes through
- * here, so tests can make the Nth one fail (goc__fault_arm) and check that the
- * runtime reports the error and keeps working. */
+/* Thin wrappers over the OS: the allocations, mappings, thread starts and
+ * fd-creating calls of src/ go through here (or check goc__fault_hit), so
+ * tests can make the Nth one fail (goc__fault_arm) and check that the
+ * runtime reports the error and keeps working. Not wrapped: the worker
+ * record's posix_memalign, signal.c's pipe2 and monitor.c's /proc reads,
+ * whose failures are handled but not injected. */
 #ifndef GOC_SYS_H
 #define GOC_SYS_H
 
