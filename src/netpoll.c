@@ -147,11 +147,17 @@ int goc__netpoll_run(int64_t deadline) {
     if (deadline != 0) atomic_store(&np.blocking, false);
     int readied = 0;
     for (int i = 0; i < n; i++) {
-        if (ev[i].data.u64 == WAKE_TAG) { /* cleared first: a break after it writes again */
-            atomic_store(&np.wake_sig, 0);
+        if (ev[i].data.u64 == WAKE_TAG) {
+            /* Read, then clear: a break that lands in between sees the flag
+             * still set and writes nothing, which is right (it was for this
+             * poller, awake now). Cleared first, its write could be consumed
+             * by this read with its edge already reported: the flag stayed
+             * set, no break ever wrote again, and a worker slept in
+             * epoll_wait for good. */
             uint64_t v;
             ssize_t r = read(np.efd, &v, sizeof v);
             (void)r;
+            atomic_store(&np.wake_sig, 0);
             continue;
         }
         readied += goc__fd_event((int)(uint32_t)ev[i].data.u64, (uint32_t)(ev[i].data.u64 >> 32),
