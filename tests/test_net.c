@@ -575,6 +575,46 @@ TEST(io_loop_does_not_starve_its_peers) {
     goc_fd_close(l);
 }
 
+/* ---- the poller's wake-ups -------------------------------------------------- */
+
+/* While an fd waiter keeps the poller in use, idle workers sleep in
+ * epoll_wait; work from threads must wake them every time (each round here
+ * would hang on a lost wake-up). Two threads spawn at once, so breaks race
+ * with the poller consuming the previous one. */
+enum { WAKE_ROUNDS = 3000 };
+static _Atomic long wake_ran;
+
+static void wake_mark(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&wake_ran, 1);
+}
+
+static void *wake_spawner(void *arg) {
+    uint64_t seed = (uint64_t)(uintptr_t)arg;
+    long n = CHECK_SCALE(WAKE_ROUNDS);
+    for (long i = 0; i < n; i++) {
+        usleep((useconds_t)(splitmix(&seed) % 300)); /* the workers go idle */
+        long before = atomic_load(&wake_ran);
+        CHECK_OK(goc_go(wake_mark, NULL));
+        WAIT_UNTIL(atomic_load(&wake_ran) > before, 10);
+    }
+    return NULL;
+}
+
+TEST(work_from_threads_wakes_a_worker_asleep_in_epoll) {
+    int p[2];
+    CHECK_EQ(pipe2(p, O_NONBLOCK), 0);
+    CHECK_OK(goc_go(read_forever, (void *)(intptr_t)p[0])); /* the poller stays in use */
+    wait_parked(1);
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) CHECK_EQ(pthread_create(&th[i], NULL, wake_spawner, (void *)(uintptr_t)(i + 1)), 0);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    CHECK_EQ(atomic_load(&wake_ran), 2 * CHECK_SCALE(WAKE_ROUNDS));
+    CHECK_OK(goc_fd_close(p[0]));
+    WAIT_UNTIL(atomic_load(&read_result) == GOC_CLOSED, 10);
+    close(p[1]);
+}
+
 /* ---- fd exhaustion and faults ----------------------------------------------- */
 
 static _Atomic long emfile_seen, flood_ok;
