@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -598,6 +599,42 @@ GOC_API int goc_dial_ctx(goc_ctx *ctx, const char *network, const char *address)
  * closes it, so the number is not reused under them. Returns GOC_OK,
  * GOC_CLOSED when fd is already being closed, or GOC_EINVAL for fd < 0. */
 GOC_API int goc_fd_close(int fd);
+
+/* ------------------------------------------------------------------------ */
+/* Seeing inside                                                             */
+/* ------------------------------------------------------------------------ */
+/*
+ * What a running program is doing, as Go's runtime metrics show it.
+ * Counting costs the hot paths no atomic operation (each worker counts its
+ * own events; goc_stats sums them), so it is always on. Environment
+ * variables, read when the runtime starts:
+ *
+ *   GOC_DEBUG=stats     print goc_stats to stderr at exit
+ */
+
+typedef struct goc_stats_t {
+    uint64_t coroutines_live;      /* started and not yet returned           */
+    uint64_t coroutines_started;
+    uint64_t coroutines_finished;
+    uint64_t switches;             /* coroutines scheduled onto a worker     */
+    uint64_t parks;                /* coroutines that blocked (switched out) */
+    uint64_t wakes;                /* coroutines readied after a park        */
+    uint64_t steals;               /* successful steals between workers      */
+    uint64_t spins;                /* idle workers' searches for work        */
+    uint64_t timer_fires;          /* timers run (sleeps, timeouts, tickers) */
+    uint64_t polls;                /* netpoller polls (epoll_wait calls)     */
+    uint64_t blocking_calls;       /* goc_blocking calls from coroutines     */
+    uint64_t stack_bytes_reserved; /* address space mapped for stacks        */
+    uint64_t stack_bytes_committed; /* of which resident in memory now       */
+    int workers;                   /* worker threads, replacements included  */
+} goc_stats_t;
+
+/* Fills *s with the runtime's counters since it started (all zero before).
+ * Every counter only grows between calls, but the counters are read one by
+ * one while the workers run, so they are not one atomic snapshot: parks and
+ * wakes of the same moment may differ by the few in flight. Never blocks
+ * (it briefly takes an internal lock to measure the stacks). NULL: nothing. */
+GOC_API void goc_stats(goc_stats_t *s);
 
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */

@@ -53,6 +53,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "debug.h"
 #include "goc.h"
 #include "netpoll.h"
 
@@ -325,9 +326,11 @@ void goc__ready(goc__g *g, bool next) {
     }
     goc__w *w = goc__tls_w();
     if (w) {
+        GOC__STAT_ADD(w, wakes, 1);
         if (runq_put(w, g, next)) goc__wakep();
         return;
     }
+    goc__stat_global(&goc__stat_wakes_off, 1);
     gq_append(g, g, 1);
     goc__wakep();
 }
@@ -410,6 +413,7 @@ static goc__w *sched_switch(goc__w *w, goc__g *g, void (*hook)(goc__w *, void *)
 }
 
 goc__w *goc__park(goc__w *w, goc__g *g, void (*hook)(goc__w *, void *), void *arg) {
+    GOC__STAT_ADD(w, parks, 1);
     return sched_switch(w, g, hook, arg, false);
 }
 
@@ -478,6 +482,8 @@ void goc__sched_exit(goc__g *g) {
     goc__throw("a dead coroutine was resumed");
 }
 
+int64_t goc__sched_spawned_off(void) { return atomic_load(&sched.spawned_off); }
+
 size_t goc_count(void) {
     int64_t n = atomic_load(&sched.spawned_off);
     int nw = atomic_load(&sched.nallw);
@@ -504,7 +510,9 @@ static goc__g *found(goc__w *w, goc__g *g) {
 static bool run_timers(goc__w *w, goc__w *v, int64_t now) {
     if (goc__timers_next(&v->timers) > now) return false;
     int room = GOC_RUNQ_SIZE - (int)goc__runq_len(&w->q);
-    return room > 0 && goc__timers_run(&v->timers, &w->timers, now, room) > 0;
+    int fired = room > 0 ? goc__timers_run(&v->timers, &w->timers, now, room) : 0;
+    if (fired > 0) GOC__STAT_ADD(w, timer_fires, fired);
+    return fired > 0;
 }
 
 /* Has mark (of victim v) stayed the same for GRACE since s first saw it? */
@@ -572,8 +580,10 @@ static goc__g *steal_round(goc__w *w, int64_t now) {
         goc__g *g;
         if (run_timers(w, v, now) && (g = local_get(w))) return g;
         bool ring = ring_stealable(w, v, now), next = next_stealable(w, v, now);
-        if ((ring || next) && (g = goc__runq_steal(&w->q, &v->q, ring ? GOC_RUNQ_SIZE : 0, next)))
+        if ((ring || next) && (g = goc__runq_steal(&w->q, &v->q, ring ? GOC_RUNQ_SIZE : 0, next))) {
+            GOC__STAT_ADD(w, steals, 1);
             return g;
+        }
     }
     return NULL;
 }
@@ -582,6 +592,7 @@ static goc__g *steal_round(goc__w *w, int64_t now) {
  * sleeping worker costs tens of microseconds here, and while one spins,
  * readies elsewhere wake nobody. */
 static goc__g *spin(goc__w *w) {
+    GOC__STAT_ADD(w, spins, 1);
     int64_t start = goc__now();
     for (int round = 0;; round++) {
         int64_t now = round ? goc__now() : start; /* one clock read a round */
@@ -1014,6 +1025,7 @@ static int rt_start_slow(void) {
     }
     sched.nprocs = n;
     goc__monitor_start(); /* without it goc still runs; stuck workers stay stuck */
+    goc__debug_start();
     atomic_store_explicit(&rt_state, 1, memory_order_release);
     goc__lock_release(&rt_lock);
     return GOC_OK;

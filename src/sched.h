@@ -25,6 +25,7 @@
 #include "runq.h"
 #include "san.h"
 #include "stack.h"
+#include "rtstats.h"
 #include "timer.h"
 
 typedef struct goc__g goc__g;
@@ -85,6 +86,7 @@ struct goc__w {
     struct goc__seen seen_ring[GOC__SEEN]; /* (o) victims' short rings        */
     uint64_t id_next, id_end;           /* (o) coroutine ids handed out      */
     _Atomic int64_t spawned, exited;    /* (a) written by the owner only     */
+    goc__wstats st;                     /* (o) written by the owner only (rtstats.h) */
     goc__stacks stacks;                 /* (o)                               */
     goc__timers timers;                 /* own lock                          */
     goc__ctx g0;                        /* (o) the scheduler's context       */
@@ -147,6 +149,7 @@ goc__w *goc__worker(int i);
 bool goc__sched_idle_all(void);
 void goc__wake_idle_for_work(void);
 void goc__sched_clock(int64_t now); /* the monitor's reading; INT64_MAX: none */
+int64_t goc__sched_spawned_off(void); /* coroutines started off the workers */
 
 /* Test hooks (tests link the static library). */
 int goc__worker_index(void);          /* -1 off the workers                 */
