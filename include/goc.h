@@ -604,12 +604,13 @@ GOC_API int goc_fd_close(int fd);
 /* Seeing inside                                                             */
 /* ------------------------------------------------------------------------ */
 /*
- * What a running program is doing, as Go's runtime metrics show it.
- * Counting costs the hot paths no atomic operation (each worker counts its
- * own events; goc_stats sums them), so it is always on. Environment
- * variables, read when the runtime starts:
+ * What a running program is doing, as Go's runtime metrics and goroutine
+ * dump show it. Counting costs the hot paths no atomic operation (each
+ * worker counts its own events; goc_stats sums them), so it is always on.
+ * Environment variables, read when the runtime starts:
  *
  *   GOC_DEBUG=stats     print goc_stats to stderr at exit
+ *   GOC_TRACEBACK=none  leave SIGQUIT alone (see goc_dump)
  */
 
 typedef struct goc_stats_t {
@@ -635,6 +636,25 @@ typedef struct goc_stats_t {
  * wakes of the same moment may differ by the few in flight. Never blocks
  * (it briefly takes an internal lock to measure the stacks). NULL: nothing. */
 GOC_API void goc_stats(goc_stats_t *s);
+
+/* Writes every live coroutine to f, Go's goroutine dump: its id, name
+ * (goc_opts.name), state (running on worker N, runnable, waiting), what it
+ * waits on (channel receive or send with the channel's address and element
+ * size, select with its number of cases, mutex, rwmutex, WaitGroup, cond,
+ * semaphore, group, sleep, fd, goc_blocking), for how long (to about a
+ * millisecond), and where goc_go was called (symbolised with dladdr, which
+ * sees exported symbols: link with -rdynamic for names of your own). Then the
+ * plain threads blocked in goc calls without a timeout. Coroutines with
+ * identical waits, names and spawn sites are folded into one entry with a
+ * count and their ids. Safe from any thread or coroutine while the program
+ * runs: each coroutine's line is read without stopping it, so a coroutine
+ * that moves meanwhile may show its state of a moment before.
+ *
+ * On SIGQUIT (Ctrl-\), as in Go, goc writes "SIGQUIT: quit" and the dump to
+ * stderr and exits with status 2, if SIGQUIT had its default action when the
+ * runtime started; GOC_TRACEBACK=none (or 0) keeps the default action (a
+ * core dump), and goc_signal_notify for SIGQUIT takes the signal over. */
+GOC_API void goc_dump(FILE *f);
 
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */

@@ -117,6 +117,7 @@ int goc_blocking(void (*fn)(void *), void *arg) {
     atomic_fetch_add(&pool.seq, 1);
     goc__futex_wake(&pool.seq, 1);
     goc__stat_global(&goc__stat_blocking, 1);
+    goc__waiting(j.wt.g, GOC__WAIT_BLOCKING, (void *)fn, 0);
     goc__wait_block(&j.wt, -1, unlock_pool, NULL);
     goc__race_acquire(&j);
     return GOC_OK;

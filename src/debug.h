@@ -1,5 +1,13 @@
-/* Seeing inside a running program, the internal half: the switches read
- * when the runtime starts (debug.c) and the statistics report (stats.c).
+/* Seeing inside a running program, the internal half: what a parked
+ * coroutine waits on (for goc_dump), the registry of coroutine records
+ * (dump.c), the switches read at start and the statistics report.
+ *
+ * A wait reason is three stores on the parking coroutine's own record (the
+ * reason, the object, the monitor's last clock reading), made just before it
+ * parks; goc__ready clears the reason. Wait sites set it with goc__waiting,
+ * right before the call that parks, so a reason is never left behind by a
+ * wait that did not park (goc__wait_block clears it when a deadline had
+ * passed already).
  */
 #ifndef GOC_DEBUG_H
 #define GOC_DEBUG_H
@@ -8,9 +16,86 @@
 
 #include "sched.h"
 
-/* Reads GOC_DEBUG; installs the exit-time report. Called once when the
- * runtime starts. */
+enum {
+    GOC__WAIT_NONE,
+    GOC__WAIT_RECV,      /* obj: the channel                       */
+    GOC__WAIT_SEND,      /* obj: the channel                       */
+    GOC__WAIT_NIL,       /* a NULL channel: for ever               */
+    GOC__WAIT_SELECT,    /* obj: the cases, arg: how many          */
+    GOC__WAIT_MUTEX,     /* obj: the goc_mutex                     */
+    GOC__WAIT_RLOCK,     /* obj: the goc_rwmutex                   */
+    GOC__WAIT_WLOCK,     /* obj: the goc_rwmutex                   */
+    GOC__WAIT_WG,        /* obj: the goc_wg                        */
+    GOC__WAIT_COND,      /* obj: the goc_cond                      */
+    GOC__WAIT_SEM,       /* obj: the goc_sem                       */
+    GOC__WAIT_GROUP,     /* obj: the goc_group                     */
+    GOC__WAIT_SLEEP,     /* arg unused; wait_since + the deadline  */
+    GOC__WAIT_FD,        /* obj: (intptr_t)fd, arg: events         */
+    GOC__WAIT_BLOCKING,  /* a goc_blocking call                    */
+    GOC__WAIT_N
+};
+
+/* The record's wait on a channel, the hot path (chan.c): set by its own
+ * coroutine just before it parks, cleared by goc__ready. The time is the
+ * monitor's last reading (INT64_MAX, unknown, while the monitor sleeps):
+ * a clock read would cost more than the rest of the park. */
+static inline void goc__waiting_chan(goc__g *g, uint8_t why, const void *c) {
+    g->wait_obj = c;
+    g->wait_since = atomic_load_explicit(&goc__recent_now, memory_order_relaxed);
+    atomic_store_explicit(&g->wait, why, memory_order_relaxed);
+}
+
+/* Any other wait (arg: select cases, fds), with the time always known. */
+static inline void goc__waiting(goc__g *g, uint8_t why, const void *obj, uint32_t arg) {
+    g->wait_obj = obj;
+    g->wait_arg = arg;
+    int64_t t = atomic_load_explicit(&goc__recent_now, memory_order_relaxed);
+    g->wait_since = GOC_LIKELY(t != INT64_MAX) ? t : goc__now(); /* monitor asleep */
+    atomic_store_explicit(&g->wait, why, memory_order_relaxed);
+}
+
+/* "chan receive", "select", ... */
+const char *goc__wait_name(int why);
+
+/* ---- registry (dump.c) ---------------------------------------------------
+ * Every coroutine record is registered once, the first time its stack slot
+ * is used (g->registered is 0 in a slot never used, or trimmed back to zero
+ * pages), so spawning costs a load and a branch; `live` says whether the
+ * record holds a coroutine now. Slots are never unmapped, so reading a
+ * registered record is always safe; under TSan each stack is its own mapping,
+ * and goc__reg_exit takes the record out before its stack is unmapped. */
+void goc__reg_add(goc__g *g);
+static inline void goc__reg_spawn(goc__g *g) {
+    if (GOC_UNLIKELY(!g->registered)) goc__reg_add(g);
+    atomic_store_explicit(&g->wait, 0, memory_order_relaxed);
+    atomic_store_explicit(&g->live, 1, memory_order_release);
+}
+#if defined(GOC_TSAN)
+void goc__reg_exit(goc__g *g);
+#else
+static inline void goc__reg_exit(goc__g *g) {
+    atomic_store_explicit(&g->live, 0, memory_order_relaxed);
+}
+#endif
+
+/* A plain thread blocked in a goc wait with no deadline: listed for the dump
+ * while it waits (park.c). */
+typedef struct goc__tblock {
+    goc__g *g;
+    int tid;
+    struct goc__tblock *next, *prev;
+} goc__tblock;
+void goc__thread_blocked(goc__tblock *b, goc__g *g);
+void goc__thread_unblocked(goc__tblock *b);
+
+/* ---- the runtime's start and the monitor (debug.c) ---------------------- */
+
+/* Reads GOC_DEBUG and GOC_TRACEBACK; installs the SIGQUIT dump and the
+ * exit-time report. Called once when the runtime starts. */
 void goc__debug_start(void);
+
+/* From the monitor, every pass: a pending SIGQUIT dump. */
+void goc__debug_monitor(void);
 
 /* goc_stats in words (GOC_DEBUG=stats at exit). */
 void goc__stats_print(FILE *f);

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "debug.h"
 #include "goc.h"
 #include "netpoll.h"
 #include "sched.h"
@@ -100,6 +101,7 @@ static void *monitor_main(void *arg) {
     int64_t last_trim = goc__now();
     bool trim_pending = true;
     for (;;) {
+        goc__debug_monitor(); /* SIGQUIT's dump */
         if (!trim_pending && goc__sched_idle_all()) {
             goc__sched_clock(INT64_MAX); /* it goes stale while we sleep */
             atomic_store(&asleep, 1);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <time.h>
 
+#include "debug.h"
 #include "goc.h"
 
 static void on_deadline(goc__timer *t, int64_t now) {
@@ -35,6 +36,9 @@ static void arm_and_unlock(goc__w *w, void *p) {
 
 static int block_thread(goc__wait *wt, int64_t deadline, void (*unlock)(void *), void *arg) {
     goc__g *g = wt->g;
+    goc__tblock tb;
+    bool forever = deadline < 0;
+    if (forever) goc__thread_blocked(&tb, g); /* listed for goc_dump */
     if (unlock) unlock(arg);
     for (;;) {
         if (atomic_load_explicit(&g->wake, memory_order_acquire)) break;
@@ -45,6 +49,7 @@ static int block_thread(goc__wait *wt, int64_t deadline, void (*unlock)(void *),
         }
         goc__futex_wait(&g->wake, 0, deadline);
     }
+    if (forever) goc__thread_unblocked(&tb);
     atomic_store_explicit(&g->wake, 0, memory_order_relaxed);
     return wt->why;
 }
@@ -65,6 +70,7 @@ int goc__wait_block(goc__wait *wt, int64_t deadline, void (*unlock)(void *), voi
     wt->multi |= deadline >= 0;
     if (wt->g->kind == GOC__G_THREAD) return block_thread(wt, deadline, unlock, arg);
     if (deadline >= 0 && goc__now() >= deadline && goc__wait_claim(wt, GOC_ETIMEDOUT)) {
+        atomic_store_explicit(&wt->g->wait, 0, memory_order_relaxed); /* it never parked */
         if (unlock) unlock(arg);
         return GOC_ETIMEDOUT;
     }
@@ -92,6 +98,7 @@ int goc_sleep(int64_t ns) {
      * second read to see whether it passed already (a few % of a sleep). */
     goc__wait wt;
     goc__wait_init(&wt, self, true);
+    goc__waiting(self, GOC__WAIT_SLEEP, NULL, 0);
     int r = block_coro(&wt, goc__deadline(ns), NULL, NULL);
     return r == GOC_ETIMEDOUT ? GOC_OK : r;
 }

@@ -324,6 +324,7 @@ void goc__ready(goc__g *g, bool next) {
         goc__futex_wake(&g->wake, 1);
         return;
     }
+    atomic_store_explicit(&g->wait, 0, memory_order_relaxed);
     goc__w *w = goc__tls_w();
     if (w) {
         GOC__STAT_ADD(w, wakes, 1);
@@ -358,13 +359,13 @@ static inline void resumed(goc__w *w) {
  * reference VM) on every switch made ping-pong 40% slower whenever some
  * timer was pending, however far off. */
 #define CLOCK_SLACK (4 * GOC_MS)
-static _Atomic int64_t recent_now = INT64_MAX;
+_Atomic int64_t goc__recent_now = INT64_MAX;
 
-void goc__sched_clock(int64_t now) { atomic_store_explicit(&recent_now, now, memory_order_relaxed); }
+void goc__sched_clock(int64_t now) { atomic_store_explicit(&goc__recent_now, now, memory_order_relaxed); }
 
 /* Is a timer at t (not INT64_MAX) due? */
 static inline bool timer_due(int64_t t) {
-    int64_t recent = atomic_load_explicit(&recent_now, memory_order_relaxed);
+    int64_t recent = atomic_load_explicit(&goc__recent_now, memory_order_relaxed);
     if (recent != INT64_MAX && t > recent + CLOCK_SLACK) return false;
     return t <= goc__now();
 }
@@ -471,6 +472,7 @@ void goc__sched_entered(goc__w *w) { resumed(w); }
 
 static void hook_exit(goc__w *w, void *arg) {
     goc__g *g = arg;
+    goc__reg_exit(g);
     goc__san_stack_free(&g->san);
     atomic_store_explicit(&w->exited, atomic_load_explicit(&w->exited, memory_order_relaxed) + 1,
                           memory_order_relaxed);

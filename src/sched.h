@@ -46,6 +46,13 @@ struct goc__g {
     uint8_t kind;            /* (i) GOC__G_CORO / GOC__G_THREAD             */
     uint8_t sclass;          /* (i) stack size class                        */
     uint8_t canary;          /* (i) a canary word sits at stack_lo          */
+    _Atomic uint8_t wait;    /* a GOC__WAIT_* while parked, 0 once readied (debug.h) */
+    _Atomic uint8_t live;    /* started and not returned (dump.c registry)  */
+    uint8_t registered;      /* this record is in dump.c's registry         */
+    uint32_t wait_arg;       /* what it waits on: select cases, fd events   */
+    const void *wait_obj;    /* the channel, lock, fd ... it waits on       */
+    int64_t wait_since;      /* goc__recent_now when it parked; INT64_MAX unknown */
+    void *spawn_pc;          /* (i) where goc_go was called                 */
     _Atomic uint32_t wake;   /* thread stand-ins: futex, 1 = woken          */
     goc__san san;
 };
@@ -149,6 +156,7 @@ goc__w *goc__worker(int i);
 bool goc__sched_idle_all(void);
 void goc__wake_idle_for_work(void);
 void goc__sched_clock(int64_t now); /* the monitor's reading; INT64_MAX: none */
+extern _Atomic int64_t goc__recent_now; /* that reading (sched.c)         */
 int64_t goc__sched_spawned_off(void); /* coroutines started off the workers */
 
 /* Test hooks (tests link the static library). */

@@ -1,5 +1,7 @@
-/* Seeing inside: goc_stats counts a known workload exactly, and
- * GOC_DEBUG=stats prints it at exit. */
+/* Seeing inside: goc_stats counts a known workload exactly, goc_dump names
+ * every blocked coroutine and what it waits on (folded like Go's dump), a dump
+ * taken while coroutines run elsewhere is well formed, SIGQUIT dumps and
+ * exits 2. */
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -20,7 +22,7 @@
 #endif
 
 /* Cases named child_* run only in a process of their own, started by
- * check_spawn (they deadlock, or die of a signal, on purpose). */
+ * check_spawn (they die of a signal, or print at exit, on purpose). */
 #define CHILD_ONLY()                          \
     do {                                      \
         if (!getenv("CHECK_NOFORK")) return;  \
@@ -161,3 +163,251 @@ TEST(goc_debug_stats_prints_at_exit) {
     CHECK(strstr(out, "stack bytes reserved ") != NULL);
 }
 
+/* ---- dump ---------------------------------------------------------------- */
+
+static goc_chan *rch, *sch, *tch;
+static goc_mutex mu = GOC_MUTEX_INIT;
+static goc_wg never_wg = GOC_WG_INIT;
+static _Atomic uint64_t ids[8];
+static _Atomic int parked;
+
+static void receiver(void *arg) {
+    ids[(intptr_t)arg] = goc_id();
+    atomic_fetch_add(&parked, 1);
+    goc_recv(rch, NULL);
+}
+
+static void sender(void *arg) {
+    (void)arg;
+    ids[3] = goc_id();
+    int v = 7;
+    atomic_fetch_add(&parked, 1);
+    goc_send(sch, &v);
+}
+
+static void selector(void *arg) {
+    (void)arg;
+    ids[4] = goc_id();
+    goc_chan *a = goc_chan_make(0, 0);
+    goc_case cs[] = {GOC_RECV(a, NULL), GOC_RECV(NULL, NULL)};
+    atomic_fetch_add(&parked, 1);
+    goc_select(cs, 2, GOC_FOREVER);
+}
+
+static void wg_waiter(void *arg) {
+    (void)arg;
+    ids[5] = goc_id();
+    atomic_fetch_add(&parked, 1);
+    goc_wg_wait(&never_wg);
+}
+
+static void locker(void *arg) {
+    (void)arg;
+    ids[6] = goc_id();
+    atomic_fetch_add(&parked, 1);
+    goc_mutex_lock(&mu);
+}
+
+static void long_sleeper(void *arg) {
+    (void)arg;
+    ids[7] = goc_id();
+    atomic_fetch_add(&parked, 1);
+    goc_sleep(600 * GOC_SEC);
+}
+
+static void *blocked_thread(void *arg) {
+    (void)arg;
+    goc_recv(tch, NULL);
+    return NULL;
+}
+
+static char *dump_string(void) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    CHECK(f != NULL);
+    goc_dump(f);
+    fclose(f);
+    return buf;
+}
+
+static bool has(const char *dump, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool has(const char *dump, const char *fmt, ...) {
+    char want[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(want, sizeof want, fmt, ap);
+    va_end(ap);
+    return strstr(dump, want) != NULL;
+}
+
+#define EXPECT(dump, ...)                                                                  \
+    do {                                                                                   \
+        if (!has(dump, __VA_ARGS__)) {                                                     \
+            char want_[256];                                                               \
+            snprintf(want_, sizeof want_, __VA_ARGS__);                                    \
+            check_fail(__FILE__, __LINE__, "dump lacks \"%s\":\n%s", want_, dump);         \
+        }                                                                                  \
+    } while (0)
+
+static bool all_waiting(const char *d) {
+    return strstr(d, "goc: 8 coroutines") && !strstr(d, "runnable") && !strstr(d, "running") &&
+           strstr(d, "thread ");
+}
+
+TEST(dump_names_every_wait_and_folds_identical_ones) {
+    rch = goc_chan_make(sizeof(long), 0);
+    sch = goc_chan_make(sizeof(int), 0);
+    tch = goc_chan_make(sizeof(char), 0);
+    goc_wg_add(&never_wg, 1);
+    goc_mutex_lock(&mu);
+    goc_opts ro = {.name = "recv-worker"};
+    for (intptr_t i = 0; i < 3; i++) CHECK_OK(goc_go_with(&ro, receiver, (void *)i));
+    CHECK_OK(goc_go_with(&(goc_opts){.name = "sender"}, sender, NULL));
+    CHECK_OK(goc_go_with(&(goc_opts){.name = "selector"}, selector, NULL));
+    CHECK_OK(goc_go(wg_waiter, NULL));
+    CHECK_OK(goc_go(locker, NULL));
+    CHECK_OK(goc_go_with(&(goc_opts){.name = "sleeper"}, long_sleeper, NULL));
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, blocked_thread, NULL), 0);
+    WAIT_UNTIL(atomic_load(&parked) == 8, 60);
+    char *d = dump_string();
+    for (int tries = 0; !all_waiting(d) && tries < 10000; tries++) {
+        free(d);
+        goc_sleep(GOC_MS);
+        d = dump_string();
+    }
+    EXPECT(d, "goc: 8 coroutines, %d workers, 1 threads blocked in goc", goc_procs());
+    /* Three receivers of one channel, one spawn site, one name: folded. */
+    EXPECT(d, "3 coroutines [chan receive %p, elem 8 bytes", (void *)rch);
+    EXPECT(d, "] \"recv-worker\": ids");
+    uint64_t r[3] = {ids[0], ids[1], ids[2]};
+    for (int i = 0; i < 3; i++)
+        for (int j = i + 1; j < 3; j++)
+            if (r[j] < r[i]) {
+                uint64_t x = r[i];
+                r[i] = r[j];
+                r[j] = x;
+            }
+    EXPECT(d, "ids %llu %llu %llu\n", (unsigned long long)r[0], (unsigned long long)r[1],
+           (unsigned long long)r[2]);
+    EXPECT(d, "coroutine %llu [chan send %p, elem 4 bytes", (unsigned long long)ids[3],
+           (void *)sch);
+    EXPECT(d, "] \"sender\"");
+    EXPECT(d, "coroutine %llu [select, 2 cases", (unsigned long long)ids[4]);
+    EXPECT(d, "coroutine %llu [waitgroup wait %p", (unsigned long long)ids[5], (void *)&never_wg);
+    EXPECT(d, "coroutine %llu [mutex lock %p", (unsigned long long)ids[6], (void *)&mu);
+    EXPECT(d, "coroutine %llu [sleep", (unsigned long long)ids[7]);
+    EXPECT(d, "] \"sleeper\"");
+    EXPECT(d, "[chan receive %p, elem 1 bytes", (void *)tch); /* the thread */
+    EXPECT(d, "\tspawned at ");
+    /* How long: "<seconds>.<ms>s" after the wait. */
+    CHECK(strstr(d, "bytes, ") != NULL && strstr(d, "s]") != NULL);
+    free(d);
+    /* Let them go: the dump follows. */
+    goc_close(rch);
+    goc_close(tch);
+    goc_mutex_unlock(&mu);
+    goc_wg_done(&never_wg);
+    int v;
+    CHECK_OK(goc_recv(sch, &v));
+    pthread_join(t, NULL);
+    WAIT_UNTIL(goc_count() == 2, 60); /* the selector and the sleeper stay */
+    d = dump_string();
+    EXPECT(d, "goc: 2 coroutines");
+    CHECK(strstr(d, "recv-worker") == NULL);
+    free(d);
+}
+
+static _Atomic bool stop;
+static goc_wg churn_wg = GOC_WG_INIT;
+
+static void short_lived(void *arg) {
+    (void)arg;
+    goc_yield();
+}
+
+static void churn_echo(void *arg) {
+    goc_chan **ch = arg;
+    long v;
+    while (goc_recv(ch[0], &v) == GOC_OK) goc_send(ch[1], &v);
+    goc_wg_done(&churn_wg);
+}
+
+static void churn(void *arg) {
+    goc_chan **ch = arg;
+    for (long v = 0; !atomic_load(&stop); v++) {
+        goc_send(ch[0], &v);
+        goc_recv(ch[1], &v);
+        if (v % 16 == 0) goc_go_with(&(goc_opts){.name = "short"}, short_lived, NULL);
+        if (v % 128 == 0) goc_sleep(GOC_US);
+    }
+    goc_close(ch[0]);
+    goc_wg_done(&churn_wg);
+}
+
+/* Dumps from a plain thread while coroutines park, wake, spawn and exit on
+ * every worker: each dump is well formed and never crashes (run it under
+ * TSan and ASan too). */
+TEST(dump_while_coroutines_run_elsewhere) {
+    enum { PAIRS = 4 };
+    goc_chan *ch[PAIRS][2];
+    for (int i = 0; i < PAIRS; i++) {
+        ch[i][0] = goc_chan_make(sizeof(long), 0);
+        ch[i][1] = goc_chan_make(sizeof(long), 0);
+        goc_wg_add(&churn_wg, 2);
+        CHECK_OK(goc_go_with(&(goc_opts){.name = "churn-echo"}, churn_echo, ch[i]));
+        CHECK_OK(goc_go_with(&(goc_opts){.name = "churn"}, churn, ch[i]));
+    }
+    int rounds = CHECK_SANITIZED_OR(50, 300);
+    for (int r = 0; r < rounds; r++) {
+        char *d = dump_string();
+        CHECK(strncmp(d, "goc: ", 5) == 0);
+        size_t nl = 0;
+        for (char *p = d; *p; p++) nl += *p == '\n';
+        CHECK_OP(nl, >=, 1);
+        CHECK(d[strlen(d) - 1] == '\n');
+        free(d);
+    }
+    atomic_store(&stop, true);
+    goc_wg_wait(&churn_wg);
+    wait_live(0);
+    char *d = dump_string();
+    EXPECT(d, "goc: 0 coroutines");
+    free(d);
+}
+
+/* ---- SIGQUIT ------------------------------------------------------------- */
+
+static void blocked_coro(void *arg) {
+    (void)arg;
+    goc_recv(tch, NULL);
+}
+
+TEST(child_sigquit) {
+    CHILD_ONLY();
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    tch = goc_chan_make(sizeof(char), 0);
+    CHECK_OK(goc_go_with(&(goc_opts){.name = "quit-victim"}, blocked_coro, NULL));
+    WAIT_UNTIL(goc_count() == 1, 60);
+    kill(getpid(), SIGQUIT);
+    for (;;) pause(); /* the monitor dumps and exits */
+}
+
+TEST(sigquit_dumps_and_exits_2) {
+    static char out[1 << 16];
+    int st = check_spawn("child_sigquit", "GOC_DEADLOCK=0", out, sizeof out);
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 2))
+        check_fail(__FILE__, __LINE__, "status %#x, output:\n%s", st, out);
+    CHECK(strstr(out, "SIGQUIT: quit") != NULL);
+    CHECK(strstr(out, "\"quit-victim\"") != NULL);
+    CHECK(strstr(out, "[chan receive ") != NULL);
+}
+
+TEST(goc_traceback_none_leaves_sigquit_alone) {
+    static char out[1 << 16];
+    int st = check_spawn("child_sigquit", "GOC_TRACEBACK=none", out, sizeof out);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGQUIT);
+    CHECK(strstr(out, "SIGQUIT: quit") == NULL);
+}
