@@ -604,13 +604,26 @@ GOC_API int goc_fd_close(int fd);
 /* Seeing inside                                                             */
 /* ------------------------------------------------------------------------ */
 /*
- * What a running program is doing, as Go's runtime metrics and goroutine
- * dump show it. Counting costs the hot paths no atomic operation (each
- * worker counts its own events; goc_stats sums them), so it is always on.
- * Environment variables, read when the runtime starts:
+ * What a running program is doing, as Go's runtime metrics, goroutine dump
+ * and deadlock report show it. Counting costs the hot paths no atomic
+ * operation (each worker counts its own events; goc_stats sums them), so it
+ * is always on. Environment variables, read when the runtime starts:
  *
  *   GOC_DEBUG=stats     print goc_stats to stderr at exit
+ *   GOC_DEADLOCK=0      no deadlock detection (see below)
  *   GOC_TRACEBACK=none  leave SIGQUIT alone (see goc_dump)
+ *
+ * Deadlock: when every coroutine waits on a goc object, no timer is pending
+ * (sleeps, timeouts, tickers and deadlines are all timers), nothing waits on
+ * an fd, no goc_blocking call runs, no channel listens for signals, and every
+ * thread of the process is one of goc's own or blocked in a goc call without
+ * a timeout, nothing can ever wake anything: goc prints
+ * "goc: all coroutines are asleep - deadlock!" and the dump to stderr and
+ * exits with status 2, as Go does. A thread goc does not know (it could still
+ * send) prevents the report, so it is never false; the price is that it is
+ * not complete: a helper thread of some library (or a sanitizer's) keeps it
+ * silent. It runs only once the runtime has started (the first goc_go,
+ * timer, ...): a program that only ever blocks plain threads is not checked.
  */
 
 typedef struct goc_stats_t {

@@ -37,6 +37,13 @@ static struct {
     _Atomic uint32_t seq;    /* futex: bumped for each job queued      */
 } pool;
 
+void goc__blocking_census(int *threads, int *busy) {
+    goc__lock_acquire(&pool.lock);
+    *threads = pool.nhelpers;
+    *busy = pool.nhelpers - pool.nidle + pool.nqueued;
+    goc__lock_release(&pool.lock);
+}
+
 static struct job *dequeue_locked(void) {
     struct job *j = pool.head;
     if (j) {

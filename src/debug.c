@@ -1,6 +1,6 @@
 /* The switches of goc's introspection, read once when the runtime starts
- * (GOC_DEBUG, GOC_TRACEBACK), and the monitor's share of it: the SIGQUIT
- * dump.
+ * (GOC_DEBUG, GOC_DEADLOCK, GOC_TRACEBACK), and the monitor's share of it:
+ * the SIGQUIT dump and deadlock detection.
  *
  * Invariants: the SIGQUIT handler only sets a flag and kicks the monitor
  * (an atomic exchange and a futex wake, both async-signal-safe); the dump
@@ -21,6 +21,9 @@
 
 #include "debug.h"
 #include "goc.h"
+
+bool goc__deadlock_enabled; /* deadlock.c */
+bool goc__deadlock_check(void);
 
 static _Atomic int quit_pending;
 
@@ -46,6 +49,8 @@ static bool listed(const char *s, const char *word) {
 void goc__debug_start(void) {
     const char *dbg = getenv("GOC_DEBUG");
     if (listed(dbg, "stats")) atexit(print_stats);
+    const char *dl = getenv("GOC_DEADLOCK");
+    goc__deadlock_enabled = !(dl && strcmp(dl, "0") == 0);
     const char *tb = getenv("GOC_TRACEBACK");
     if (tb && (strcmp(tb, "none") == 0 || strcmp(tb, "0") == 0)) return;
     struct sigaction old;
@@ -60,10 +65,11 @@ void goc__debug_start(void) {
     sigaction(SIGQUIT, &sa, NULL);
 }
 
-void goc__debug_monitor(void) {
+bool goc__debug_monitor(bool all_idle) {
     if (GOC_UNLIKELY(atomic_load_explicit(&quit_pending, memory_order_relaxed))) {
         fprintf(stderr, "SIGQUIT: quit\n\n");
         goc_dump(stderr);
         _exit(2);
     }
+    return all_idle && goc__deadlock_enabled && goc__deadlock_check();
 }

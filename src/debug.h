@@ -1,6 +1,6 @@
 /* Seeing inside a running program, the internal half: what a parked
  * coroutine waits on (for goc_dump), the registry of coroutine records
- * (dump.c), the switches read at start and the statistics report.
+ * (dump.c), and the hooks of deadlock detection (deadlock.c).
  *
  * A wait reason is three stores on the parking coroutine's own record (the
  * reason, the object, the monitor's last clock reading), made just before it
@@ -79,7 +79,7 @@ static inline void goc__reg_exit(goc__g *g) {
 #endif
 
 /* A plain thread blocked in a goc wait with no deadline: listed for the dump
- * while it waits (park.c). */
+ * and counted for deadlock detection while it waits (park.c). */
 typedef struct goc__tblock {
     goc__g *g;
     int tid;
@@ -88,14 +88,23 @@ typedef struct goc__tblock {
 void goc__thread_blocked(goc__tblock *b, goc__g *g);
 void goc__thread_unblocked(goc__tblock *b);
 
-/* ---- the runtime's start and the monitor (debug.c) ---------------------- */
+/* ---- the runtime's start and the monitor (debug.c, deadlock.c) ----------- */
 
-/* Reads GOC_DEBUG and GOC_TRACEBACK; installs the SIGQUIT dump and the
- * exit-time report. Called once when the runtime starts. */
+/* Reads GOC_DEBUG, GOC_DEADLOCK, GOC_TRACEBACK; installs the SIGQUIT dump and
+ * the exit-time report. Called once when the runtime starts. */
 void goc__debug_start(void);
 
-/* From the monitor, every pass: a pending SIGQUIT dump. */
-void goc__debug_monitor(void);
+/* From the monitor, every pass: a pending SIGQUIT dump, then deadlock
+ * detection when every worker is idle. Returns true when the monitor must
+ * look again soon (a suspected deadlock awaits confirmation). */
+bool goc__debug_monitor(bool all_idle);
+
+/* goc_blocking's helpers: threads alive and calls running (blocking.c). */
+void goc__blocking_census(int *threads, int *busy);
+
+/* signal.c: its reader thread exists (threads 1), and some channel listens
+ * (active): a signal may still arrive as a message. */
+void goc__signal_census(int *threads, bool *active);
 
 /* goc_stats in words (GOC_DEBUG=stats at exit). */
 void goc__stats_print(FILE *f);

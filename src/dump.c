@@ -127,6 +127,9 @@ void goc__thread_blocked(goc__tblock *b, goc__g *g) {
     threads.head = b;
     threads.n++;
     goc__lock_release(&threads.lock);
+    /* Every worker may be idle and the monitor asleep: this may be the
+     * block that makes the program deadlocked. */
+    if (goc__sched_idle_all()) goc__monitor_kick();
 }
 
 void goc__thread_unblocked(goc__tblock *b) {
@@ -138,6 +141,18 @@ void goc__thread_unblocked(goc__tblock *b) {
     if (b->next) b->next->prev = b->prev;
     threads.n--;
     goc__lock_release(&threads.lock);
+}
+
+/* Threads blocked for ever now; *woken: some of them were woken already and
+ * are on their way out. */
+int goc__threads_blocked(bool *woken) {
+    goc__lock_acquire(&threads.lock);
+    int n = threads.n;
+    *woken = false;
+    for (goc__tblock *b = threads.head; b; b = b->next)
+        *woken |= atomic_load_explicit(&b->g->wake, memory_order_acquire) != 0;
+    goc__lock_release(&threads.lock);
+    return n;
 }
 
 /* ---- the report ---------------------------------------------------------- */

@@ -36,6 +36,7 @@
 #define POLL_STALE (10 * GOC_MS) /* poll for the workers when none has this long */
 #define STUCK (10 * GOC_MS)
 #define TRIM (100 * GOC_MS)
+#define RECHECK (10 * GOC_MS) /* a suspected deadlock is confirmed this late */
 
 static _Atomic uint32_t asleep;
 static _Atomic int64_t stuck_after = STUCK; /* goc__test_stuck_after */
@@ -101,11 +102,12 @@ static void *monitor_main(void *arg) {
     int64_t last_trim = goc__now();
     bool trim_pending = true;
     for (;;) {
-        goc__debug_monitor(); /* SIGQUIT's dump */
+        /* SIGQUIT's dump; a deadlock to confirm: look again in a while. */
+        bool recheck = goc__debug_monitor(goc__sched_idle_all());
         if (!trim_pending && goc__sched_idle_all()) {
             goc__sched_clock(INT64_MAX); /* it goes stale while we sleep */
             atomic_store(&asleep, 1);
-            if (goc__sched_idle_all()) goc__futex_wait(&asleep, 1, -1);
+            if (goc__sched_idle_all()) goc__futex_wait(&asleep, 1, recheck ? goc__now() + RECHECK : -1);
             atomic_store(&asleep, 0);
             trim_pending = true; /* whatever ran may have freed stacks */
         } else {

@@ -38,7 +38,7 @@ static int block_thread(goc__wait *wt, int64_t deadline, void (*unlock)(void *),
     goc__g *g = wt->g;
     goc__tblock tb;
     bool forever = deadline < 0;
-    if (forever) goc__thread_blocked(&tb, g); /* listed for goc_dump */
+    if (forever) goc__thread_blocked(&tb, g); /* for goc_dump and deadlock.c */
     if (unlock) unlock(arg);
     for (;;) {
         if (atomic_load_explicit(&g->wake, memory_order_acquire)) break;
