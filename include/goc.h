@@ -610,6 +610,7 @@ GOC_API int goc_fd_close(int fd);
  * is always on. Environment variables, read when the runtime starts:
  *
  *   GOC_DEBUG=stats     print goc_stats to stderr at exit
+ *   GOC_TRACE=file.json write an execution trace at exit (see below)
  *   GOC_DEADLOCK=0      no deadlock detection (see below)
  *   GOC_TRACEBACK=none  leave SIGQUIT alone (see goc_dump)
  *
@@ -624,6 +625,17 @@ GOC_API int goc_fd_close(int fd);
  * not complete: a helper thread of some library (or a sanitizer's) keeps it
  * silent. It runs only once the runtime has started (the first goc_go,
  * timer, ...): a program that only ever blocks plain threads is not checked.
+ *
+ * Trace: GOC_TRACE=file.json records, from the runtime's start, what each
+ * worker runs, and writes it at normal exit (not on a deadlock or SIGQUIT
+ * exit) in the Chrome trace-event format that ui.perfetto.dev and
+ * chrome://tracing open: one track per worker, a slice per coroutine run
+ * ("coroutine 7", with why it stopped: its wait reason, or "yield or exit"),
+ * and instant events for spawn, park (with the reason) and unpark (with
+ * the coroutine readied). Each worker keeps up to 262,144 events (6 MiB);
+ * past that its track ends early. Tracing costs a clock read and a 24-byte
+ * record per event (ping-pong: ~150 -> ~570 ns per round trip here); off,
+ * it costs one predictable branch at each switch, park, ready and spawn.
  */
 
 typedef struct goc_stats_t {

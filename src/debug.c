@@ -21,6 +21,7 @@
 
 #include "debug.h"
 #include "goc.h"
+#include "trace.h"
 
 bool goc__deadlock_enabled; /* deadlock.c */
 bool goc__deadlock_check(void);
@@ -49,6 +50,8 @@ static bool listed(const char *s, const char *word) {
 void goc__debug_start(void) {
     const char *dbg = getenv("GOC_DEBUG");
     if (listed(dbg, "stats")) atexit(print_stats);
+    const char *trace = getenv("GOC_TRACE");
+    if (trace && *trace) goc__trace_start(trace);
     const char *dl = getenv("GOC_DEADLOCK");
     goc__deadlock_enabled = !(dl && strcmp(dl, "0") == 0);
     const char *tb = getenv("GOC_TRACEBACK");

@@ -56,6 +56,7 @@
 #include "debug.h"
 #include "goc.h"
 #include "netpoll.h"
+#include "trace.h"
 
 #define MAXW 1024       /* workers ever, replacements included          */
 #define MAXPROCS 256
@@ -190,7 +191,7 @@ static void runq_spill(goc__w *w, goc__g *g) {
 
 /* Owner: queues g in `next` (the previous occupant moves to the ring) or at
  * the tail of the ring. True when the ring grew: time to wake a helper. */
-static bool runq_put(goc__w *w, goc__g *g, bool next) {
+static GOC_INLINE bool runq_put(goc__w *w, goc__g *g, bool next) {
     if (next && !(g = goc__runq_put_next(&w->q, g))) return false;
     if (!goc__runq_push(&w->q, g)) runq_spill(w, g);
     return true;
@@ -236,7 +237,7 @@ static bool lifo_done(goc__w *w) {
  * since its FIFO spawns keep the ring full.) True when it woke nobody it
  * should have: the ring grew. */
 #define HEAD_MAX 256
-static bool spawn_put(goc__w *w, goc__g *g) {
+static GOC_INLINE bool spawn_put(goc__w *w, goc__g *g) {
     g = goc__runq_put_next(&w->q, g);
     if (!g) return false;
     if (w->lifo_off && lifo_done(w)) {
@@ -318,6 +319,11 @@ void goc__sched_contended(void) {
                               memory_order_relaxed);
 }
 
+static GOC_NOINLINE void ready_traced(goc__w *w, goc__g *g, bool next) {
+    goc__trace_event(w, GOC__TEV_UNPARK, g);
+    if (runq_put(w, g, next)) goc__wakep();
+}
+
 void goc__ready(goc__g *g, bool next) {
     if (g->kind == GOC__G_THREAD) {
         atomic_store_explicit(&g->wake, 1, memory_order_release);
@@ -328,6 +334,7 @@ void goc__ready(goc__g *g, bool next) {
     goc__w *w = goc__tls_w();
     if (w) {
         GOC__STAT_ADD(w, wakes, 1);
+        if (GOC__TRACING()) return ready_traced(w, g, next);
         if (runq_put(w, g, next)) goc__wakep();
         return;
     }
@@ -346,8 +353,15 @@ static inline void run_hook(goc__w *w) {
     }
 }
 
+static GOC_NOINLINE void resumed_traced(goc__w *w) {
+    goc__trace_event(w, GOC__TEV_RUN, w->cur);
+    goc__race_acquire(&w->g0san);
+    run_hook(w);
+}
+
 /* First thing a coroutine does on w after a switch. */
 static inline void resumed(goc__w *w) {
+    if (GOC__TRACING()) return resumed_traced(w);
     goc__race_acquire(&w->g0san); /* this thread's setup (its TLS: errno) */
     run_hook(w);
 }
@@ -413,8 +427,17 @@ static goc__w *sched_switch(goc__w *w, goc__g *g, void (*hook)(goc__w *, void *)
     return w;
 }
 
+/* Tracing's detours are tail calls, so the hot paths keep no registers
+ * across a call that does not happen. */
+static GOC_NOINLINE goc__w *park_traced(goc__w *w, goc__g *g, void (*hook)(goc__w *, void *),
+                                        void *arg) {
+    goc__trace_event(w, GOC__TEV_PARK, g);
+    return sched_switch(w, g, hook, arg, false);
+}
+
 goc__w *goc__park(goc__w *w, goc__g *g, void (*hook)(goc__w *, void *), void *arg) {
     GOC__STAT_ADD(w, parks, 1);
+    if (GOC__TRACING()) return park_traced(w, g, hook, arg);
     return sched_switch(w, g, hook, arg, false);
 }
 
@@ -455,11 +478,17 @@ void goc_yield(void) {
 
 /* ---- a coroutine's life, scheduler side (coro.c has the rest) --------- */
 
+static GOC_NOINLINE void spawn_traced(goc__w *w, goc__g *g) {
+    goc__trace_event(w, GOC__TEV_SPAWN, g);
+    if (spawn_put(w, g)) goc__wakep();
+}
+
 void goc__sched_spawn(goc__w *w, goc__g *g) {
     if (w) {
         atomic_store_explicit(&w->spawned,
                               atomic_load_explicit(&w->spawned, memory_order_relaxed) + 1,
                               memory_order_relaxed);
+        if (GOC__TRACING()) return spawn_traced(w, g);
         if (spawn_put(w, g)) goc__wakep();
         return;
     }
@@ -821,6 +850,7 @@ static void *worker_main(void *arg) {
         atomic_store_explicit(&w->busy, true, memory_order_relaxed);
         goc__san_switch(&w->g0san, &g->san, false);
         goc__ctx_swap(&w->g0, &g->ctx, w);
+        GOC__TRACE(w, GOC__TEV_STOP, NULL); /* back in the scheduler */
         goc__san_resumed(&w->g0san);
         run_hook(w);
     }

@@ -627,3 +627,90 @@ TEST(goc_deadlock_0_turns_it_off) {
     if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) || !strstr(out, "alive"))
         check_fail(__FILE__, __LINE__, "status %#x, output:\n%s", st, out);
 }
+
+/* ---- trace --------------------------------------------------------------- */
+
+static void trace_worker(void *arg) {
+    goc_chan **ch = arg;
+    long v;
+    while (goc_recv(ch[0], &v) == GOC_OK) {
+        if (v % 100 == 0) goc_sleep(GOC_US);
+        goc_send(ch[1], &v);
+    }
+    goc_wg_done(&done_wg);
+}
+
+static void trace_root(void *arg) {
+    (void)arg;
+    goc_chan *ch[2] = {goc_chan_make(sizeof(long), 0), goc_chan_make(sizeof(long), 0)};
+    goc_wg_add(&done_wg, 1);
+    CHECK_OK(goc_go(trace_worker, ch));
+    for (long i = 0; i < 2000; i++) {
+        long v = i;
+        CHECK_OK(goc_send(ch[0], &v));
+        CHECK_OK(goc_recv(ch[1], &v));
+        if (i % 200 == 0) {
+            goc_wg_add(&done_wg, 1);
+            CHECK_OK(goc_go(finish, NULL));
+        }
+    }
+    goc_close(ch[0]);
+    goc_wg_done(&done_wg);
+}
+
+/* Run by tests/trace_check.sh with GOC_TRACE set: a known workload, then
+ * the counts the trace must match (tests/trace_check.py). */
+TEST(child_trace_workload) {
+    CHILD_ONLY();
+    goc_wg_add(&done_wg, 1);
+    CHECK_OK(goc_go(trace_root, NULL));
+    goc_wg_wait(&done_wg);
+    wait_live(0);
+    goc_stats_t s;
+    goc_stats(&s);
+    printf("spawns %llu parks %llu unparks %llu workers %d\n",
+           (unsigned long long)(s.coroutines_started - (uint64_t)goc__sched_spawned_off()),
+           (unsigned long long)s.parks,
+           (unsigned long long)(s.wakes - atomic_load(&goc__stat_wakes_off)), s.workers);
+}
+
+TEST(goc_trace_writes_balanced_slices) {
+    static char out[1 << 16];
+    char path[64], env[80];
+    snprintf(path, sizeof path, "/tmp/goc-trace-%d.json", (int)getpid());
+    snprintf(env, sizeof env, "GOC_TRACE=%s", path);
+    int st = check_spawn("child_trace_workload", env, out, sizeof out);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    unsigned long long spawns, parks, unparks;
+    int workers;
+    CHECK_EQ(sscanf(out, "spawns %llu parks %llu unparks %llu workers %d", &spawns, &parks,
+                    &unparks, &workers), 4);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    static char buf[64 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    unlink(path);
+    buf[n] = 0;
+    CHECK(strncmp(buf, "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[", 38) == 0);
+    CHECK(n > 4 && strcmp(buf + n - 4, "\n]}\n") == 0);
+    size_t nspawn = 0, npark = 0, nunpark = 0, nslice = 0, ndur = 0, ntrack = 0;
+    for (char *p = buf; (p = strchr(p, '\n')); p++) {
+        nspawn += strncmp(p, "\n{\"name\":\"spawn\"", 16) == 0;
+        npark += strncmp(p, "\n{\"name\":\"park\"", 15) == 0;
+        nunpark += strncmp(p, "\n{\"name\":\"unpark\"", 17) == 0;
+        ntrack += strncmp(p, "\n{\"name\":\"thread_name\"", 22) == 0;
+        if (strncmp(p, "\n{\"name\":\"coroutine ", 20) == 0) {
+            nslice++;
+            char *end = strchr(p + 1, '\n');
+            char *d = strstr(p, ",\"dur\":");
+            ndur += d && (!end || d < end) && d[7] != '-';
+        }
+    }
+    CHECK_EQ(nspawn, spawns);
+    CHECK_EQ(npark, parks);
+    CHECK_EQ(nunpark, unparks);
+    CHECK_EQ(ntrack, workers);
+    CHECK_OP(nslice, >=, parks);
+    CHECK_EQ(ndur, nslice); /* every slice has its end */
+}
