@@ -610,6 +610,9 @@ GOC_API int goc_fd_close(int fd);
  * is always on. Environment variables, read when the runtime starts:
  *
  *   GOC_DEBUG=stats     print goc_stats to stderr at exit
+ *   GOC_DEBUG=leaks     at exit, list the coroutines still alive (the dump)
+ *                       and the channels never released, by where each was
+ *                       made ("stats,leaks" for both)
  *   GOC_TRACE=file.json write an execution trace at exit (see below)
  *   GOC_DEADLOCK=0      no deadlock detection (see below)
  *   GOC_TRACEBACK=none  leave SIGQUIT alone (see goc_dump)

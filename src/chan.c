@@ -71,6 +71,7 @@ goc_chan *goc_chan_make(size_t elem, size_t cap) {
         return NULL;
     }
 #endif
+    if (GOC_UNLIKELY(goc__leaks_on)) goc__leak_chan_made(c, __builtin_return_address(0));
     return c;
 }
 
@@ -83,6 +84,7 @@ _Static_assert(offsetof(goc_chan, refs) >= 32, "refs must survive malloc's free 
 
 void goc_chan_release(goc_chan *c) {
     if (!c || !goc__ref_release(&c->refs, "goc_chan_release", c)) return;
+    if (GOC_UNLIKELY(goc__leaks_on)) goc__leak_chan_freed(c);
     if (c->on_free) c->on_free(c->on_free_arg);
 #if defined(GOC_TSAN)
     goc__free(c->race);

@@ -36,8 +36,7 @@ static void on_sigquit(int sig) {
 
 static void print_stats(void) { goc__stats_print(stderr); }
 
-/* Is word in the comma-separated list s? */
-static bool listed(const char *s, const char *word) {
+bool goc__env_listed(const char *s, const char *word) {
     size_t n = strlen(word);
     while (s && *s) {
         if (strncmp(s, word, n) == 0 && (s[n] == ',' || s[n] == 0)) return true;
@@ -49,7 +48,7 @@ static bool listed(const char *s, const char *word) {
 
 void goc__debug_start(void) {
     const char *dbg = getenv("GOC_DEBUG");
-    if (listed(dbg, "stats")) atexit(print_stats);
+    if (goc__env_listed(dbg, "stats")) atexit(print_stats);
     const char *trace = getenv("GOC_TRACE");
     if (trace && *trace) goc__trace_start(trace);
     const char *dl = getenv("GOC_DEADLOCK");

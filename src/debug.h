@@ -109,4 +109,16 @@ void goc__signal_census(int *threads, bool *active);
 /* goc_stats in words (GOC_DEBUG=stats at exit). */
 void goc__stats_print(FILE *f);
 
+/* Is word in the comma-separated list s (GOC_DEBUG)? */
+bool goc__env_listed(const char *s, const char *word);
+
+/* "\t<what> sym+0x12 (file)\n", with dladdr (dump.c). */
+void goc__print_pc(FILE *f, const char *what, void *pc);
+
+/* ---- leaks (leaks.c): channels tracked while GOC_DEBUG=leaks ------------- */
+extern bool goc__leaks_on; /* set before main, never changed */
+struct goc_chan;
+void goc__leak_chan_made(struct goc_chan *c, void *pc);
+void goc__leak_chan_freed(struct goc_chan *c);
+
 #endif

@@ -266,19 +266,19 @@ static void print_wait(FILE *f, const entry *e, int64_t now, int64_t longest) {
     }
 }
 
-static void print_pc(FILE *f, void *pc) {
+void goc__print_pc(FILE *f, const char *what, void *pc) {
     if (!pc) return;
     Dl_info di;
     if (dladdr(pc, &di) && di.dli_fname) {
         if (di.dli_sname)
-            fprintf(f, "\tspawned at %s+0x%tx (%s)\n", di.dli_sname,
+            fprintf(f, "\t%s %s+0x%tx (%s)\n", what, di.dli_sname,
                     (char *)pc - (char *)di.dli_saddr, di.dli_fname);
         else
-            fprintf(f, "\tspawned at %p (%s+0x%tx)\n", pc, di.dli_fname,
+            fprintf(f, "\t%s %p (%s+0x%tx)\n", what, pc, di.dli_fname,
                     (char *)pc - (char *)di.dli_fbase);
         return;
     }
-    fprintf(f, "\tspawned at %p\n", pc);
+    fprintf(f, "\t%s %p\n", what, pc);
 }
 
 /* Snapshot of every live coroutine and blocked thread; *n entries. NULL when
@@ -357,7 +357,7 @@ void goc_dump(FILE *f) {
             if (j - i > 16) fprintf(f, " ...");
         }
         fprintf(f, "\n");
-        if (v[i].state != ST_THREAD) print_pc(f, v[i].pc);
+        if (v[i].state != ST_THREAD) goc__print_pc(f, "spawned at", v[i].pc);
         i = j;
     }
     fflush(f);

@@ -180,6 +180,11 @@ static void receiver(void *arg) {
     goc_recv(rch, NULL);
 }
 
+/* One spawn site however the caller's loop is compiled: they fold. */
+__attribute__((noinline)) static void spawn_receiver(intptr_t i) {
+    CHECK_OK(goc_go_with(&(goc_opts){.name = "recv-worker"}, receiver, (void *)i));
+}
+
 static void sender(void *arg) {
     (void)arg;
     ids[3] = goc_id();
@@ -264,8 +269,7 @@ TEST(dump_names_every_wait_and_folds_identical_ones) {
     tch = goc_chan_make(sizeof(char), 0);
     goc_wg_add(&never_wg, 1);
     goc_mutex_lock(&mu);
-    goc_opts ro = {.name = "recv-worker"};
-    for (intptr_t i = 0; i < 3; i++) CHECK_OK(goc_go_with(&ro, receiver, (void *)i));
+    for (intptr_t i = 0; i < 3; i++) spawn_receiver(i);
     CHECK_OK(goc_go_with(&(goc_opts){.name = "sender"}, sender, NULL));
     CHECK_OK(goc_go_with(&(goc_opts){.name = "selector"}, selector, NULL));
     CHECK_OK(goc_go(wg_waiter, NULL));
@@ -713,4 +717,56 @@ TEST(goc_trace_writes_balanced_slices) {
     CHECK_EQ(ntrack, workers);
     CHECK_OP(nslice, >=, parks);
     CHECK_EQ(ndur, nslice); /* every slice has its end */
+}
+
+/* ---- leaks --------------------------------------------------------------- */
+
+static goc_chan *make_leaky(void) { return goc_chan_make(sizeof(long), 0); }
+
+static void leaky(void *arg) { goc_recv(arg, NULL); }
+
+/* One spawn site however the loop below is compiled: they fold. */
+__attribute__((noinline)) static void spawn_leaky(goc_chan *c) {
+    CHECK_OK(goc_go_with(&(goc_opts){.name = "leaky"}, leaky, c));
+}
+
+TEST(child_leaks) {
+    CHILD_ONLY();
+    goc_chan *c[3];
+    for (int i = 0; i < 3; i++) c[i] = make_leaky();
+    goc_chan_release(c[2]); /* released: not a leak */
+    goc_chan *once = goc_chan_make(1, 4);
+    (void)once;
+    for (int i = 0; i < 2; i++) spawn_leaky(c[0]);
+    char *d = dump_string();
+    for (int tries = 0; !strstr(d, "2 coroutines [chan receive") && tries < 10000; tries++) {
+        free(d);
+        goc_sleep(GOC_MS);
+        d = dump_string();
+    }
+    free(d);
+}
+
+TEST(child_no_leaks) {
+    CHILD_ONLY();
+    goc_chan *c = goc_chan_make(sizeof(long), 1);
+    goc_wg_add(&done_wg, 1);
+    CHECK_OK(goc_go(finish, NULL));
+    goc_wg_wait(&done_wg);
+    wait_live(0);
+    goc_chan_release(c);
+}
+
+TEST(goc_debug_leaks_reports_coroutines_and_channels) {
+    static char out[1 << 16];
+    int st = check_spawn("child_leaks", "GOC_DEBUG=leaks", out, sizeof out);
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) ||
+        !strstr(out, "goc: leaks at exit: 2 coroutines alive, 3 channels never released") ||
+        !strstr(out, "2 coroutines [chan receive ") || !strstr(out, "\"leaky\"") ||
+        !strstr(out, "2 channels (elem 8 bytes, cap 0)\n\tmade at ") ||
+        !strstr(out, "(elem 1 bytes, cap 4)\n\tmade at "))
+        check_fail(__FILE__, __LINE__, "status %#x, output:\n%s", st, out);
+    st = check_spawn("child_no_leaks", "GOC_DEBUG=leaks", out, sizeof out);
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) || !strstr(out, "goc: no leaks at exit"))
+        check_fail(__FILE__, __LINE__, "status %#x, output:\n%s", st, out);
 }
