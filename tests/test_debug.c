@@ -770,3 +770,36 @@ TEST(goc_debug_leaks_reports_coroutines_and_channels) {
     if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) || !strstr(out, "goc: no leaks at exit"))
         check_fail(__FILE__, __LINE__, "status %#x, output:\n%s", st, out);
 }
+
+/* ---- gdb ----------------------------------------------------------------- */
+
+static goc_chan *gdb_ch;
+
+static _Atomic int gdb_sink;
+
+/* Not tail calls, so that both frames show in the backtrace. */
+__attribute__((noinline)) static void gdb_parked_here(void) {
+    atomic_fetch_add(&gdb_sink, goc_recv(gdb_ch, NULL));
+}
+
+static void gdb_victim(void *arg) {
+    (void)arg;
+    gdb_parked_here();
+    atomic_fetch_add(&gdb_sink, 1);
+}
+
+/* Run under gdb by tests/gdb_check.sh: a named coroutine parks, then the
+ * process stops for the debugger. */
+TEST(child_gdb_target) {
+    CHILD_ONLY();
+    gdb_ch = goc_chan_make(0, 0);
+    CHECK_OK(goc_go_with(&(goc_opts){.name = "gdb-victim"}, gdb_victim, NULL));
+    char *d = dump_string();
+    for (int tries = 0; !strstr(d, "[chan receive") && tries < 10000; tries++) {
+        free(d);
+        goc_sleep(GOC_MS);
+        d = dump_string();
+    }
+    free(d);
+    raise(SIGTRAP);
+}
