@@ -334,7 +334,10 @@ void goc__ready(goc__g *g, bool next) {
     goc__w *w = goc__tls_w();
     if (w) {
         GOC__STAT_ADD(w, wakes, 1);
-        if (GOC__TRACING()) return ready_traced(w, g, next);
+        if (GOC__TRACING()) {
+            ready_traced(w, g, next);
+            return;
+        }
         if (runq_put(w, g, next)) goc__wakep();
         return;
     }
@@ -361,7 +364,10 @@ static GOC_NOINLINE void resumed_traced(goc__w *w) {
 
 /* First thing a coroutine does on w after a switch. */
 static inline void resumed(goc__w *w) {
-    if (GOC__TRACING()) return resumed_traced(w);
+    if (GOC__TRACING()) {
+        resumed_traced(w);
+        return;
+    }
     goc__race_acquire(&w->g0san); /* this thread's setup (its TLS: errno) */
     run_hook(w);
 }
@@ -488,7 +494,10 @@ void goc__sched_spawn(goc__w *w, goc__g *g) {
         atomic_store_explicit(&w->spawned,
                               atomic_load_explicit(&w->spawned, memory_order_relaxed) + 1,
                               memory_order_relaxed);
-        if (GOC__TRACING()) return spawn_traced(w, g);
+        if (GOC__TRACING()) {
+            spawn_traced(w, g);
+            return;
+        }
         if (spawn_put(w, g)) goc__wakep();
         return;
     }
