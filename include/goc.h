@@ -638,7 +638,7 @@ GOC_API int goc_fd_close(int fd);
  * the coroutine readied). Each worker keeps up to 262,144 events (6 MiB);
  * past that its track ends early. Tracing costs a clock read and a 24-byte
  * record per event (ping-pong: ~150 -> ~570 ns per round trip here); off,
- * it costs one predictable branch at each switch, park, ready and spawn.
+ * it costs one predictable branch at each switch, ready and spawn.
  */
 
 typedef struct goc_stats_t {

@@ -35,9 +35,7 @@
 
 #define CONFIRM (5 * GOC_MS)
 
-extern bool goc__deadlock_enabled;
-bool goc__deadlock_check(void);
-int goc__threads_blocked(bool *woken);
+bool goc__deadlock_enabled;
 
 static struct {
     bool suspect;

@@ -23,9 +23,6 @@
 #include "goc.h"
 #include "trace.h"
 
-bool goc__deadlock_enabled; /* deadlock.c */
-bool goc__deadlock_check(void);
-
 static _Atomic int quit_pending;
 
 static void on_sigquit(int sig) {

@@ -99,6 +99,18 @@ void goc__debug_start(void);
  * look again soon (a suspected deadlock awaits confirmation). */
 bool goc__debug_monitor(bool all_idle);
 
+/* ---- deadlock (deadlock.c) ----------------------------------------------- */
+
+extern bool goc__deadlock_enabled; /* GOC_DEADLOCK is not 0; set at start */
+
+/* From the monitor, with every worker idle: reports a confirmed deadlock
+ * (and exits 2); true while a suspected one awaits confirmation. */
+bool goc__deadlock_check(void);
+
+/* Plain threads blocked for ever in goc now (dump.c); *woken: some of them
+ * were woken already and are on their way out. */
+int goc__threads_blocked(bool *woken);
+
 /* goc_blocking's helpers: threads alive and calls running (blocking.c). */
 void goc__blocking_census(int *threads, int *busy);
 

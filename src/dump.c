@@ -37,6 +37,11 @@
 
 #define TOMB ((goc__g *)1)
 
+/* dladdr is in libc from glibc 2.34 and in libdl before: weak, so libgoc
+ * needs no -ldl, and prints bare addresses where nobody linked it. */
+#pragma weak dladdr
+static int symbolise(const void *pc, Dl_info *di) { return dladdr ? dladdr(pc, di) : 0; }
+
 static struct {
     goc__lock lock;
     goc__g **v;       /* open addressing; NULL empty, TOMB deleted */
@@ -143,8 +148,6 @@ void goc__thread_unblocked(goc__tblock *b) {
     goc__lock_release(&threads.lock);
 }
 
-/* Threads blocked for ever now; *woken: some of them were woken already and
- * are on their way out. */
 int goc__threads_blocked(bool *woken) {
     goc__lock_acquire(&threads.lock);
     int n = threads.n;
@@ -247,7 +250,7 @@ static void print_wait(FILE *f, const entry *e, int64_t now, int64_t longest) {
         break;
     case GOC__WAIT_BLOCKING: {
         Dl_info di;
-        if (dladdr(e->obj, &di) && di.dli_sname)
+        if (symbolise(e->obj, &di) && di.dli_sname)
             fprintf(f, " %s", di.dli_sname);
         else
             fprintf(f, " %p", e->obj);
@@ -269,7 +272,7 @@ static void print_wait(FILE *f, const entry *e, int64_t now, int64_t longest) {
 void goc__print_pc(FILE *f, const char *what, void *pc) {
     if (!pc) return;
     Dl_info di;
-    if (dladdr(pc, &di) && di.dli_fname) {
+    if (symbolise(pc, &di) && di.dli_fname) {
         if (di.dli_sname)
             fprintf(f, "\t%s %s+0x%tx (%s)\n", what, di.dli_sname,
                     (char *)pc - (char *)di.dli_saddr, di.dli_fname);
@@ -285,7 +288,11 @@ void goc__print_pc(FILE *f, const char *what, void *pc) {
  * out of memory. */
 static entry *snapshot(size_t *n) {
     int nw = goc__nworkers();
-    goc__g *cur[nw > 0 ? nw : 1];
+    goc__g **cur = calloc(nw > 0 ? (size_t)nw : 1, sizeof *cur); /* not on a small stack */
+    if (!cur) {
+        *n = 0;
+        return NULL;
+    }
     for (int i = 0; i < nw; i++) cur[i] = *(goc__g *volatile *)&goc__worker(i)->cur;
     goc__lock_acquire(&reg.lock);
     goc__lock_acquire(&threads.lock);
@@ -314,6 +321,7 @@ static entry *snapshot(size_t *n) {
 out:
     goc__lock_release(&threads.lock);
     goc__lock_release(&reg.lock);
+    free(cur);
     *n = k;
     return v;
 }

@@ -356,6 +356,8 @@ static inline void run_hook(goc__w *w) {
     }
 }
 
+/* Tracing's detours are separate calls on cold paths, so the hot paths keep
+ * no registers alive across a call that does not happen. */
 static GOC_NOINLINE void resumed_traced(goc__w *w) {
     goc__trace_event(w, GOC__TEV_RUN, w->cur);
     goc__race_acquire(&w->g0san);
@@ -433,17 +435,8 @@ static goc__w *sched_switch(goc__w *w, goc__g *g, void (*hook)(goc__w *, void *)
     return w;
 }
 
-/* Tracing's detours are tail calls, so the hot paths keep no registers
- * across a call that does not happen. */
-static GOC_NOINLINE goc__w *park_traced(goc__w *w, goc__g *g, void (*hook)(goc__w *, void *),
-                                        void *arg) {
-    goc__trace_event(w, GOC__TEV_PARK, g);
-    return sched_switch(w, g, hook, arg, false);
-}
-
 goc__w *goc__park(goc__w *w, goc__g *g, void (*hook)(goc__w *, void *), void *arg) {
     GOC__STAT_ADD(w, parks, 1);
-    if (GOC__TRACING()) return park_traced(w, g, hook, arg);
     return sched_switch(w, g, hook, arg, false);
 }
 

@@ -14,13 +14,15 @@
  *
  * Design: recording is a store of 24 bytes and a clock read per event, behind
  * one flag that is set once when the runtime starts, so a program that does
- * not trace pays a load and a predictable branch at each switch, park,
- * ready and spawn. A switch is recorded once, by the side that resumes (a
- * run ends where the worker's next begins, or where its scheduler resumes),
- * and park and ready record through tail calls, so that no hot path keeps
- * registers alive across a call it does not make. Formatting waits for exit, off every hot path. Go's
- * tracer streams partitions to a file as it goes; a bounded buffer per
- * worker (EVENTS) is simpler and enough for the seconds a trace is looked at.
+ * not trace pays a load and a predictable branch at each switch, ready and
+ * spawn. A switch is recorded once, by the side that resumes (a run ends
+ * where the worker's next begins, or where its scheduler resumes), and a
+ * park is derived there from the wait reason of the one that left, so
+ * parking itself has no hook; the traced paths are separate cold calls, so
+ * no hot path keeps registers alive across a call it does not make.
+ * Formatting waits for exit, off every hot path. Go's tracer streams
+ * partitions to a file as it goes; a bounded buffer per worker (EVENTS) is
+ * simpler and enough for the seconds a trace is looked at.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +43,7 @@ typedef struct tev {
 
 typedef struct trbuf {
     _Atomic uint32_t n;
+    const goc__g *last; /* the coroutine of the last RUN, until a STOP */
     tev v[EVENTS];
 } trbuf;
 
@@ -71,7 +74,15 @@ void goc__trace_event(goc__w *w, int kind, const goc__g *g) {
     trbuf *b;
     if (!w || !(b = buf_of(w)) || atomic_load_explicit(&b->n, memory_order_relaxed) >= EVENTS)
         return;
-    put(b, goc__now(), kind, g);
+    int64_t now = goc__now();
+    if (kind == GOC__TEV_RUN || kind == GOC__TEV_STOP) {
+        /* The coroutine that left: parked if it has a wait reason (its park
+         * hook has not run yet, so nobody can have readied it). */
+        if (b->last && atomic_load_explicit(&b->last->wait, memory_order_relaxed))
+            put(b, now, GOC__TEV_PARK, b->last);
+        b->last = g;
+    }
+    put(b, now, kind, g);
 }
 
 static void us(FILE *f, int64_t ns) { fprintf(f, "%lld.%03lld", (long long)(ns / 1000), (long long)(ns % 1000)); }

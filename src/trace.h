@@ -16,7 +16,7 @@ struct goc__w;
 enum {
     GOC__TEV_RUN,    /* g starts running on the worker (after a switch) */
     GOC__TEV_STOP,   /* the worker is back in its scheduler (g NULL)    */
-    GOC__TEV_PARK,   /* g parks; arg: its wait reason               */
+    GOC__TEV_PARK,   /* g parked (derived at the next RUN or STOP)      */
     GOC__TEV_UNPARK, /* the running coroutine readies g              */
     GOC__TEV_SPAWN,  /* the running coroutine (or g0) starts g       */
 };
@@ -29,7 +29,9 @@ extern bool goc__trace_on;
 
 /* Records an event of w, the calling worker: g is the coroutine concerned
  * (NULL for STOP). A run lasts from its RUN to the worker's next RUN or
- * STOP, so a switch is recorded once, by the side that resumes. */
+ * STOP, so a switch is recorded once, by the side that resumes, before it
+ * runs the hook of the one that left: that one cannot have been readied
+ * yet, so its wait reason, if any, says it parked and why (a PARK event). */
 void goc__trace_event(struct goc__w *w, int kind, const struct goc__g *g);
 
 #define GOC__TRACING() GOC_UNLIKELY(goc__trace_on)
