@@ -379,6 +379,10 @@ TEST(dump_while_coroutines_run_elsewhere) {
     atomic_store(&stop, true);
     goc_wg_wait(&churn_wg);
     wait_live(0);
+    for (int i = 0; i < PAIRS; i++) {
+        goc_chan_release(ch[i][0]);
+        goc_chan_release(ch[i][1]);
+    }
     char *d = dump_string();
     EXPECT(d, "goc: 0 coroutines");
     free(d);
@@ -644,9 +648,13 @@ static void trace_worker(void *arg) {
     goc_wg_done(&done_wg);
 }
 
+static goc_chan *trace_ch[2];
+
 static void trace_root(void *arg) {
     (void)arg;
-    goc_chan *ch[2] = {goc_chan_make(sizeof(long), 0), goc_chan_make(sizeof(long), 0)};
+    goc_chan **ch = trace_ch;
+    ch[0] = goc_chan_make(sizeof(long), 0);
+    ch[1] = goc_chan_make(sizeof(long), 0);
     goc_wg_add(&done_wg, 1);
     CHECK_OK(goc_go(trace_worker, ch));
     for (long i = 0; i < 2000; i++) {
