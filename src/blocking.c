@@ -37,6 +37,13 @@ static struct {
     _Atomic uint32_t seq;    /* futex: bumped for each job queued      */
 } pool;
 
+void goc__blocking_census(int *threads, int *busy) {
+    goc__lock_acquire(&pool.lock);
+    *threads = pool.nhelpers;
+    *busy = pool.nhelpers - pool.nidle + pool.nqueued;
+    goc__lock_release(&pool.lock);
+}
+
 static struct job *dequeue_locked(void) {
     struct job *j = pool.head;
     if (j) {
@@ -116,6 +123,8 @@ int goc_blocking(void (*fn)(void *), void *arg) {
     goc__race_release(&j);
     atomic_fetch_add(&pool.seq, 1);
     goc__futex_wake(&pool.seq, 1);
+    goc__stat_global(&goc__stat_blocking, 1);
+    goc__waiting(j.wt.g, GOC__WAIT_BLOCKING, (void *)fn, 0);
     goc__wait_block(&j.wt, -1, unlock_pool, NULL);
     goc__race_acquire(&j);
     return GOC_OK;

@@ -71,6 +71,7 @@ goc_chan *goc_chan_make(size_t elem, size_t cap) {
         return NULL;
     }
 #endif
+    if (GOC_UNLIKELY(goc__leaks_on)) goc__leak_chan_made(c, __builtin_return_address(0));
     return c;
 }
 
@@ -83,6 +84,7 @@ _Static_assert(offsetof(goc_chan, refs) >= 32, "refs must survive malloc's free 
 
 void goc_chan_release(goc_chan *c) {
     if (!c || !goc__ref_release(&c->refs, "goc_chan_release", c)) return;
+    if (GOC_UNLIKELY(goc__leaks_on)) goc__leak_chan_freed(c);
     if (c->on_free) c->on_free(c->on_free_arg);
 #if defined(GOC_TSAN)
     goc__free(c->race);
@@ -235,6 +237,7 @@ static void park_unlock_chan(goc__w *w, void *c) {
 static GOC_NOINLINE int block_forever(int64_t deadline) {
     goc__wait wt;
     goc__wait_init(&wt, goc__self(), false);
+    goc__waiting(wt.g, GOC__WAIT_NIL, NULL, 0);
     if (deadline < 0) {
         goc__wait_block(&wt, -1, NULL, NULL);
         goc__throw("a wait on a NULL channel was woken");
@@ -246,12 +249,14 @@ static GOC_NOINLINE int block_forever(int64_t deadline) {
  * deadline. Only a peer or close ends it, and neither needs anything of the
  * operation afterwards (close zeroes a receiver's value itself), so little
  * stays live across the switch. */
-static GOC_NOINLINE int chan_park(goc_chan *c, goc__waitq *q, void *v, goc__w *w, goc__g *self) {
+static GOC_NOINLINE int chan_park(goc_chan *c, goc__waitq *q, void *v, goc__w *w, goc__g *self,
+                                  uint8_t why) {
     goc__wait wt;
     goc__node n = {.wt = &wt, .elem = v, .index = 0};
     goc__wait_init(&wt, self, false);
     goc__waitq_push(q, &n);
     goc__race_release(&n);
+    goc__waiting_chan(self, why, c);
     goc__wait_park(&wt, w, park_unlock_chan, c);
     goc__node_woken(&n);
     return n.success ? GOC_OK : GOC_CLOSED;
@@ -264,6 +269,7 @@ static GOC_NOINLINE int chan_wait_block(goc_chan *c, goc__waitq *q, void *v, int
     goc__wait_init(&wt, goc__self(), false);
     goc__waitq_push(q, &n);
     goc__race_release(&n);
+    goc__waiting(wt.g, q == &c->sendq ? GOC__WAIT_SEND : GOC__WAIT_RECV, c, 0);
     int r = goc__wait_block(&wt, deadline, unlock_chan, c);
     if (r == GOC_OK) {
         goc__node_woken(&n);
@@ -282,7 +288,8 @@ static GOC_NOINLINE int chan_wait_block(goc_chan *c, goc__waitq *q, void *v, int
 static GOC_INLINE int chan_wait(goc_chan *c, void *v, bool send, int64_t deadline) {
     goc__waitq *q = send ? &c->sendq : &c->recvq;
     goc__w *w = goc__tls_w();
-    if (deadline < 0 && w && w->cur) return chan_park(c, q, v, w, w->cur);
+    if (deadline < 0 && w && w->cur)
+        return chan_park(c, q, v, w, w->cur, send ? GOC__WAIT_SEND : GOC__WAIT_RECV);
     return chan_wait_block(c, q, v, deadline);
 }
 

@@ -59,7 +59,7 @@ void goc_cond_wait(goc_cond *gc, goc_mutex *m) {
     if (before(t, atomic_load_explicit(&c->notify, memory_order_relaxed)))
         goc__lock_release(&c->lock); /* notified before we queued */
     else
-        goc__sync_block(&c->lock, &c->q, &w, false);
+        goc__sync_block(&c->lock, &c->q, &w, false, GOC__WAIT_COND, c);
     goc_mutex_lock(m);
 }
 

@@ -9,6 +9,7 @@
  * Locking: none here; the scheduler's queues order the hand-off.
  */
 #include "goc.h"
+#include "debug.h"
 #include "sched.h"
 
 #define ID_BATCH 1024
@@ -34,7 +35,7 @@ static GOC_NORETURN void g_entry(void *arg, void *transfer) {
     goc__sched_exit(g);
 }
 
-int goc_go_with(const goc_opts *opts, void (*fn)(void *), void *arg) {
+static GOC_INLINE int spawn(const goc_opts *opts, void (*fn)(void *), void *arg, void *pc) {
     size_t size = opts && opts->stack_size ? opts->stack_size : GOC_STACK_DEFAULT;
     if (!fn || size > GOC_STACK_MAX) return GOC_EINVAL;
     if (size < GOC_STACK_MIN) size = GOC_STACK_MIN;
@@ -51,17 +52,26 @@ int goc_go_with(const goc_opts *opts, void (*fn)(void *), void *arg) {
     g->stack_asked = (uint32_t)size;
     g->id = new_id(w);
     g->next = NULL;
+    g->spawn_pc = pc;
     size_t room = (size_t)((char *)g - g->stack_lo);
     /* Stagger stack tops across L1 sets, in what the size class rounded up. */
     size_t skew = g->stack_size - need >= 1024 ? (size_t)(g->id % 16) * 64 : 0;
     goc__san_stack_new(&g->san, g->stack_lo, room);
     goc__ctx_make(&g->ctx, g->stack_lo, room - skew, g_entry, g);
     goc__race_release(g);
+    goc__reg_spawn(g);
     goc__sched_spawn(w, g);
     return GOC_OK;
 }
 
-int goc_go(void (*fn)(void *), void *arg) { return goc_go_with(NULL, fn, arg); }
+/* Both record their caller, for goc_dump's "spawned at". */
+GOC_NOINLINE int goc_go_with(const goc_opts *opts, void (*fn)(void *), void *arg) {
+    return spawn(opts, fn, arg, __builtin_return_address(0));
+}
+
+GOC_NOINLINE int goc_go(void (*fn)(void *), void *arg) {
+    return spawn(NULL, fn, arg, __builtin_return_address(0));
+}
 
 uint64_t goc_id(void) {
     goc__g *g = goc__self();

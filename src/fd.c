@@ -349,6 +349,7 @@ static int wait_nodes(goc__fdw *nodes, size_t n, int64_t deadline, goc_ctx *ctx)
     goc__node dn = {.wt = &wt, .index = CTX_WON};
     if (done) goc__waitq_push(&done->recvq, &dn);
     struct held h = {nodes, n, done};
+    goc__waiting(wt.g, GOC__WAIT_FD, (void *)(intptr_t)nodes[0].fd, (uint32_t)n);
     int why = goc__wait_block(&wt, deadline, unlock_held, &h);
     lock_all(nodes, n);
     for (size_t i = 0; i < n; i++)

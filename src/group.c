@@ -91,6 +91,7 @@ static void unlock_group(void *g) { goc__lock_release(&((goc_group *)g)->lock); 
  * returns with g unlocked. */
 static void block(goc_group *g, waiter *w) {
     goc__wait_init(&w->wt, goc__self(), false);
+    goc__waiting(w->wt.g, GOC__WAIT_GROUP, g, 0);
     goc__wait_block(&w->wt, -1, unlock_group, g);
 }
 

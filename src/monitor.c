@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "debug.h"
 #include "goc.h"
 #include "netpoll.h"
 #include "sched.h"
@@ -35,6 +36,7 @@
 #define POLL_STALE (10 * GOC_MS) /* poll for the workers when none has this long */
 #define STUCK (10 * GOC_MS)
 #define TRIM (100 * GOC_MS)
+#define RECHECK (10 * GOC_MS) /* a suspected deadlock is confirmed this late */
 
 static _Atomic uint32_t asleep;
 static _Atomic int64_t stuck_after = STUCK; /* goc__test_stuck_after */
@@ -100,14 +102,17 @@ static void *monitor_main(void *arg) {
     int64_t last_trim = goc__now();
     bool trim_pending = true;
     for (;;) {
+        /* SIGQUIT's dump; a deadlock to confirm: look again in a while. */
+        bool recheck = goc__debug_monitor(goc__sched_idle_all());
         if (goc__sched_idle_all()) {
             /* Nothing to watch: sleep until kicked, or until the next trim
              * when stacks await one (not a tick a millisecond: an idle
-             * program uses no CPU, bench/idleconn). */
+             * program uses no CPU, bench/idleconn), or the recheck. */
+            int64_t until = trim_pending ? last_trim + TRIM : -1;
+            if (recheck && (until < 0 || goc__now() + RECHECK < until)) until = goc__now() + RECHECK;
             goc__sched_clock(INT64_MAX); /* it goes stale while we sleep */
             atomic_store(&asleep, 1);
-            if (goc__sched_idle_all())
-                goc__futex_wait(&asleep, 1, trim_pending ? last_trim + TRIM : -1);
+            if (goc__sched_idle_all()) goc__futex_wait(&asleep, 1, until);
             atomic_store(&asleep, 0);
             trim_pending = true; /* whatever ran may have freed stacks */
         } else {

@@ -155,7 +155,7 @@ static GOC_NOINLINE void lock_slow(mutex *m) {
         if (!(old & (LOCKED | STARVING))) return; /* took it */
         bool requeue = wait_start != 0;
         if (!requeue) wait_start = goc__now();
-        goc__sema_acquire(&m->sema, requeue);
+        goc__sema_acquire(&m->sema, requeue, GOC__WAIT_MUTEX, m);
         starving = starving || goc__now() - wait_start > STARVATION_NS;
         old = atomic_load_explicit(&m->state, memory_order_relaxed);
         if (old & STARVING) {

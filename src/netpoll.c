@@ -146,6 +146,7 @@ int goc__netpoll_run(int64_t deadline) {
     int n = wait_events(ev, deadline);
     if (deadline != 0) atomic_store(&np.blocking, false);
     int readied = 0;
+    goc__stat_global(&goc__stat_polls, 1);
     for (int i = 0; i < n; i++) {
         if (ev[i].data.u64 == WAKE_TAG) {
             /* Read, then clear: a break that lands in between sees the flag

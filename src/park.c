@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <time.h>
 
+#include "debug.h"
 #include "goc.h"
 
 static void on_deadline(goc__timer *t, int64_t now) {
@@ -38,6 +39,9 @@ static int block_thread(goc__wait *wt, int64_t deadline, void (*unlock)(void *),
     if (GOC_UNLIKELY(goc__rt_is_forked()))
         goc__throw("goc: a call would block in a child of fork(); goc's threads are in the "
                    "parent (exec first, or use posix_spawn)");
+    goc__tblock tb;
+    bool forever = deadline < 0;
+    if (forever) goc__thread_blocked(&tb, g); /* for goc_dump and deadlock.c */
     if (unlock) unlock(arg);
     for (;;) {
         if (atomic_load_explicit(&g->wake, memory_order_acquire)) break;
@@ -48,6 +52,7 @@ static int block_thread(goc__wait *wt, int64_t deadline, void (*unlock)(void *),
         }
         goc__futex_wait(&g->wake, 0, deadline);
     }
+    if (forever) goc__thread_unblocked(&tb);
     atomic_store_explicit(&g->wake, 0, memory_order_relaxed);
     return wt->why;
 }
@@ -68,6 +73,7 @@ int goc__wait_block(goc__wait *wt, int64_t deadline, void (*unlock)(void *), voi
     wt->multi |= deadline >= 0;
     if (wt->g->kind == GOC__G_THREAD) return block_thread(wt, deadline, unlock, arg);
     if (deadline >= 0 && goc__now() >= deadline && goc__wait_claim(wt, GOC_ETIMEDOUT)) {
+        atomic_store_explicit(&wt->g->wait, 0, memory_order_relaxed); /* it never parked */
         if (unlock) unlock(arg);
         return GOC_ETIMEDOUT;
     }
@@ -95,6 +101,7 @@ int goc_sleep(int64_t ns) {
      * second read to see whether it passed already (a few % of a sleep). */
     goc__wait wt;
     goc__wait_init(&wt, self, true);
+    goc__waiting(self, GOC__WAIT_SLEEP, NULL, 0);
     int r = block_coro(&wt, goc__deadline(ns), NULL, NULL);
     return r == GOC_ETIMEDOUT ? GOC_OK : r;
 }

@@ -19,6 +19,7 @@
 #define GOC_PARK_H
 
 #include "goc.h"
+#include "debug.h"
 #include "sched.h"
 
 typedef struct goc__wait {

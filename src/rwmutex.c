@@ -56,7 +56,7 @@ static inline rwmutex *RW(goc_rwmutex *m) { return (rwmutex *)(void *)m; }
 void goc_rwmutex_rlock(goc_rwmutex *m) {
     rwmutex *rw = RW(m);
     if (atomic_fetch_add_explicit(&rw->readers, 1, memory_order_acq_rel) + 1 < 0)
-        goc__sema_acquire(&rw->reader_sem, false); /* a writer is pending */
+        goc__sema_acquire(&rw->reader_sem, false, GOC__WAIT_RLOCK, rw); /* a writer is pending */
     goc__race_acquire(&rw->reader_sem);
 }
 
@@ -78,7 +78,7 @@ void goc_rwmutex_lock(goc_rwmutex *m) {
     /* Announce the writer; r readers were inside (or queued before us). */
     int32_t r = atomic_fetch_sub_explicit(&rw->readers, MAX_READERS, memory_order_acq_rel);
     if (r != 0 && atomic_fetch_add_explicit(&rw->departing, r, memory_order_acq_rel) + r != 0)
-        goc__sema_acquire(&rw->writer_sem, false);
+        goc__sema_acquire(&rw->writer_sem, false, GOC__WAIT_WLOCK, rw);
     goc__race_acquire(&rw->reader_sem);
     goc__race_acquire(&rw->writer_sem);
 }

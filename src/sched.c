@@ -53,8 +53,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "debug.h"
 #include "goc.h"
 #include "netpoll.h"
+#include "trace.h"
 
 #define MAXW 1024       /* workers ever, replacements included          */
 #define MAXPROCS 256
@@ -189,7 +191,7 @@ static void runq_spill(goc__w *w, goc__g *g) {
 
 /* Owner: queues g in `next` (the previous occupant moves to the ring) or at
  * the tail of the ring. True when the ring grew: time to wake a helper. */
-static bool runq_put(goc__w *w, goc__g *g, bool next) {
+static GOC_INLINE bool runq_put(goc__w *w, goc__g *g, bool next) {
     if (next && !(g = goc__runq_put_next(&w->q, g))) return false;
     if (!goc__runq_push(&w->q, g)) runq_spill(w, g);
     return true;
@@ -235,7 +237,7 @@ static bool lifo_done(goc__w *w) {
  * since its FIFO spawns keep the ring full.) True when it woke nobody it
  * should have: the ring grew. */
 #define HEAD_MAX 256
-static bool spawn_put(goc__w *w, goc__g *g) {
+static GOC_INLINE bool spawn_put(goc__w *w, goc__g *g) {
     g = goc__runq_put_next(&w->q, g);
     if (!g) return false;
     if (w->lifo_off && lifo_done(w)) {
@@ -317,17 +319,29 @@ void goc__sched_contended(void) {
                               memory_order_relaxed);
 }
 
+static GOC_NOINLINE void ready_traced(goc__w *w, goc__g *g, bool next) {
+    goc__trace_event(w, GOC__TEV_UNPARK, g);
+    if (runq_put(w, g, next)) goc__wakep();
+}
+
 void goc__ready(goc__g *g, bool next) {
     if (g->kind == GOC__G_THREAD) {
         atomic_store_explicit(&g->wake, 1, memory_order_release);
         goc__futex_wake(&g->wake, 1);
         return;
     }
+    atomic_store_explicit(&g->wait, 0, memory_order_relaxed);
     goc__w *w = goc__tls_w();
     if (w) {
+        GOC__STAT_ADD(w, wakes, 1);
+        if (GOC__TRACING()) {
+            ready_traced(w, g, next);
+            return;
+        }
         if (runq_put(w, g, next)) goc__wakep();
         return;
     }
+    goc__stat_global(&goc__stat_wakes_off, 1);
     gq_append(g, g, 1);
     goc__wakep();
 }
@@ -342,8 +356,20 @@ static inline void run_hook(goc__w *w) {
     }
 }
 
+/* Tracing's detours are separate calls on cold paths, so the hot paths keep
+ * no registers alive across a call that does not happen. */
+static GOC_NOINLINE void resumed_traced(goc__w *w) {
+    goc__trace_event(w, GOC__TEV_RUN, w->cur);
+    goc__race_acquire(&w->g0san);
+    run_hook(w);
+}
+
 /* First thing a coroutine does on w after a switch. */
 static inline void resumed(goc__w *w) {
+    if (GOC__TRACING()) {
+        resumed_traced(w);
+        return;
+    }
     goc__race_acquire(&w->g0san); /* this thread's setup (its TLS: errno) */
     run_hook(w);
 }
@@ -355,13 +381,13 @@ static inline void resumed(goc__w *w) {
  * reference VM) on every switch made ping-pong 40% slower whenever some
  * timer was pending, however far off. */
 #define CLOCK_SLACK (4 * GOC_MS)
-static _Atomic int64_t recent_now = INT64_MAX;
+_Atomic int64_t goc__recent_now = INT64_MAX;
 
-void goc__sched_clock(int64_t now) { atomic_store_explicit(&recent_now, now, memory_order_relaxed); }
+void goc__sched_clock(int64_t now) { atomic_store_explicit(&goc__recent_now, now, memory_order_relaxed); }
 
 /* Is a timer at t (not INT64_MAX) due? */
 static inline bool timer_due(int64_t t) {
-    int64_t recent = atomic_load_explicit(&recent_now, memory_order_relaxed);
+    int64_t recent = atomic_load_explicit(&goc__recent_now, memory_order_relaxed);
     if (recent != INT64_MAX && t > recent + CLOCK_SLACK) return false;
     return t <= goc__now();
 }
@@ -410,6 +436,7 @@ static goc__w *sched_switch(goc__w *w, goc__g *g, void (*hook)(goc__w *, void *)
 }
 
 goc__w *goc__park(goc__w *w, goc__g *g, void (*hook)(goc__w *, void *), void *arg) {
+    GOC__STAT_ADD(w, parks, 1);
     return sched_switch(w, g, hook, arg, false);
 }
 
@@ -472,11 +499,20 @@ void goc__preempt_point(void) {
 
 /* ---- a coroutine's life, scheduler side (coro.c has the rest) --------- */
 
+static GOC_NOINLINE void spawn_traced(goc__w *w, goc__g *g) {
+    goc__trace_event(w, GOC__TEV_SPAWN, g);
+    if (spawn_put(w, g)) goc__wakep();
+}
+
 void goc__sched_spawn(goc__w *w, goc__g *g) {
     if (w) {
         atomic_store_explicit(&w->spawned,
                               atomic_load_explicit(&w->spawned, memory_order_relaxed) + 1,
                               memory_order_relaxed);
+        if (GOC__TRACING()) {
+            spawn_traced(w, g);
+            return;
+        }
         if (spawn_put(w, g)) goc__wakep();
         return;
     }
@@ -489,6 +525,7 @@ void goc__sched_entered(goc__w *w) { resumed(w); }
 
 static void hook_exit(goc__w *w, void *arg) {
     goc__g *g = arg;
+    goc__reg_exit(g);
     goc__san_stack_free(&g->san);
     atomic_store_explicit(&w->exited, atomic_load_explicit(&w->exited, memory_order_relaxed) + 1,
                           memory_order_relaxed);
@@ -499,6 +536,8 @@ void goc__sched_exit(goc__g *g) {
     sched_switch(goc__tls_w(), g, hook_exit, g, true);
     goc__throw("a dead coroutine was resumed");
 }
+
+int64_t goc__sched_spawned_off(void) { return atomic_load(&sched.spawned_off); }
 
 size_t goc_count(void) {
     if (goc__rt_is_forked()) return 0; /* the parent's coroutines are not here */
@@ -527,7 +566,9 @@ static goc__g *found(goc__w *w, goc__g *g) {
 static bool run_timers(goc__w *w, goc__w *v, int64_t now) {
     if (goc__timers_next(&v->timers) > now) return false;
     int room = GOC_RUNQ_SIZE - (int)goc__runq_len(&w->q);
-    return room > 0 && goc__timers_run(&v->timers, &w->timers, now, room) > 0;
+    int fired = room > 0 ? goc__timers_run(&v->timers, &w->timers, now, room) : 0;
+    if (fired > 0) GOC__STAT_ADD(w, timer_fires, fired);
+    return fired > 0;
 }
 
 /* Has mark (of victim v) stayed the same for GRACE since s first saw it? */
@@ -595,8 +636,10 @@ static goc__g *steal_round(goc__w *w, int64_t now) {
         goc__g *g;
         if (run_timers(w, v, now) && (g = local_get(w))) return g;
         bool ring = ring_stealable(w, v, now), next = next_stealable(w, v, now);
-        if ((ring || next) && (g = goc__runq_steal(&w->q, &v->q, ring ? GOC_RUNQ_SIZE : 0, next)))
+        if ((ring || next) && (g = goc__runq_steal(&w->q, &v->q, ring ? GOC_RUNQ_SIZE : 0, next))) {
+            GOC__STAT_ADD(w, steals, 1);
             return g;
+        }
     }
     return NULL;
 }
@@ -605,6 +648,7 @@ static goc__g *steal_round(goc__w *w, int64_t now) {
  * sleeping worker costs tens of microseconds here, and while one spins,
  * readies elsewhere wake nobody. */
 static goc__g *spin(goc__w *w) {
+    GOC__STAT_ADD(w, spins, 1);
     int64_t start = goc__now();
     for (int round = 0;; round++) {
         int64_t now = round ? goc__now() : start; /* one clock read a round */
@@ -831,6 +875,7 @@ static void *worker_main(void *arg) {
         atomic_store_explicit(&w->busy, true, memory_order_relaxed);
         goc__san_switch(&w->g0san, &g->san, false);
         goc__ctx_swap(&w->g0, &g->ctx, w);
+        GOC__TRACE(w, GOC__TEV_STOP, NULL); /* back in the scheduler */
         goc__san_resumed(&w->g0san);
         run_hook(w);
     }
@@ -1040,6 +1085,7 @@ static int rt_start_slow(void) {
     }
     sched.nprocs = n;
     goc__monitor_start(); /* without it goc still runs; stuck workers stay stuck */
+    goc__debug_start();
     atomic_store_explicit(&rt_state, RT_ON, memory_order_release);
     goc__lock_release(&rt_lock);
     return GOC_OK;

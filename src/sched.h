@@ -25,6 +25,7 @@
 #include "runq.h"
 #include "san.h"
 #include "stack.h"
+#include "rtstats.h"
 #include "timer.h"
 
 typedef struct goc__g goc__g;
@@ -45,6 +46,13 @@ struct goc__g {
     uint8_t kind;            /* (i) GOC__G_CORO / GOC__G_THREAD             */
     uint8_t sclass;          /* (i) stack size class                        */
     uint8_t canary;          /* (i) a canary word sits at stack_lo          */
+    _Atomic uint8_t wait;    /* a GOC__WAIT_* while parked, 0 once readied (debug.h) */
+    _Atomic uint8_t live;    /* started and not returned (dump.c registry)  */
+    uint8_t registered;      /* this record is in dump.c's registry         */
+    uint32_t wait_arg;       /* what it waits on: select cases, fd events   */
+    const void *wait_obj;    /* the channel, lock, fd ... it waits on       */
+    int64_t wait_since;      /* goc__recent_now when it parked; INT64_MAX unknown */
+    void *spawn_pc;          /* (i) where goc_go was called                 */
     _Atomic uint32_t wake;   /* thread stand-ins: futex, 1 = woken          */
     goc__san san;
 };
@@ -85,6 +93,7 @@ struct goc__w {
     struct goc__seen seen_ring[GOC__SEEN]; /* (o) victims' short rings        */
     uint64_t id_next, id_end;           /* (o) coroutine ids handed out      */
     _Atomic int64_t spawned, exited;    /* (a) written by the owner only     */
+    goc__wstats st;                     /* (o) written by the owner only (rtstats.h) */
     goc__stacks stacks;                 /* (o)                               */
     goc__timers timers;                 /* own lock                          */
     goc__ctx g0;                        /* (o) the scheduler's context       */
@@ -159,6 +168,8 @@ int goc__nworkers(void);
 goc__w *goc__worker(int i);
 bool goc__sched_idle_all(void);
 void goc__sched_clock(int64_t now); /* the monitor's reading; INT64_MAX: none */
+extern _Atomic int64_t goc__recent_now; /* that reading (sched.c)         */
+int64_t goc__sched_spawned_off(void); /* coroutines started off the workers */
 
 /* Test hooks (tests link the static library). */
 int goc__worker_index(void);          /* -1 off the workers                 */

@@ -123,6 +123,7 @@ static int block(sel *s, int64_t deadline) {
         goc__waitq_push(queue_of(cs), nd);
         goc__race_release(nd);
     }
+    goc__waiting(wt.g, GOC__WAIT_SELECT, s->cases, (uint32_t)s->n);
     int r = goc__wait_block(&wt, deadline, unlock_all, s);
     lock_all(s);
     for (size_t i = 0; i < s->n; i++)

@@ -102,7 +102,7 @@ int goc_sem_acquire(goc_sem *gs, int64_t n) {
         goc__syncw w;
         goc__wait_init(&w.wt, goc__self(), false);
         w.n = n;
-        goc__sync_block(&s->lock, &s->q, &w, false); /* release adds n to cur for us */
+        goc__sync_block(&s->lock, &s->q, &w, false, GOC__WAIT_SEM, s); /* release adds n to cur for us */
         r = GOC_OK;
     } else {
         goc__lock_release(&s->lock);
@@ -160,6 +160,7 @@ static int wait_ctx(goc_sem *gs, goc_ctx *ctx, goc_chan *done, int64_t n) {
     goc__node nd = {.wt = &w.wt, .index = CTX_WON};
     goc__waitq_push(&done->recvq, &nd);
     struct both b = {s, done};
+    goc__waiting(w.wt.g, GOC__WAIT_SEM, s, 0);
     if (goc__wait_block(&w.wt, -1, unlock_both, &b) == GOC_OK) {
         goc__chan_lock(done);
         if (nd.queued) goc__waitq_unlink(&done->recvq, &nd);

@@ -92,6 +92,13 @@ static void on_signal(int sig) {
 
 void goc__test_signal_stall(void (*fn)(int)) { atomic_store(&test_stall, fn); }
 
+void goc__signal_census(int *threads, bool *active) {
+    goc__lock_acquire(&reg.lock);
+    *threads = reg.started;
+    *active = reg.n > 0;
+    goc__lock_release(&reg.lock);
+}
+
 /* With reg.lock held. */
 static void deliver(int sig) {
     if (sig <= 0 || sig > 64) return;

@@ -183,11 +183,13 @@ goc__g *goc__stack_alloc(goc__stacks *cache, size_t size) {
     (void)cache;
     int c = class_of(size);
     char *slot = goc__map(slot_bytes(c));
+    if (slot) goc__stat_stack_map(slot, slot_bytes(c));
     return slot ? slot_open(slot, c, false, true) : NULL;
 }
 
 void goc__stack_free(goc__stacks *cache, goc__g *g) {
     (void)cache;
+    goc__stat_stack_unmap(record_slot(g), slot_bytes(g->sclass));
     goc__unmap(record_slot(g), slot_bytes(g->sclass));
 }
 
@@ -252,6 +254,7 @@ static char *carve(struct klass *k, int c, bool *guarded) {
     char *slab = goc__map(per * slot_bytes(c));
     if (!slab) return NULL;
     madvise(slab, per * slot_bytes(c), MADV_NOHUGEPAGE);
+    goc__stat_stack_map(slab, per * slot_bytes(c));
     if (per > 1 && !runs_push(k, c, slab + slot_bytes(c), per - 1, false)) {
         goc__unmap(slab + slot_bytes(c), (per - 1) * slot_bytes(c));
     }

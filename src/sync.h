@@ -18,6 +18,7 @@
 #define GOC_SYNC_H
 
 #include "goc.h"
+#include "debug.h"
 #include "park.h"
 
 typedef struct goc__syncw {
@@ -85,11 +86,13 @@ static inline void goc__sync_unlock(void *l) { goc__lock_release(l); }
 
 /* Queues w (already goc__wait_init'ed) and blocks; l is held on entry and
  * released once the wait cannot miss its wake-up. Returns the waker's `why`. */
-static inline int goc__sync_block(goc__lock *l, goc__syncq *q, goc__syncw *w, bool lifo) {
+static inline int goc__sync_block(goc__lock *l, goc__syncq *q, goc__syncw *w, bool lifo,
+                                  uint8_t why, const void *obj) {
     if (lifo)
         goc__syncq_push_front(q, w);
     else
         goc__syncq_push_back(q, w);
+    goc__waiting(w->wt.g, why, obj, 0);
     return goc__wait_block(&w->wt, -1, goc__sync_unlock, l);
 }
 
@@ -115,8 +118,9 @@ typedef struct goc__sema {
 } goc__sema;
 
 /* Takes one permit, blocking while there is none. lifo queues the caller at
- * the head (a mutex waiter that was woken and lost the race again). */
-static inline void goc__sema_acquire(goc__sema *s, bool lifo) {
+ * the head (a mutex waiter that was woken and lost the race again); why and
+ * obj say what the caller waits for (goc_dump). */
+static inline void goc__sema_acquire(goc__sema *s, bool lifo, uint8_t why, const void *obj) {
     goc__lock_acquire(&s->lock);
     if (s->count > 0) {
         s->count--;
@@ -125,7 +129,7 @@ static inline void goc__sema_acquire(goc__sema *s, bool lifo) {
     }
     goc__syncw w;
     goc__wait_init(&w.wt, goc__self(), false);
-    goc__sync_block(&s->lock, &s->q, &w, lifo);
+    goc__sync_block(&s->lock, &s->q, &w, lifo, why, obj);
 }
 
 /* Gives n permits: to waiters from the head, one each, and the rest to the

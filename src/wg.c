@@ -139,7 +139,7 @@ void goc_wg_wait(goc_wg *g) {
             if (atomic_compare_exchange_weak_explicit(&w->state, &old, old + 1,
                                                       memory_order_acq_rel,
                                                       memory_order_acquire)) {
-                goc__sync_block(&w->lock, &w->q, &x, false);
+                goc__sync_block(&w->lock, &w->q, &x, false, GOC__WAIT_WG, g);
                 break;
             }
         }

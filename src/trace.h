@@ -1,0 +1,47 @@
+/* The execution trace (GOC_TRACE=file.json), the scheduler's side: events
+ * recorded into the running worker's own bounded buffer, behind one
+ * predictable branch on a flag that is set once, when the runtime starts.
+ */
+#ifndef GOC_TRACE_H
+#define GOC_TRACE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sys.h"
+
+struct goc__g;
+struct goc__w;
+
+enum {
+    GOC__TEV_RUN,    /* g starts running on the worker (after a switch) */
+    GOC__TEV_STOP,   /* the worker is back in its scheduler (g NULL)    */
+    GOC__TEV_PARK,   /* g parked (derived at the next RUN or STOP)      */
+    GOC__TEV_UNPARK, /* the running coroutine readies g              */
+    GOC__TEV_SPAWN,  /* the running coroutine (or g0) starts g       */
+};
+
+/* Set when the runtime starts, cleared at exit. A plain bool, read without
+ * an atomic: one `cmpb` and a branch at each site (an _Atomic load took two
+ * more instructions); a worker that reads it late only records an event
+ * more or less, and the buffers' counts are what the writer trusts. */
+extern bool goc__trace_on;
+
+/* Records an event of w, the calling worker: g is the coroutine concerned
+ * (NULL for STOP). A run lasts from its RUN to the worker's next RUN or
+ * STOP, so a switch is recorded once, by the side that resumes, before it
+ * runs the hook of the one that left: that one cannot have been readied
+ * yet, so its wait reason, if any, says it parked and why (a PARK event). */
+void goc__trace_event(struct goc__w *w, int kind, const struct goc__g *g);
+
+#define GOC__TRACING() GOC_UNLIKELY(goc__trace_on)
+
+#define GOC__TRACE(w, kind, g)                                   \
+    do {                                                         \
+        if (GOC__TRACING()) goc__trace_event((w), (kind), (g));  \
+    } while (0)
+
+/* Starts tracing into path (GOC_TRACE); the file is written at exit. */
+void goc__trace_start(const char *path);
+
+#endif
