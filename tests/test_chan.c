@@ -587,27 +587,33 @@ TEST(mpmc_unbuffered_exact) { mpmc(0, CHECK_SCALE(10000000)); }
 /* goc_main runs its function as a coroutine and returns once it has: main
  * and a coroutine then hand values off as two coroutines do. */
 static _Atomic long main_sum;
+static goc_chan *main_ch[2];
+static goc_wg main_echo_done = GOC_WG_INIT;
 
 static void main_echo(void *arg) {
-    goc_chan **ch = arg;
+    (void)arg;
     long v;
-    while (goc_recv(ch[0], &v) == GOC_OK) CHECK_OK(goc_send(ch[1], &v));
+    while (goc_recv(main_ch[0], &v) == GOC_OK) CHECK_OK(goc_send(main_ch[1], &v));
+    goc_wg_done(&main_echo_done);
 }
 
 static void main_body(void *arg) {
     CHECK(goc_id() != 0);
-    goc_chan *ch[2] = {goc_chan_make(sizeof(long), 0), goc_chan_make(sizeof(long), 0)};
-    CHECK_OK(goc_go(main_echo, ch));
+    main_ch[0] = goc_chan_make(sizeof(long), 0);
+    main_ch[1] = goc_chan_make(sizeof(long), 0);
+    CHECK_OK(goc_wg_add(&main_echo_done, 1));
+    CHECK_OK(goc_go(main_echo, NULL));
     for (long i = 1; i <= 1000; i++) {
         long v = i;
-        CHECK_OK(goc_send(ch[0], &v));
-        CHECK_OK(goc_recv(ch[1], &v));
+        CHECK_OK(goc_send(main_ch[0], &v));
+        CHECK_OK(goc_recv(main_ch[1], &v));
         atomic_fetch_add(&main_sum, v);
     }
-    goc_close(ch[0]);
-    goc_chan_release(ch[0]);
-    goc_chan_release(ch[1]);
-    *(int *)arg = 1; /* arg is reused: the caller reads it after the return */
+    goc_close(main_ch[0]);
+    goc_wg_wait(&main_echo_done);
+    goc_chan_release(main_ch[0]);
+    goc_chan_release(main_ch[1]);
+    *(int *)arg = 1;
 }
 
 static void main_twice(void *arg) { CHECK_OK(goc_main(main_body, arg)); }

@@ -465,9 +465,11 @@ TEST(timed_children_created_by_coroutines_during_cancel_leave_no_timer) {
 /* Cancelled before its deadline, a context stays cancelled, and so does a
  * child that inherited that deadline (Go's TestCanceledTimeout). */
 TEST(cancelled_before_the_deadline_stays_cancelled) {
-    goc_ctx *p = goc_ctx_with_timeout(NULL, 5 * GOC_MS);
-    goc_ctx *c = goc_ctx_with_timeout(p, 10 * GOC_MS); /* inherits p's deadline */
-    goc_ctx *d = goc_ctx_with_timeout(NULL, 5 * GOC_MS);
+    /* Deadlines far enough out that a loaded machine (TSan, CI) cancels
+     * first, as the test means to. */
+    goc_ctx *p = goc_ctx_with_timeout(NULL, 200 * GOC_MS);
+    goc_ctx *c = goc_ctx_with_timeout(p, 400 * GOC_MS); /* inherits p's deadline */
+    goc_ctx *d = goc_ctx_with_timeout(NULL, 200 * GOC_MS);
     goc_ctx_cancel(c);
     goc_ctx_cancel(d);
     CHECK_ERR(GOC_CLOSED, goc_recv(goc_ctx_done(p), NULL)); /* p's deadline passes */
