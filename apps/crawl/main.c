@@ -371,17 +371,19 @@ static void cpu_now(int64_t *user, int64_t *total) {
 }
 
 /* Prints bench/bench.h's result line for a crawl of pages that took wall
- * ns and, since user0/cpu0, its CPU time; ops are the pages fetched. */
+ * ns and, since user0/cpu0, its CPU time (also per page: cpu_ns_per_op);
+ * ops are the pages fetched. */
 static void bench_line(const char *name, uint64_t pages, int64_t wall, int64_t user0, int64_t cpu0) {
     int64_t user, cpu;
     cpu_now(&user, &cpu);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
+    double ops = (double)(pages ? pages : 1);
     printf("BENCH name=%s impl=goc procs=%d n=%" PRIu64 " ops=%" PRIu64 " ns_per_op=%.3f "
-           "wall_s=%.6f cpu_s=%.6f rss_kb=%ld user_s=%.6f\n",
-           name, goc_procs(), pages, pages, (double)wall / (double)(pages ? pages : 1),
-           (double)wall / 1e9, (double)(cpu - cpu0) / 1e9, ru.ru_maxrss,
-           (double)(user - user0) / 1e9);
+           "wall_s=%.6f cpu_s=%.6f rss_kb=%ld user_s=%.6f cpu_ns_per_op=%.0f\n",
+           name, goc_procs(), pages, pages, (double)wall / ops, (double)wall / 1e9,
+           (double)(cpu - cpu0) / 1e9, ru.ru_maxrss, (double)(user - user0) / 1e9,
+           (double)(cpu - cpu0) / ops);
 }
 
 /* --- main -------------------------------------------------------------- */

@@ -4,7 +4,8 @@
 // retries with backoff and jitter, redirects followed by the crawler,
 // robots.txt, a body cap, only HTML parsed. It takes goc-crawl's options
 // (those a benchmark uses), crawls URL and prints one BENCH line (bench/bench.h)
-// with ops = pages fetched: name=NAME from --bench, else "crawl".
+// with ops = pages fetched and cpu_ns_per_op, CPU time per page: name=NAME
+// from --bench, else "crawl".
 package main
 
 import (
@@ -69,6 +70,7 @@ func main() {
 		os.Exit(2)
 	}
 	c := &crawler{o: &o}
+	user0 := report.User()
 	clock := report.Start()
 	why := c.run(start)
 	if c.answered == 0 {
@@ -81,5 +83,8 @@ func main() {
 	fmt.Fprintf(os.Stderr, "crawl: %d pages, %d errors, %d retries, %d redirects, %d robots-blocked, "+
 		"%d beyond depth, %d off-site, %d links; %s\n", c.pages, c.errors, c.retries, c.redirects,
 		c.blocked, c.beyond, c.offsite, c.links, stopped)
-	report.Report(*name, int64(c.pages), float64(c.pages), clock, "")
+	wall, cpu := clock.Elapsed()
+	ops := float64(c.pages)
+	report.Print(*name, int64(c.pages), ops, wall, cpu, fmt.Sprintf("user_s=%.6f cpu_ns_per_op=%.0f",
+		(report.User()-user0).Seconds(), float64(cpu.Nanoseconds())/ops))
 }
