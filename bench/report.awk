@@ -2,7 +2,7 @@
 # markdown), the ratio chart (SVG) or the scaling table. POSIX awk (mawk is
 # enough). Input lines, from bench/run:
 #   BENCH name=W impl=goc|go procs=P n=N ops=X ns_per_op=X wall_s=X cpu_s=X
-#         rss_kb=K [bytes_per_coro=X stack_kb=K] run=R
+#         rss_kb=K [bytes_per_coro=X stack_kb=K cpu_ns_per_op=X] run=R
 #   FAILED name=W impl=I
 # Variables: mode (text, markdown, svg, scaling, scaling-text), hasgo (0/1),
 # subtitle (svg).
@@ -39,6 +39,14 @@ BEGIN {
     row("accept", "ns_per_op", 1, "ns/conn", "dial+accept+close", 1.0, 0)
     row("idleconn", "bytes_per_conn", 1, "B/conn", "9k idle conns: memory", 1.0, 0)
     row("idleconn", "idle_cpu_ms", 1, "CPU ms/200 ms", "9k idle conns: idle CPU", 0, 1)
+    # goc-crawl against its Go peer on the embedded site (ops = pages).
+    # crawl0's wall per page at most Go's is its pages/s at least Go's.
+    row("crawl", "ns_per_op", 1e-6, "ms/page", "crawl 5k pages: wall", 1.0, 0)
+    row("crawl", "cpu_s", 1000, "CPU ms", "crawl 5k pages: CPU", 0.5, 0)
+    row("crawl", "rss_kb", 1 / 1024, "MiB", "crawl 5k pages: peak RSS", 0, 0)
+    row("crawl0", "cpu_ns_per_op", 1e-3, "CPU us/page", "crawl0, no latency: CPU", 0.5, 0)
+    row("crawl0", "ns_per_op", 1e-3, "us/page", "crawl0: wall (pages/s)", 1.0, 0)
+    row("crawl0", "rss_kb", 1 / 1024, "MiB", "crawl0: peak RSS", 0, 0)
 }
 
 # peer: whose figures fill the Go column ("go" unless given: "floor").

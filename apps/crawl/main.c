@@ -2,7 +2,8 @@
  * when no URL is given (or only serves it, --serve), runs the crawl with a
  * live status line, turns SIGINT and SIGTERM into a graceful stop, prints
  * the summary, and checks a crawl of the embedded site against the site's
- * own model.
+ * own model. With --bench it also prints the one result line of bench/run
+ * (bench/bench.h), for the benchmark against a Go crawler.
  *
  * Coroutines here: the status line (a ticker and snapshot requests to the
  * frontier) and the signal watcher (signals arrive as messages; the first
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "crawl.h"
@@ -48,6 +50,7 @@ static const char usage[] =
     "  --serve ADDR      only serve the embedded site on ADDR (host:port) until Ctrl-C\n"
     "  --seed N          the embedded site's seed, and the jitter's (default 1)\n"
     "  --latency PCT     scale the embedded site's latencies to PCT percent (default 100)\n"
+    "  --bench NAME      at the end, print bench/run's result line named NAME\n"
     "  -q                no status line\n"
     "  --help            this text\n"
     "\n"
@@ -58,7 +61,7 @@ static const char usage[] =
 
 typedef struct {
     crawl_opts c;
-    const char *url, *serve;
+    const char *url, *serve, *bench;
     int latency, quiet;
 } options;
 
@@ -83,7 +86,7 @@ static int on_off(const char *s) {
 }
 
 enum { O_PER_HOST = 256, O_DELAY, O_DEPTH, O_MAX_PAGES, O_MAX_BODY, O_TIMEOUT, O_RETRIES,
-       O_ROBOTS, O_SAME_HOST, O_OUT, O_DB, O_SERVE, O_SEED, O_LATENCY, O_HELP };
+       O_ROBOTS, O_SAME_HOST, O_OUT, O_DB, O_SERVE, O_SEED, O_LATENCY, O_BENCH, O_HELP };
 
 static const struct option longs[] = {
     {"per-host", required_argument, 0, O_PER_HOST}, {"delay", required_argument, 0, O_DELAY},
@@ -93,7 +96,8 @@ static const struct option longs[] = {
     {"same-host", required_argument, 0, O_SAME_HOST}, {"out", required_argument, 0, O_OUT},
     {"db", required_argument, 0, O_DB}, {"serve", required_argument, 0, O_SERVE},
     {"seed", required_argument, 0, O_SEED}, {"latency", required_argument, 0, O_LATENCY},
-    {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
+    {"bench", required_argument, 0, O_BENCH}, {"help", no_argument, 0, O_HELP},
+    {0, 0, 0, 0},
 };
 
 static const char *name_of(int ch) {
@@ -134,6 +138,7 @@ static int parse(int argc, char **argv, options *o) {
         case O_SERVE: o->serve = arg; break;
         case O_SEED: v = number(arg, 0, INT64_MAX); if (v < 0) goto bad; o->c.seed = (uint64_t)v; break;
         case O_LATENCY: v = number(arg, 0, 10000); if (v < 0) goto bad; o->latency = (int)v; break;
+        case O_BENCH: o->bench = arg; break;
         case 'q': o->quiet = 1; break;
         case O_HELP: fputs(usage, stdout); return -1;
         case ':': return die_usage("option %s needs a value", argv[optind - 1]);
@@ -355,6 +360,32 @@ static int check(crawl *c, const embedded *e, const crawl_opts *o) {
     return bad;
 }
 
+/* --- the benchmark's line --------------------------------------------- */
+
+/* User and user+system CPU time of the process so far, in ns. */
+static void cpu_now(int64_t *user, int64_t *total) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    *user = (int64_t)ru.ru_utime.tv_sec * GOC_SEC + (int64_t)ru.ru_utime.tv_usec * GOC_US;
+    *total = *user + (int64_t)ru.ru_stime.tv_sec * GOC_SEC + (int64_t)ru.ru_stime.tv_usec * GOC_US;
+}
+
+/* Prints bench/bench.h's result line for a crawl of pages that took wall
+ * ns and, since user0/cpu0, its CPU time (also per page: cpu_ns_per_op);
+ * ops are the pages fetched. */
+static void bench_line(const char *name, uint64_t pages, int64_t wall, int64_t user0, int64_t cpu0) {
+    int64_t user, cpu;
+    cpu_now(&user, &cpu);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double ops = (double)(pages ? pages : 1);
+    printf("BENCH name=%s impl=goc procs=%d n=%" PRIu64 " ops=%" PRIu64 " ns_per_op=%.3f "
+           "wall_s=%.6f cpu_s=%.6f rss_kb=%ld user_s=%.6f cpu_ns_per_op=%.0f\n",
+           name, goc_procs(), pages, pages, (double)wall / ops, (double)wall / 1e9,
+           (double)(cpu - cpu0) / 1e9, ru.ru_maxrss, (double)(user - user0) / 1e9,
+           (double)(cpu - cpu0) / ops);
+}
+
 /* --- main -------------------------------------------------------------- */
 
 static int run(const options *o) {
@@ -380,6 +411,8 @@ static int run(const options *o) {
     s.hard = goc_ctx_with_cancel(goc_ctx_background());
     goc_signal_notify(s.sigs, (const int[]){SIGINT, SIGTERM}, 2);
     const char *what = "crawl";
+    int64_t user0, cpu0;
+    cpu_now(&user0, &cpu0);
     int64_t t0 = goc_now();
     int err = crawl_start(&co, s.stop, s.hard, &s.c, &what);
     int status = 0;
@@ -401,6 +434,7 @@ static int run(const options *o) {
         }
         int why = crawl_wait(s.c);
         int64_t wall = goc_now() - t0;
+        if (o->bench) bench_line(o->bench, crawl_stats(s.c)->pages, wall, user0, cpu0);
         goc_close(s.done);
         goc_wg_wait(&s.watchers);
         summary(s.c, why, s.signal, wall);
