@@ -14,13 +14,6 @@
 #include "check.h"
 #include "testutil.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
 
 /* Cases named child_* run only in a process of their own, started by
  * check_spawn (they deadlock, or die of a signal, on purpose). */
@@ -432,7 +425,7 @@ TEST(goc_traceback_none_leaves_sigquit_alone) {
 /* ---- deadlock ------------------------------------------------------------ */
 
 static void expect_deadlock(const char *child, const char *wait) {
-#if defined(UNDER_TSAN)
+#ifdef TU_TSAN
     (void)child, (void)wait; /* TSan's own thread keeps detection silent: see goc.h */
 #else
     static const char *DEADLOCK = "goc: all coroutines are asleep - deadlock!";

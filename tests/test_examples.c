@@ -17,13 +17,7 @@
 
 #include "check.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
+#include "testutil.h"
 
 /* ---- running an example ------------------------------------------------ */
 
@@ -468,7 +462,7 @@ TEST(rate_limit) {
 
 TEST(race) {
     run_t *r = run_example("race", NULL);
-#ifdef UNDER_TSAN
+#ifdef TU_TSAN
     /* The racy version's report is the expected output ... */
     free_run(r);
     r = run_example("race", "racy", NULL);
@@ -484,7 +478,7 @@ TEST(race) {
     int n = split_lines(r->out, lines, 16), i = 0;
     const char *names[] = {"racy", "mutex", "atomic", "channel"};
     for (int v = 0; v < 4; v++) {
-#ifdef UNDER_TSAN
+#ifdef TU_TSAN
         if (v == 0) continue;
 #endif
         EXPECT(r, i + 1 < n && starts_with(lines[i], names[v]));
