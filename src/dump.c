@@ -67,7 +67,7 @@ static size_t find(goc__g *g) {
 static bool grow_locked(void) {
     size_t cap = reg.cap ? reg.cap * 2 : 1024;
     if (reg.n * 4 < reg.cap) cap = reg.cap; /* mostly tombstones: rehash in place */
-    goc__g **old = reg.v, **v = calloc(cap, sizeof *v); /* no fault injection here */
+    goc__g **old = reg.v, **v = goc__calloc_quiet(cap, sizeof *v);
     if (!v) return false;
     size_t oldcap = reg.cap;
     reg.v = v;
@@ -75,7 +75,7 @@ static bool grow_locked(void) {
     reg.used = reg.n;
     for (size_t i = 0; i < oldcap; i++)
         if (old[i] && old[i] != TOMB) reg.v[find(old[i])] = old[i];
-    free(old);
+    goc__free(old);
     return true;
 }
 
@@ -288,7 +288,7 @@ void goc__print_pc(FILE *f, const char *what, void *pc) {
  * out of memory. */
 static entry *snapshot(size_t *n) {
     int nw = goc__nworkers();
-    goc__g **cur = calloc(nw > 0 ? (size_t)nw : 1, sizeof *cur); /* not on a small stack */
+    goc__g **cur = goc__calloc_quiet(nw > 0 ? (size_t)nw : 1, sizeof *cur); /* not on a small stack */
     if (!cur) {
         *n = 0;
         return NULL;
@@ -297,7 +297,7 @@ static entry *snapshot(size_t *n) {
     goc__lock_acquire(&reg.lock);
     goc__lock_acquire(&threads.lock);
     size_t cap = reg.n + (size_t)threads.n + 1, k = 0;
-    entry *v = malloc(cap * sizeof *v);
+    entry *v = goc__malloc_quiet(cap * sizeof *v);
     if (!v) goto out;
     for (size_t i = 0; i < reg.cap; i++) {
         goc__g *g = reg.v[i];
@@ -321,7 +321,7 @@ static entry *snapshot(size_t *n) {
 out:
     goc__lock_release(&threads.lock);
     goc__lock_release(&reg.lock);
-    free(cur);
+    goc__free(cur);
     *n = k;
     return v;
 }
@@ -369,5 +369,5 @@ void goc_dump(FILE *f) {
         i = j;
     }
     fflush(f);
-    free(v);
+    goc__free(v);
 }

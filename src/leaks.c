@@ -52,7 +52,7 @@ static size_t find(const goc_chan *c) {
 static bool grow_locked(void) {
     size_t cap = chans.cap ? chans.cap * 2 : 1024;
     if (chans.n * 4 < chans.cap) cap = chans.cap; /* mostly tombstones: rehash */
-    struct ent *old = chans.v, *v = calloc(cap, sizeof *v); /* no fault injection here */
+    struct ent *old = chans.v, *v = goc__calloc_quiet(cap, sizeof *v);
     if (!v) return false;
     size_t oldcap = chans.cap;
     chans.v = v;
@@ -60,7 +60,7 @@ static bool grow_locked(void) {
     chans.used = chans.n;
     for (size_t i = 0; i < oldcap; i++)
         if (old[i].c && old[i].c != TOMB) chans.v[find(old[i].c)] = old[i];
-    free(old);
+    goc__free(old);
     return true;
 }
 
@@ -104,7 +104,7 @@ static int cmp_leak(const void *pa, const void *pb) {
 static void report(void) {
     goc__lock_acquire(&chans.lock);
     size_t n = 0;
-    leak *v = malloc((chans.n + 1) * sizeof *v);
+    leak *v = goc__malloc_quiet((chans.n + 1) * sizeof *v);
     for (size_t i = 0; v && i < chans.cap; i++) {
         goc_chan *c = chans.v[i].c;
         if (c && c != TOMB) v[n++] = (leak){chans.v[i].pc, c->elem, c->cap, c};
@@ -118,7 +118,7 @@ static void report(void) {
     }
     if (live == 0 && n == 0) {
         fprintf(f, "goc: no leaks at exit\n");
-        free(v);
+        goc__free(v);
         return;
     }
     fprintf(f, "goc: leaks at exit: %zu coroutines alive, %zu channels never released\n", live, n);
@@ -140,7 +140,7 @@ static void report(void) {
         i = j;
     }
     fflush(f);
-    free(v);
+    goc__free(v);
 }
 
 __attribute__((constructor)) static void leaks_init(void) {

@@ -41,7 +41,7 @@ void goc__stat_stack_map(void *base, size_t len) {
     goc__lock_acquire(&maps.lock);
     if (maps.n == maps.cap) {
         size_t cap = maps.cap ? 2 * maps.cap : 64;
-        struct map *v = realloc(maps.v, cap * sizeof *v); /* not goc__malloc: no fault injection here */
+        struct map *v = goc__realloc_quiet(maps.v, cap * sizeof *v);
         if (!v) {
             goc__lock_release(&maps.lock);
             return; /* reserved still counts it; committed misses it */
@@ -76,7 +76,7 @@ static uint64_t committed(void) {
     for (size_t i = 0; i < maps.n; i++) {
         size_t pages = (maps.v[i].len + (size_t)page - 1) / (size_t)page;
         if (pages > veclen) {
-            unsigned char *v = realloc(vec, pages);
+            unsigned char *v = goc__realloc_quiet(vec, pages);
             if (!v) break;
             vec = v;
             veclen = pages;
@@ -85,7 +85,7 @@ static uint64_t committed(void) {
         for (size_t p = 0; p < pages; p++) bytes += (vec[p] & 1) ? (uint64_t)page : 0;
     }
     goc__lock_release(&maps.lock);
-    free(vec);
+    goc__free(vec);
     return bytes;
 }
 

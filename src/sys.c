@@ -78,6 +78,10 @@ void *goc__realloc(void *p, size_t n) {
 
 void goc__free(void *p) { FREE(p); }
 
+void *goc__malloc_quiet(size_t n) { return MALLOC(n); }
+void *goc__calloc_quiet(size_t n, size_t size) { return CALLOC(n, size); }
+void *goc__realloc_quiet(void *p, size_t n) { return REALLOC(p, n); }
+
 void *goc__map(size_t n) {
     if (goc__fault_hit(GOC__FAULT_MMAP)) return NULL;
     void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,

@@ -45,6 +45,13 @@ void *goc__calloc(size_t n, size_t size);
 void *goc__realloc(void *p, size_t n);
 void goc__free(void *p);
 
+/* The same allocator without fault injection, for bookkeeping whose failure
+ * only loses information (stats, dumps, leak reports). Under TSan both bypass
+ * TSan's allocator: the runtime orders its own memory. Free with goc__free. */
+void *goc__malloc_quiet(size_t n);
+void *goc__calloc_quiet(size_t n, size_t size);
+void *goc__realloc_quiet(void *p, size_t n);
+
 /* mmap of anonymous, lazily committed memory; NULL on failure. */
 void *goc__map(size_t n);
 void goc__unmap(void *p, size_t n);
