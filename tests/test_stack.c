@@ -435,6 +435,12 @@ TEST(overflow_past_16k_guard_reported_mprotect_guard) {
     expect_overflow_report_in("mprotect", "skip", "deep", 16384);
 }
 TEST(overflow_by_huge_alloca_reported_with_stack_clash_protection) {
+#if defined(__clang__) && __clang_major__ < 16
+    /* clang 14 accepts -fstack-clash-protection but does not probe this
+     * alloca (the write lands past the guard): nothing to check there. */
+    printf("skipped: clang %d does not probe a dynamic alloca\n", __clang_major__);
+    return;
+#endif
     expect_overflow_report("alloca", "deep", 16384);
 }
 
