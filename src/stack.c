@@ -34,7 +34,7 @@
 #include <sys/mman.h>
 #include <sys/uio.h>
 
-#include "sched.h"
+#include "g.h"
 
 #if defined(GOC_ASAN)
 #include <sanitizer/lsan_interface.h>

@@ -33,7 +33,6 @@
 #include "trace.h"
 
 #define EVENTS (1u << 18) /* per worker: 6 MiB, some 100 ms of ping-pong */
-#define MAXW 1024         /* as sched.c */
 
 typedef struct tev {
     int64_t ts;
@@ -48,7 +47,7 @@ typedef struct trbuf {
 } trbuf;
 
 bool goc__trace_on;
-static trbuf *_Atomic bufs[MAXW];
+static trbuf *_Atomic bufs[GOC__MAXW];
 static const char *trace_path;
 static int64_t t0;
 
@@ -119,7 +118,7 @@ static void write_trace(void) {
     fprintf(f, "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[");
     bool first = true;
     int nw = goc__nworkers();
-    for (int i = 0; i < nw && i < MAXW; i++) {
+    for (int i = 0; i < nw && i < GOC__MAXW; i++) {
         fprintf(f, "%s\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":%d,"
                    "\"args\":{\"name\":\"worker %d\"}}",
                 first ? "" : ",", i, i);

@@ -5,7 +5,7 @@
     (gdb) coroutine 7 bt           backtrace of coroutine 7's parked stack
 
 They read the runtime's own tables (the registry of coroutine records in
-src/dump.c, the workers in src/sched.c), so the program needs debug
+src/dump.c, the workers in goc__sched, src/sched_int.h), so the program needs debug
 information for libgoc (any build with -g: RelWithDebInfo, Debug). A
 running coroutine is shown on its worker's thread (use `thread N` and
 `bt`); a parked one's registers are those its switch saved
@@ -32,7 +32,7 @@ def _static(name, file):
 
 def _running():
     """{g address: worker index} for coroutines running now."""
-    sched = _static("sched", "sched.c")
+    sched = gdb.parse_and_eval("goc__sched")
     n = int(sched["nallw"]["_M_i"]) if sched["nallw"].type.code == gdb.TYPE_CODE_STRUCT \
         else int(sched["nallw"])
     out = {}

@@ -1,0 +1,79 @@
+/* What the scheduler's own files share, and nothing else includes: the
+ * scheduler's global state and the calls between its parts. The parts, each
+ * depending only on those listed before it:
+ *   queues.h/.c  each worker's local queue policy and the global queue
+ *   wake.c       an idle worker's one sleep and its wake (unpark, wakep)
+ *   steal.c      a spinning worker's search of the other workers
+ *   worker.c     a worker's loop and life: find work, retire, replace
+ *   start.c      the runtime's start (and its end in a forked child)
+ *   sched.c      the switch: park, ready, yield, spawn and exit
+ *
+ * Invariants: sched.nidle is the length of the idle list; nspinning counts
+ * workers with w->spinning plus those popped by wakep that have not yet woken;
+ * a worker is spinning only while it looks for work, and at most about half
+ * of the busy workers spin; a coroutine is in at most one queue, and only
+ * when it is not running.
+ *
+ * Locking: goc__sched.lock guards the global queue and the idle and spare
+ * lists, and is held while timers move between heaps (so a timer never lands
+ * in a heap that is retiring). Lock order: channel/sync locks < sched.lock <
+ * timer heap locks; stack class locks never nest with others.
+ */
+#ifndef GOC_SCHED_INT_H
+#define GOC_SCHED_INT_H
+
+#include "sched.h"
+
+struct goc__sched {
+    goc__lock lock;
+    goc__g *gq_head, *gq_tail;       /* (s) global run queue             */
+    _Atomic size_t ngq;              /* written under s                  */
+    goc__w *idle, *spare;            /* (s)                              */
+    _Atomic int nidle;               /* written under s                  */
+    _Atomic int nspinning;
+    _Atomic int nactive;             /* workers not SPARE                */
+    _Atomic int nallw;
+    int nprocs;
+    _Atomic int64_t spawned_off;     /* coroutines started off the workers */
+    goc__w *allw[GOC__MAXW];
+};
+extern struct goc__sched goc__sched;
+
+/* sched.c: binds the calling thread to worker w (worker.c's thread start). */
+void goc__tls_set(goc__w *w);
+
+/* Runs what the context that left w asked to be done off its stack. */
+static inline void goc__run_hook(goc__w *w) {
+    void (*h)(goc__w *, void *) = w->hook;
+    if (h) {
+        w->hook = NULL;
+        h(w, w->hook_arg);
+    }
+}
+
+/* One more coroutine scheduled on w (the monitor watches this count). */
+static inline void goc__tick(goc__w *w) {
+    atomic_store_explicit(&w->tick, atomic_load_explicit(&w->tick, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+/* goc__wakep with its common case, nobody idle, inline for the hot paths. */
+static inline void goc__wakep_fast(void) {
+    if (atomic_load_explicit(&goc__sched.nidle, memory_order_relaxed) != 0) goc__wakep();
+}
+
+/* wake.c */
+void goc__unpark(goc__w *w);
+goc__g *goc__idle(goc__w *w);
+void goc__spare_wait(goc__w *w);
+
+/* steal.c */
+goc__g *goc__spin(goc__w *w);
+bool goc__run_timers(goc__w *w, goc__w *v, int64_t now);
+
+/* worker.c */
+goc__w *goc__worker_new(void);
+int goc__worker_start(goc__w *w);
+void goc__worker_free(goc__w *w);
+
+#endif
