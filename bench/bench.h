@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,14 +99,19 @@ __attribute__((format(printf, 2, 3), noreturn)) static inline void bench_fail(co
  * "_t"), since users write both. */
 static int bench_thread_form;
 
+/* Sockets parked in goc_read during the run (GOC_BENCH_IDLE_FDS, below). */
+static long bench_idle_fds;
+
 /* Prints the result line for a section that took wall and cpu ns; extra
  * ("key=value ...", may be NULL) goes last. */
 static inline void bench_print(const char *name, long n, double ops, int64_t wall, int64_t cpu,
                                const char *extra) {
+    char fds[40] = "";
+    if (bench_idle_fds) snprintf(fds, sizeof fds, " idle_fds=%ld", bench_idle_fds);
     printf("BENCH name=%s%s impl=goc procs=%d n=%ld ops=%.0f ns_per_op=%.3f wall_s=%.6f "
-           "cpu_s=%.6f rss_kb=%ld%s%s\n",
+           "cpu_s=%.6f rss_kb=%ld%s%s%s\n",
            name, bench_thread_form ? "_t" : "", goc_procs(), n, ops, (double)wall / ops, (double)wall / 1e9, (double)cpu / 1e9,
-           bench_maxrss_kb(), extra ? " " : "", extra ? extra : "");
+           bench_maxrss_kb(), fds, extra ? " " : "", extra ? extra : "");
     fflush(stdout);
 }
 
@@ -120,8 +126,40 @@ static inline void bench_report(const char *name, long n, double ops, bench_cloc
     bench_print(name, n, ops, wall, bench_cpu_ns() - c.cpu, more);
 }
 
+/* Env GOC_BENCH_IDLE_FDS=N: before the workload, N sockets (N/2 socket
+ * pairs) that never get data, each with a coroutine parked in goc_read, so
+ * the workload runs with N fds registered in the netpoller and its waiters
+ * live. The poller must cost the other workloads nothing for them. */
+static _Atomic long bench_idle_parked;
+
+static void bench_idle_reader(void *arg) {
+    char c;
+    atomic_fetch_add(&bench_idle_parked, 1);
+    (void)goc_read((int)(intptr_t)arg, &c, 1, GOC_FOREVER); /* returns only at exit */
+}
+
+static inline void bench_park_idle_fds(void) {
+    const char *s = getenv("GOC_BENCH_IDLE_FDS");
+    long n = s ? strtol(s, NULL, 10) / 2 * 2 : 0;
+    for (long i = 0; i < n; i += 2) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
+            bench_fail("idle fds", "socketpair after %ld fds (raise ulimit -n)", i);
+        for (int k = 0; k < 2; k++) {
+            int r = goc_go(bench_idle_reader, (void *)(intptr_t)sv[k]);
+            if (r != GOC_OK) bench_fail("idle fds", "goc_go: %s", goc_strerror(r));
+        }
+    }
+    while (atomic_load(&bench_idle_parked) < n) goc_sleep(GOC_MS);
+    goc_sleep(20 * GOC_MS); /* the last readers reach epoll */
+    bench_idle_fds = n;
+}
+
 /* Starts the runtime outside the measured section (Go's is up before main). */
-static inline void bench_runtime_up(void) { (void)goc_procs(); }
+static inline void bench_runtime_up(void) {
+    (void)goc_procs();
+    bench_park_idle_fds();
+}
 
 /* Runs fn(arg) in a coroutine and waits for it: the workload's driver runs
  * where Go's main does, in a coroutine; or, in the thread form, on the main
