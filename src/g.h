@@ -53,7 +53,9 @@ struct goc__g {
 /* The record's footprint at the top of its stack slot. */
 #define GOC__G_SIZE ((sizeof(goc__g) + 63) & ~(size_t)63)
 
-enum { GOC__W_RUNNING, GOC__W_IDLE, GOC__W_SPARE };
+/* LENT: off the idle list, its thread asleep, while a plain thread blocked
+ * in goc runs coroutines as this worker (lend.c). */
+enum { GOC__W_RUNNING, GOC__W_IDLE, GOC__W_SPARE, GOC__W_LENT };
 
 /* What a spinning worker saw of another's queue (steal.c): a mark (the
  * victim's tick for `next`, its ring's head for the ring) and since when. */
@@ -73,6 +75,7 @@ struct goc__w {
     _Atomic bool busy;                  /* (a) running a coroutine now       */
     _Atomic bool slow;                  /* (a) monitor: same tick for a while */
     _Atomic bool retire;                /* (a) monitor: replaced, must retire */
+    goc__g *lender;                     /* (o) the thread stand-in running as w */
     bool spinning;                      /* (o) counted in sched.nspinning    */
     bool lifo_off;                      /* (o) spawns queue FIFO until ...    */
     uint32_t lifo_until;                /* (o) ... head reaches this index    */
@@ -93,6 +96,7 @@ struct goc__w {
     goc__san g0san;                     /* (o)                               */
     _Atomic uint32_t park;              /* (a) futex: 1 = wake up            */
     _Atomic bool polling;               /* (a) asleep in epoll, not the futex */
+    _Atomic int64_t sleep_until;        /* (a) the idle thread's alarm; INT64_MAX none */
     _Atomic int state;                  /* (s) GOC__W_*                      */
     bool in_idle;                       /* (s) on sched's idle list          */
     goc__w *idle_next;                  /* (s)                               */

@@ -40,9 +40,27 @@
 
 static _Atomic uint32_t asleep;
 static _Atomic int64_t stuck_after = STUCK; /* goc__test_stuck_after */
+static _Atomic uint64_t deferred; /* wakes left to the monitor (goc__monitor_defer) */
 
 void goc__monitor_kick(void) {
     if (atomic_load(&asleep) && atomic_exchange(&asleep, 0)) goc__futex_wake(&asleep, 1);
+}
+
+/* deferred is written before asleep is read, and the monitor writes asleep
+ * before it reads deferred (both seq_cst): a deferral it misses sees it
+ * asleep, and the caller wakes a worker itself. */
+bool goc__monitor_defer(void) {
+    atomic_fetch_add(&deferred, 1);
+    return !atomic_load(&asleep);
+}
+
+/* Work waits in the global queue (readied off the workers, wake deferred)
+ * for a second tick in a row: wake a worker for it. */
+static void rescue(void) {
+    static bool waited;
+    bool queued = goc__sched_gq_len() > 0;
+    if (queued && waited) goc__wakep();
+    waited = queued;
 }
 
 static int64_t thread_cpu(goc__w *w) {
@@ -104,7 +122,8 @@ static void *monitor_main(void *arg) {
     for (;;) {
         /* SIGQUIT's dump; a deadlock to confirm: look again in a while. */
         bool recheck = goc__debug_monitor(goc__sched_idle_all());
-        if (goc__sched_idle_all()) {
+        uint64_t seen = atomic_load(&deferred);
+        if (goc__sched_idle_all() && goc__sched_gq_len() == 0) {
             /* Nothing to watch: sleep until kicked, or until the next trim
              * when stacks await one (not a tick a millisecond: an idle
              * program uses no CPU, bench/idleconn), or the recheck. */
@@ -112,7 +131,8 @@ static void *monitor_main(void *arg) {
             if (recheck && (until < 0 || goc__now() + RECHECK < until)) until = goc__now() + RECHECK;
             goc__sched_clock(INT64_MAX); /* it goes stale while we sleep */
             atomic_store(&asleep, 1);
-            if (goc__sched_idle_all()) goc__futex_wait(&asleep, 1, until);
+            if (goc__sched_idle_all() && atomic_load(&deferred) == seen)
+                goc__futex_wait(&asleep, 1, until);
             atomic_store(&asleep, 0);
             trim_pending = true; /* whatever ran may have freed stacks */
         } else {
@@ -122,6 +142,7 @@ static void *monitor_main(void *arg) {
         goc__sched_clock(now);
         int n = goc__nworkers();
         for (int i = 0; i < n; i++) watch(goc__worker(i), now);
+        rescue();
         /* Every worker busy in long-running coroutines: nobody polls. */
         if (goc__netpoll_active() && now - goc__netpoll_last() >= POLL_STALE) goc__netpoll_try();
         if (now - last_trim >= TRIM) {

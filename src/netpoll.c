@@ -121,6 +121,8 @@ bool goc__netpoll_acquire(void) {
     return !atomic_exchange(&np.polling, true);
 }
 
+void goc__netpoll_release(void) { atomic_store(&np.polling, false); }
+
 /* epoll_wait until deadline (0: no wait, < 0: none), with a nanosecond
  * timeout where the kernel takes one. */
 static int wait_events(struct epoll_event *ev, int64_t deadline) {

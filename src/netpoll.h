@@ -38,6 +38,7 @@ void goc__netpoll_wait_removed(void);
  * goc_now time. Returns the number of waiters readied. */
 bool goc__netpoll_acquire(void);
 int goc__netpoll_run(int64_t deadline);
+void goc__netpoll_release(void); /* gives back an acquire without polling */
 
 /* A look without blocking when nobody else polls: waiters readied, or 0. */
 static inline int goc__netpoll_try(void) {

@@ -50,6 +50,7 @@ static int block_thread(goc__wait *wt, int64_t deadline, void (*unlock)(void *),
             deadline = -1; /* claimed by a waker: its wake-up is on the way */
             continue;
         }
+        if (goc__lend(g, deadline)) continue; /* ran coroutines meanwhile */
         goc__futex_wait(&g->wake, 0, deadline);
     }
     if (forever) goc__thread_unblocked(&tb);

@@ -4,6 +4,8 @@
  */
 #include "queues.h"
 
+size_t goc__sched_gq_len(void) { return atomic_load(&goc__sched.ngq); }
+
 void goc__gq_append_locked(goc__g *head, goc__g *tail, size_t n) {
     tail->next = NULL;
     if (goc__sched.gq_tail)

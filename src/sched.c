@@ -52,7 +52,8 @@ static GOC_NOINLINE void ready_traced(goc__w *w, goc__g *g, bool next) {
 void goc__ready(goc__g *g, bool next) {
     if (g->kind == GOC__G_THREAD) {
         atomic_store_explicit(&g->wake, 1, memory_order_release);
-        goc__futex_wake(&g->wake, 1);
+        goc__w *lent = goc__tls_w();
+        if (!lent || lent->lender != g) goc__futex_wake(&g->wake, 1); /* else: it is us */
         return;
     }
     atomic_store_explicit(&g->wait, 0, memory_order_relaxed);
@@ -68,7 +69,7 @@ void goc__ready(goc__g *g, bool next) {
     }
     goc__stat_global(&goc__stat_wakes_off, 1);
     goc__gq_append(g, g, 1);
-    goc__wakep_fast();
+    if (!goc__lend_defer_wake()) goc__wakep_fast();
 }
 
 /* ---- switching -------------------------------------------------------- */
@@ -109,12 +110,21 @@ static inline bool timer_due(int64_t t) {
     return t <= goc__now();
 }
 
+/* Is w run by a thread lending itself (lend.c) whose own wait is over? Then
+ * the running coroutine's next switch goes back to that thread. */
+static inline bool lender_woken(goc__w *w) {
+    return GOC_UNLIKELY(w->lender != NULL) &&
+           atomic_load_explicit(&w->lender->wake, memory_order_relaxed);
+}
+
 /* The next coroutine from w's own queue, unless the scheduler should look
  * around first: every 61st pick (fairness for the global queue), when a
- * timer is due, or when the monitor asked w to retire. */
+ * timer is due, when the monitor asked w to retire, or when the thread
+ * lending itself as w (lend.c) has been woken. */
 static inline goc__g *pick_local(goc__w *w) {
     if (atomic_load_explicit(&w->tick, memory_order_relaxed) % 61 == 60) return NULL;
     if (atomic_load_explicit(&w->retire, memory_order_relaxed)) return NULL;
+    if (lender_woken(w)) return NULL;
     int64_t t = goc__timers_next(&w->timers);
     if (GOC_UNLIKELY(t != INT64_MAX) && timer_due(t)) return NULL;
     return goc__lq_get(w);
@@ -159,7 +169,8 @@ static void hook_requeue(goc__w *w, void *arg) {
 /* Yield with an empty local queue and work in the global one: go to the
  * global queue's tail, as Go's Gosched does, so the work there runs first.
  * Requeued locally, the yielder would be picked again at once, and the
- * global queue only every 61st pick. */
+ * global queue only every 61st pick. Also where a yield goes when w's
+ * lending thread is woken and takes w back to the idle list. */
 static void hook_requeue_global(goc__w *w, void *arg) {
     (void)w;
     goc__g *g = arg;
@@ -174,7 +185,7 @@ void goc_yield(void) {
         return;
     }
     if (goc__runq_empty(&w->q)) {
-        if (!goc__gq_empty()) {
+        if (!goc__gq_empty() || lender_woken(w)) {
             sched_switch(w, w->cur, hook_requeue_global, w->cur, false);
             return;
         }
@@ -200,7 +211,7 @@ void goc_yield(void) {
 void goc__preempt_point(void) {
     goc__w *w = goc__tls_w();
     if (!w || !w->cur) return;
-    bool yield = atomic_load_explicit(&w->slow, memory_order_relaxed);
+    bool yield = atomic_load_explicit(&w->slow, memory_order_relaxed) || lender_woken(w);
     if (goc__netpoll_active() && goc__now() - goc__netpoll_last() >= POLL_BUSY &&
         goc__netpoll_try() > 0)
         yield = true;

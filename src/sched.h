@@ -53,6 +53,15 @@ void goc__sched_contended(void);
  * again and again without blocking. */
 void goc__preempt_point(void);
 
+/* A plain thread blocked in goc (park.c): runs coroutines as a borrowed
+ * idle worker until self->wake is set, deadline (goc_now; < 0 none) passes
+ * or no work is at hand. True if it ran any (lend.c). */
+bool goc__lend(goc__g *self, int64_t deadline);
+
+/* For a ready off the workers: may the calling thread leave the wake-up to
+ * itself (it lends when it blocks) and to the monitor? (lend.c) */
+bool goc__lend_defer_wake(void);
+
 /* Makes a parked g runnable: next = run it before other queued work on this
  * worker (hand-off), else at the tail. A thread stand-in is woken. */
 void goc__ready(goc__g *g, bool next);
@@ -63,6 +72,7 @@ GOC_NORETURN void goc__stack_overflow(const goc__g *g);
 /* Monitor interface (monitor.c). */
 int goc__monitor_start(void);
 void goc__monitor_kick(void);
+bool goc__monitor_defer(void); /* a wake left to the monitor: false if it sleeps */
 void goc__wakep(void);
 void goc__replace_worker(goc__w *stuck);
 bool goc__has_work(goc__w *w, int64_t now);
@@ -73,6 +83,7 @@ bool goc__sched_idle_all(void);
 void goc__sched_clock(int64_t now); /* the monitor's reading; INT64_MAX: none */
 extern _Atomic int64_t goc__recent_now; /* that reading (sched.c)         */
 int64_t goc__sched_spawned_off(void); /* coroutines started off the workers */
+size_t goc__sched_gq_len(void);       /* coroutines in the global queue   */
 
 /* Test hooks (tests link the static library). */
 int goc__worker_index(void);          /* -1 off the workers                 */

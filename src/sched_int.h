@@ -5,6 +5,7 @@
  *   wake.c       an idle worker's one sleep and its wake (unpark, wakep)
  *   steal.c      a spinning worker's search of the other workers
  *   worker.c     a worker's loop and life: find work, retire, replace
+ *   lend.c       a plain thread blocked in goc runs coroutines as a worker
  *   start.c      the runtime's start (and its end in a forked child)
  *   sched.c      the switch: park, ready, yield, spawn and exit
  *
@@ -72,6 +73,7 @@ goc__g *goc__spin(goc__w *w);
 bool goc__run_timers(goc__w *w, goc__w *v, int64_t now);
 
 /* worker.c */
+void goc__worker_run(goc__w *w, goc__g *g); /* from w's g0: g until it switches out */
 goc__w *goc__worker_new(void);
 int goc__worker_start(goc__w *w);
 void goc__worker_free(goc__w *w);

@@ -130,15 +130,36 @@ int goc__vmadvise(const struct iovec *iov, size_t n, int advice) {
 #endif
 }
 
+_Thread_local bool goc__tls_internal;
+
+struct thread_start {
+    void *(*fn)(void *);
+    void *arg;
+};
+
+static void *thread_main(void *p) {
+    struct thread_start ts = *(struct thread_start *)p;
+    goc__free(p);
+    goc__tls_internal = true;
+    return ts.fn(ts.arg);
+}
+
 int goc__thread_start(void *(*fn)(void *), void *arg, size_t stack_size) {
     if (goc__fault_hit(GOC__FAULT_THREAD)) return -EAGAIN;
+    struct thread_start *ts = goc__malloc(sizeof *ts);
+    if (!ts) return -ENOMEM;
+    *ts = (struct thread_start){fn, arg};
     pthread_attr_t attr;
     pthread_t t;
-    if (pthread_attr_init(&attr) != 0) return -ENOMEM;
+    if (pthread_attr_init(&attr) != 0) {
+        goc__free(ts);
+        return -ENOMEM;
+    }
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     if (stack_size) pthread_attr_setstacksize(&attr, stack_size);
-    int r = pthread_create(&t, &attr, fn, arg);
+    int r = pthread_create(&t, &attr, thread_main, ts);
     pthread_attr_destroy(&attr);
+    if (r != 0) goc__free(ts);
     return -r;
 }
 

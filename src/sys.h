@@ -66,6 +66,7 @@ int goc__vmadvise(const struct iovec *iov, size_t n, int advice);
 
 /* pthread_create of a detached thread with the given stack size; 0 or -errno. */
 int goc__thread_start(void *(*fn)(void *), void *arg, size_t stack_size);
+extern _Thread_local bool goc__tls_internal; /* a thread goc__thread_start made */
 
 /* Futex on a 32-bit word: wait while *addr == val, until deadline (goc_now
  * clock, < 0 none). Spurious returns are allowed. */

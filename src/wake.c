@@ -93,13 +93,50 @@ static void idle_leave_locked(goc__w *w) {
     atomic_store(&w->state, GOC__W_RUNNING);
 }
 
+/* w's thread while a blocked thread runs as w (lend.c): it waits to be
+ * given back, and the lender runs w's timers meanwhile. Any wake-up then
+ * sends it looking for work, so clearing `park` here loses none. */
+static void lent_wait(goc__w *w) {
+    atomic_store(&w->sleep_until, INT64_MAX);
+    for (;;) {
+        atomic_store(&w->park, 0);
+        if (atomic_load(&w->state) != GOC__W_LENT) return;
+        goc__futex_wait(&w->park, 0, -1);
+    }
+}
+
+/* w's thread leaves idle (once w is not lent); true if it was still on the
+ * idle list, false if wakep popped it. */
+static bool idle_leave(goc__w *w) {
+    for (;;) {
+        goc__lock_acquire(&goc__sched.lock);
+        if (atomic_load(&w->state) != GOC__W_LENT) {
+            bool listed = w->in_idle;
+            idle_leave_locked(w);
+            goc__lock_release(&goc__sched.lock);
+            return listed;
+        }
+        goc__lock_release(&goc__sched.lock);
+        lent_wait(w);
+    }
+}
+
 /* The one sleep of an idle worker, until unpark or deadline (goc_now; < 0
  * none); spurious returns are allowed. While fds are waited on, one idle
  * worker sleeps in epoll_wait instead of its futex, so an fd event wakes it
  * directly. True when the poll readied something. */
 static bool worker_sleep(goc__w *w, int64_t deadline) {
+    atomic_store(&w->sleep_until, deadline < 0 ? INT64_MAX : deadline);
     if (goc__netpoll_active() && goc__netpoll_acquire()) {
+        /* polling before state, as lend.c's borrow writes state before it
+         * reads polling: a lent worker's thread never readies into the
+         * queue its lender owns. */
         atomic_store(&w->polling, true);
+        if (atomic_load(&w->state) == GOC__W_LENT) {
+            goc__netpoll_release();
+            atomic_store(&w->polling, false);
+            return false;
+        }
         int readied = 0;
         if (!atomic_load(&w->park)) readied = goc__netpoll_run(deadline < 0 ? -1 : deadline);
         else goc__netpoll_run(0);
@@ -135,11 +172,7 @@ goc__g *goc__idle(goc__w *w) {
         w->spinning = false;
         atomic_fetch_sub(&goc__sched.nspinning, 1);
         if (work_anywhere()) {
-            goc__lock_acquire(&goc__sched.lock);
-            bool counted = w->in_idle;
-            idle_leave_locked(w);
-            goc__lock_release(&goc__sched.lock);
-            if (counted) {
+            if (idle_leave(w)) {
                 w->spinning = true;
                 atomic_fetch_add(&goc__sched.nspinning, 1);
             }
@@ -148,14 +181,13 @@ goc__g *goc__idle(goc__w *w) {
         }
     }
     for (;;) {
+        if (atomic_load(&w->state) == GOC__W_LENT) break; /* idle_leave waits */
         int64_t deadline = goc__timers_next(&w->timers);
         if (deadline != INT64_MAX && deadline <= goc__now()) break;
         if (atomic_load(&w->park)) break;
         if (worker_sleep(w, deadline == INT64_MAX ? -1 : deadline)) break;
     }
-    goc__lock_acquire(&goc__sched.lock);
-    idle_leave_locked(w);
-    goc__lock_release(&goc__sched.lock);
+    idle_leave(w);
     goc__monitor_kick();
     return NULL;
 }

@@ -93,18 +93,19 @@ static void *worker_main(void *arg) {
      * thread's TLS (errno, libc state) that TSan saw the thread set up: every
      * coroutine switched onto it acquires this edge from its start. */
     goc__race_release(&w->g0san);
-    for (;;) {
-        goc__g *g = find_runnable(w);
-        goc__tick(w);
-        w->cur = g;
-        atomic_store_explicit(&w->busy, true, memory_order_relaxed);
-        goc__san_switch(&w->g0san, &g->san, false);
-        goc__ctx_swap(&w->g0, &g->ctx, w);
-        GOC__TRACE(w, GOC__TEV_STOP, NULL); /* back in the scheduler */
-        goc__san_resumed(&w->g0san);
-        goc__run_hook(w);
-    }
+    for (;;) goc__worker_run(w, find_runnable(w));
     return NULL;
+}
+
+void goc__worker_run(goc__w *w, goc__g *g) {
+    goc__tick(w);
+    w->cur = g;
+    atomic_store_explicit(&w->busy, true, memory_order_relaxed);
+    goc__san_switch(&w->g0san, &g->san, false);
+    goc__ctx_swap(&w->g0, &g->ctx, w);
+    GOC__TRACE(w, GOC__TEV_STOP, NULL); /* back in the scheduler */
+    goc__san_resumed(&w->g0san);
+    goc__run_hook(w);
 }
 
 /* A new worker in state RUNNING (not yet started), or NULL. */

@@ -1,0 +1,151 @@
+/* A plain thread that blocks in goc lends itself to the scheduler: until
+ * its own wait completes it runs coroutines, as the worker it borrows, on
+ * its own thread. Its own context stays on its stack, like Go's main
+ * goroutine pinned to its thread: only this thread resumes it.
+ *
+ * Why: waking a thread parked on a futex costs microseconds, and a hand-off
+ * between main and a coroutine (a send answered by a receive) would pay two
+ * such wakes: the coroutine's worker, then main. Lending, main's send
+ * readies the coroutine into the global queue without waking anyone (the
+ * wake is deferred, below), main's receive blocks and runs that coroutine
+ * itself, and the coroutine's reply only sets main's wake word: two context
+ * switches and no system call (bench/pingpong, thread form).
+ *
+ * GOC_PROCS still bounds the coroutines running at once: a lender borrows
+ * an idle worker, off the idle list and marked LENT, whose thread stays
+ * asleep (wake.c: lent_wait) until the worker is given back; the lender runs
+ * that worker's queue and timers. A worker asleep in epoll_wait is never
+ * borrowed: its thread would ready coroutines into the queue the lender
+ * owns (wake.c: worker_sleep checks state after setting polling, borrow
+ * checks polling after setting state). No idle worker: the thread sleeps on
+ * its futex, as it would without lending.
+ *
+ * A thread lends while work is at hand (its borrowed queue, the global
+ * queue, the network) and gives the worker back once its wait completes,
+ * its deadline passes or nothing is left; then it sleeps. A coroutine it
+ * runs delays its return until that coroutine switches out.
+ *
+ * Deferred wakes: a thread that has lent before readies coroutines into the
+ * global queue without waking a worker while the monitor is awake: it will
+ * most likely block next and run them itself. If it keeps running instead,
+ * the monitor wakes a worker for them within two ticks (monitor.c), the
+ * same bound as a coroutine readied into a busy worker's `next` slot.
+ *
+ * GOC_LEND=0 turns lending off (a thread that holds a lock while it blocks
+ * in goc, which a coroutine it would run also takes, would deadlock).
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "goc.h"
+#include "netpoll.h"
+#include "queues.h"
+
+static _Atomic int lend_on = -1;      /* GOC_LEND, read once */
+
+/* Not goc's own threads (goc_blocking's helpers, the resolver's): they
+ * have their own work to get back to. */
+static bool lending_allowed(void) {
+    if (goc__tls_internal) return false;
+    int on = atomic_load_explicit(&lend_on, memory_order_relaxed);
+    if (GOC_UNLIKELY(on < 0)) {
+        const char *s = getenv("GOC_LEND");
+        on = !(s && strcmp(s, "0") == 0);
+        atomic_store(&lend_on, on);
+    }
+    return on;
+}
+
+static void give_back_locked(goc__w *w) {
+    atomic_store(&w->state, GOC__W_IDLE);
+    w->in_idle = true;
+    w->idle_next = goc__sched.idle;
+    goc__sched.idle = w;
+    atomic_fetch_add(&goc__sched.nidle, 1);
+}
+
+/* An idle worker whose thread is not polling, now LENT; NULL if none. */
+static goc__w *borrow(void) {
+    if (atomic_load_explicit(&goc__sched.nidle, memory_order_relaxed) == 0) return NULL;
+    goc__lock_acquire(&goc__sched.lock);
+    goc__w **p = &goc__sched.idle, *w;
+    while ((w = *p) && atomic_load(&w->polling)) p = &w->idle_next;
+    if (w) {
+        *p = w->idle_next;
+        w->in_idle = false;
+        atomic_fetch_sub(&goc__sched.nidle, 1);
+        atomic_store(&w->state, GOC__W_LENT);
+    }
+    goc__lock_release(&goc__sched.lock);
+    if (w && atomic_load(&w->polling)) { /* it went polling meanwhile */
+        goc__lock_acquire(&goc__sched.lock);
+        give_back_locked(w);
+        goc__lock_release(&goc__sched.lock);
+        return NULL;
+    }
+    return w;
+}
+
+/* w back on the idle list, its thread never the wiser unless it has to act:
+ * queued work wakes a worker, and an alarm set later than w's earliest
+ * timer (one armed while lent) wakes w's thread to set it again. */
+static void give_back(goc__w *w) {
+    bool work = !goc__runq_empty(&w->q);
+    int64_t t = goc__timers_next(&w->timers);
+    goc__lock_acquire(&goc__sched.lock);
+    give_back_locked(w);
+    goc__lock_release(&goc__sched.lock);
+    if (t < atomic_load(&w->sleep_until)) goc__unpark(w);
+    if (work) goc__wakep();
+}
+
+/* The next coroutine for a lender running as w: w's timers and queue, the
+ * global queue, the network; no stealing from busy workers. */
+static goc__g *lend_find(goc__w *w) {
+    if (goc__timers_next(&w->timers) != INT64_MAX) goc__run_timers(w, w, goc__now());
+    goc__g *g = goc__lq_get(w);
+    if (!g) g = goc__gq_take(w, false);
+    if (!g && goc__netpoll_try() > 0) g = goc__lq_get(w);
+    return g;
+}
+
+/* The thread's own context, as the sanitizers see it: set up once. */
+static void lender_san(goc__g *self) {
+    if (self->san.size) return;
+    pthread_attr_t attr;
+    void *lo = NULL;
+    size_t size = 1;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, &lo, &size);
+        pthread_attr_destroy(&attr);
+    }
+    goc__san_thread(&self->san, lo, size ? size : 1);
+}
+
+bool goc__lend(goc__g *self, int64_t deadline) {
+    if (!lending_allowed()) return false;
+    goc__w *w = borrow();
+    if (!w) return false;
+    lender_san(self);
+    goc__san own = w->g0san; /* w's thread's, back when it is given back */
+    w->g0san = self->san;
+    goc__race_release(&w->g0san); /* this thread's TLS, for the coroutines it runs */
+    w->lender = self;
+    goc__tls_set(w);
+    int ran = 0;
+    while (!atomic_load_explicit(&self->wake, memory_order_acquire)) {
+        if (deadline >= 0 && goc__now() >= deadline) break;
+        goc__g *g = lend_find(w);
+        if (!g) break;
+        goc__worker_run(w, g);
+        ran++;
+    }
+    goc__tls_set(NULL);
+    w->lender = NULL;
+    w->g0san = own;
+    give_back(w);
+    return ran > 0;
+}
+
+bool goc__lend_defer_wake(void) { return lending_allowed() && goc__monitor_defer(); }

@@ -1,0 +1,324 @@
+/* Plain threads talking to coroutines: a thread blocked in goc lends itself
+ * as a worker (src/lend.c). What it must keep: values and order, GOC_PROCS
+ * as the bound on coroutines running at once, a blocked thread that costs
+ * no CPU, timers armed while lent, coroutines readied by a thread that then
+ * keeps running, and a lending thread that gets back to its own code. Run
+ * with GOC_LEND=0 too (tests/CMakeLists.txt): the same results without it. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "goc.h"
+#include "testutil.h"
+
+typedef struct {
+    void (*fn)(void *);
+    void *arg;
+    pthread_t t;
+} thr;
+
+static void *thr_main(void *p) {
+    thr *t = p;
+    t->fn(t->arg);
+    return NULL;
+}
+
+static void thr_start(thr *t, void (*fn)(void *), void *arg) {
+    t->fn = fn;
+    t->arg = arg;
+    CHECK_EQ(pthread_create(&t->t, NULL, thr_main, t), 0);
+}
+
+static void thr_join(thr *t) { CHECK_EQ(pthread_join(t->t, NULL), 0); }
+
+static int64_t thread_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * GOC_SEC + ts.tv_nsec;
+}
+
+/* ---- ping-pong: main against one coroutine, both channel kinds -------- */
+
+typedef struct {
+    goc_chan *ping, *pong;
+} pp;
+
+static void ponger(void *p) {
+    pp *c = p;
+    long v;
+    while (goc_recv(c->ping, &v) == GOC_OK) {
+        v = v * 2 + 1;
+        CHECK_OK(goc_send(c->pong, &v));
+    }
+}
+
+static void ping_pong(size_t cap) {
+    pp c = {goc_chan_make(sizeof(long), cap), goc_chan_make(sizeof(long), cap)};
+    CHECK(c.ping && c.pong);
+    CHECK_OK(goc_go(ponger, &c));
+    long n = CHECK_SCALE(200000);
+    for (long i = 0; i < n; i++) {
+        long v = i;
+        CHECK_OK(goc_send(c.ping, &v));
+        CHECK_OK(goc_recv(c.pong, &v));
+        if (v != i * 2 + 1) CHECK_EQ(v, i * 2 + 1);
+    }
+    goc_close(c.ping);
+    goc_chan_release(c.ping);
+    goc_chan_release(c.pong);
+}
+
+TEST(main_ping_pongs_a_coroutine_unbuffered) { ping_pong(0); }
+TEST(main_ping_pongs_a_coroutine_buffered) { ping_pong(1); }
+
+/* ---- select from a thread, send and receive cases --------------------- */
+
+static void select_peer(void *p) {
+    pp *c = p;
+    long v;
+    for (;;) {
+        if (goc_recv(c->ping, &v) != GOC_OK) return;
+        v += 1000;
+        CHECK_OK(goc_send(c->pong, &v));
+    }
+}
+
+TEST(thread_selects_send_and_receive_against_a_coroutine) {
+    pp c = {goc_chan_make(sizeof(long), 0), goc_chan_make(sizeof(long), 0)};
+    CHECK_OK(goc_go(select_peer, &c));
+    long n = CHECK_SCALE(50000), sent = 0, got = 0, out = 0, in = 0;
+    while (got < n) {
+        out = sent;
+        goc_case cs[2] = {GOC_SEND(c.ping, &out), GOC_RECV(c.pong, &in)};
+        int k = goc_select(cs, sent == got ? 1 : 2, GOC_FOREVER);
+        if (k == 0) {
+            sent++;
+        } else {
+            CHECK_EQ(k, 1);
+            CHECK_EQ(in, got + 1000); /* FIFO: answers in the order asked */
+            got++;
+        }
+    }
+    goc_close(c.ping);
+    goc_chan_release(c.ping);
+    goc_chan_release(c.pong);
+}
+
+/* ---- GOC_PROCS bounds coroutines while a thread lends ----------------- */
+
+typedef struct {
+    _Atomic int inside, most;
+    goc_wg wg;
+} bound;
+
+static void busy_slices(void *p) {
+    bound *b = p;
+    for (int i = 0; i < CHECK_SCALE(2000); i++) {
+        int now = atomic_fetch_add(&b->inside, 1) + 1;
+        int most = atomic_load(&b->most);
+        while (now > most && !atomic_compare_exchange_weak(&b->most, &most, now)) {
+        }
+        for (volatile int k = 0; k < 200; k++) {
+        }
+        atomic_fetch_sub(&b->inside, 1);
+        goc_yield();
+    }
+    goc_wg_done(&b->wg);
+}
+
+static void bound_waiter(void *p) { goc_wg_wait(&((bound *)p)->wg); }
+
+TEST(coroutines_running_at_once_never_exceed_procs_while_threads_lend) {
+    bound b = {0, 0, GOC_WG_INIT};
+    CHECK_OK(goc_wg_add(&b.wg, 16));
+    for (int i = 0; i < 16; i++) CHECK_OK(goc_go(busy_slices, &b));
+    thr t[3];
+    for (int i = 0; i < 3; i++) thr_start(&t[i], bound_waiter, &b); /* they lend too */
+    goc_wg_wait(&b.wg);
+    for (int i = 0; i < 3; i++) thr_join(&t[i]);
+    CHECK_OP(atomic_load(&b.most), >=, 1);
+    CHECK_OP(atomic_load(&b.most), <=, goc_procs());
+}
+
+/* ---- a blocked thread costs no CPU ------------------------------------ */
+
+static void send_late(void *p) {
+    goc_sleep(200 * GOC_MS);
+    int v = 7;
+    CHECK_OK(goc_send(p, &v));
+}
+
+TEST(thread_blocked_200ms_in_recv_uses_no_cpu) {
+    goc_chan *c = goc_chan_make(sizeof(int), 0);
+    CHECK_OK(goc_go(send_late, c));
+    int64_t cpu = thread_cpu_ns();
+    int v = 0;
+    CHECK_OK(goc_recv(c, &v));
+    cpu = thread_cpu_ns() - cpu;
+    CHECK_EQ(v, 7);
+    /* Lending finds nothing to run and sleeps: a few wake-ups at most. */
+    CHECK_OP(cpu, <, CHECK_SANITIZED_OR(50, 10) * GOC_MS);
+    goc_chan_release(c);
+}
+
+/* ---- a lending thread gets back to its own code ----------------------- */
+
+static _Atomic int spin_stop;
+
+static void answer_then_yield_forever(void *p) {
+    int v;
+    CHECK_OK(goc_recv(p, &v)); /* main sends first, so that it blocks next */
+    v++;
+    CHECK_OK(goc_send(p, &v));
+    while (!atomic_load(&spin_stop)) goc_yield();
+}
+
+/* The thread lends and runs the coroutine that answers it, which then only
+ * yields (with nothing else queued, a yield that would not switch): the
+ * yield must hand the coroutine on and let the thread go. */
+TEST(lending_thread_returns_while_a_coroutine_yields_forever) {
+    for (int round = 0; round < CHECK_SCALE(40); round++) {
+        atomic_store(&spin_stop, 0);
+        goc_chan *c = goc_chan_make(sizeof(int), 0);
+        CHECK_OK(goc_go(answer_then_yield_forever, c));
+        int v = round;
+        CHECK_OK(goc_send(c, &v));
+        CHECK_OK(goc_recv(c, &v));
+        CHECK_EQ(v, round + 1);
+        atomic_store(&spin_stop, 1);
+        WAIT_UNTIL(goc_count() == 0, 30);
+        goc_chan_release(c);
+    }
+}
+
+/* ---- timers armed while lent fire after the worker is given back ------ */
+
+typedef struct {
+    goc_chan *go, *done;
+} nap;
+
+static void nap_then_answer(void *p) {
+    nap *n = p;
+    int v;
+    CHECK_OK(goc_recv(n->go, &v));
+    CHECK_OK(goc_sleep(20 * GOC_MS)); /* armed on the worker main borrowed */
+    v++;
+    CHECK_OK(goc_send(n->done, &v));
+}
+
+TEST(timer_armed_by_a_lent_worker_fires_after_it_is_given_back) {
+    for (int round = 0; round < CHECK_SCALE(20); round++) {
+        nap n = {goc_chan_make(sizeof(int), 1), goc_chan_make(sizeof(int), 0)};
+        CHECK_OK(goc_go(nap_then_answer, &n));
+        int v = round;
+        CHECK_OK(goc_send(n.go, &v));
+        CHECK_OK(goc_recv(n.done, &v));
+        CHECK_EQ(v, round + 1);
+        goc_chan_release(n.go);
+        goc_chan_release(n.done);
+    }
+}
+
+/* ---- a thread readies a coroutine and keeps running ------------------- */
+
+static _Atomic int answered;
+
+static void answer(void *p) {
+    int v;
+    CHECK_OK(goc_recv(p, &v));
+    atomic_store(&answered, v);
+}
+
+/* The wake is deferred (the thread will most likely block next); it does
+ * not, so the monitor must wake a worker for the coroutine. */
+TEST(coroutine_readied_by_a_running_thread_runs) {
+    for (int round = 1; round <= CHECK_SCALE(50); round++) {
+        goc_chan *c = goc_chan_make(sizeof(int), 0);
+        atomic_store(&answered, 0);
+        CHECK_OK(goc_go(answer, c));
+        CHECK_OK(goc_send(c, &round)); /* readies the receiver */
+        int64_t deadline = goc_now() + 30 * GOC_SEC;
+        while (atomic_load(&answered) != round) { /* no goc call: never blocks in goc */
+            if (goc_now() > deadline) CHECK_EQ(atomic_load(&answered), round);
+        }
+        goc_chan_release(c);
+    }
+}
+
+/* ---- 64 threads and 64 coroutines on the same channels ---------------- */
+
+#define SENDERS 64
+#define PER 200
+
+typedef struct {
+    goc_chan *c;
+    int id;
+} sender;
+
+static goc_wg senders_done = GOC_WG_INIT;
+
+static void send_run(void *p) {
+    sender *s = p;
+    for (int i = 0; i < CHECK_SCALE(PER); i++) {
+        long v = (long)s->id << 32 | i;
+        CHECK_OK(goc_send(s->c, &v));
+    }
+}
+
+static void send_coro(void *p) {
+    send_run(p);
+    goc_wg_done(&senders_done);
+}
+
+typedef struct {
+    goc_chan *c;
+    _Atomic long count, sum;
+    int last[2 * SENDERS]; /* per sender, under one receiver each: see below */
+    goc_mutex mu;
+    int bad;
+} sink;
+
+static void recv_run(void *p) {
+    sink *k = p;
+    long v;
+    while (goc_recv(k->c, &v) == GOC_OK) {
+        int id = (int)(v >> 32), i = (int)(v & 0xffffffff);
+        goc_mutex_lock(&k->mu);
+        if (i != k->last[id] + 1) k->bad++; /* FIFO per sender */
+        k->last[id] = i;
+        goc_mutex_unlock(&k->mu);
+        atomic_fetch_add(&k->count, 1);
+        atomic_fetch_add(&k->sum, i);
+    }
+}
+
+TEST(threads_and_coroutines_share_channels_fifo_per_sender) {
+    sink k = {.c = goc_chan_make(sizeof(long), 0), .mu = GOC_MUTEX_INIT};
+    CHECK(k.c);
+    for (int i = 0; i < 2 * SENDERS; i++) k.last[i] = -1;
+    /* One receiver: a second would let two values of one sender race to the
+     * check after both were received in order. */
+    thr rt;
+    thr_start(&rt, recv_run, &k);
+    sender s[2 * SENDERS];
+    thr t[SENDERS];
+    CHECK_OK(goc_wg_add(&senders_done, SENDERS));
+    for (int i = 0; i < 2 * SENDERS; i++) {
+        s[i] = (sender){k.c, i};
+        if (i < SENDERS)
+            thr_start(&t[i], send_run, &s[i]);
+        else
+            CHECK_OK(goc_go(send_coro, &s[i]));
+    }
+    for (int i = 0; i < SENDERS; i++) thr_join(&t[i]);
+    goc_wg_wait(&senders_done);
+    goc_close(k.c);
+    thr_join(&rt);
+    long per = CHECK_SCALE(PER);
+    CHECK_EQ(atomic_load(&k.count), 2 * SENDERS * per);
+    CHECK_EQ(atomic_load(&k.sum), 2 * SENDERS * per * (per - 1) / 2);
+    CHECK_EQ(k.bad, 0);
+    for (int i = 0; i < 2 * SENDERS; i++) CHECK_EQ(k.last[i], per - 1);
+    goc_chan_release(k.c);
+}
