@@ -104,7 +104,7 @@ static int poll_ready(sel *s, goc__node **wake) {
     return -1;
 }
 
-static goc__waitq *queue_of(goc_case *cs) {
+static goc__list *queue_of(goc_case *cs) {
     return cs->op == GOC_OP_SEND ? &cs->ch->sendq : &cs->ch->recvq;
 }
 
