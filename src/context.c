@@ -304,10 +304,8 @@ goc_ctx *goc_ctx_with_deadline(goc_ctx *parent, int64_t t) {
 }
 
 goc_ctx *goc_ctx_with_timeout(goc_ctx *parent, int64_t ns) {
-    int64_t now = goc__now();
     if (ns == GOC_FOREVER) return new_cancel(parent, 0); /* no deadline of its own */
-    if (ns < 0) ns = 0;
-    return new_cancel(parent, ns > INT64_MAX - now ? INT64_MAX : now + ns);
+    return new_cancel(parent, goc__now_plus(ns));
 }
 
 goc_ctx *goc_ctx_with_value(goc_ctx *parent, const void *key, void *val) {
