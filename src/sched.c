@@ -56,6 +56,7 @@
 #include "debug.h"
 #include "goc.h"
 #include "netpoll.h"
+#include "rand.h"
 #include "trace.h"
 
 #define MAXW 1024       /* workers ever, replacements included          */
@@ -108,14 +109,6 @@ goc__w *goc__worker(int i) { return sched.allw[i]; }
 int goc__worker_index(void) {
     goc__w *w = goc__tls_w();
     return w ? w->index : -1;
-}
-
-static uint32_t fastrand(goc__w *w) {
-    uint32_t x = w->rnd;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return w->rnd = x;
 }
 
 /* ---- the global queue ------------------------------------------------- */
@@ -629,7 +622,7 @@ static goc__g *steal_round(goc__w *w, int64_t now) {
     }
     int n = atomic_load(&sched.nallw);
     if (n == 0) return NULL; /* we started before we were published */
-    uint32_t start = fastrand(w) % (uint32_t)n;
+    uint32_t start = goc__rand(&w->rnd) % (uint32_t)n;
     for (int i = 0; i < n; i++) {
         goc__w *v = sched.allw[(start + (uint32_t)i) % (uint32_t)n];
         if (v == w) continue;
