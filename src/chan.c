@@ -104,39 +104,22 @@ size_t goc_cap(goc_chan *c) { return c ? c->cap : 0; }
 
 /* ---- wait queues ------------------------------------------------------ */
 
-void goc__waitq_push(goc__waitq *q, goc__node *n) {
-    n->next = NULL;
-    n->prev = q->tail;
-    if (q->tail)
-        q->tail->next = n;
-    else
-        q->head = n;
-    q->tail = n;
+void goc__waitq_push(goc__list *q, goc__node *n) {
+    goc__list_push_back(q, &n->link);
     n->queued = true;
 }
 
-void goc__waitq_unlink(goc__waitq *q, goc__node *n) {
-    if (n->prev)
-        n->prev->next = n->next;
-    else
-        q->head = n->next;
-    if (n->next)
-        n->next->prev = n->prev;
-    else
-        q->tail = n->prev;
+void goc__waitq_unlink(goc__list *q, goc__node *n) {
+    goc__list_remove(q, &n->link);
     n->queued = false;
 }
 
 /* The oldest waiter of q that this operation may complete, claimed and
  * unlinked; stale nodes met on the way are unlinked and skipped. */
-static GOC_INLINE goc__node *waitq_take(goc__waitq *q) {
-    goc__node *n;
-    while ((n = q->head)) {
-        q->head = n->next; /* unlink the head */
-        if (n->next)
-            n->next->prev = NULL;
-        else
-            q->tail = NULL;
+static GOC_INLINE goc__node *waitq_take(goc__list *q) {
+    goc__link *l;
+    while ((l = goc__list_pop_front(q))) {
+        goc__node *n = GOC__LIST_ENTRY(l, goc__node, link);
         n->queued = false;
         if (goc__wait_claim(n->wt, n->index)) return n;
     }
@@ -249,7 +232,7 @@ static GOC_NOINLINE int block_forever(int64_t deadline) {
  * deadline. Only a peer or close ends it, and neither needs anything of the
  * operation afterwards (close zeroes a receiver's value itself), so little
  * stays live across the switch. */
-static GOC_NOINLINE int chan_park(goc_chan *c, goc__waitq *q, void *v, goc__w *w, goc__g *self,
+static GOC_NOINLINE int chan_park(goc_chan *c, goc__list *q, void *v, goc__w *w, goc__g *self,
                                   uint8_t why) {
     goc__wait wt;
     goc__node n = {.wt = &wt, .elem = v, .index = 0};
@@ -263,7 +246,7 @@ static GOC_NOINLINE int chan_park(goc_chan *c, goc__waitq *q, void *v, goc__w *w
 }
 
 /* Any other wait: a deadline, or a plain thread. */
-static GOC_NOINLINE int chan_wait_block(goc_chan *c, goc__waitq *q, void *v, int64_t deadline) {
+static GOC_NOINLINE int chan_wait_block(goc_chan *c, goc__list *q, void *v, int64_t deadline) {
     goc__wait wt;
     goc__node n = {.wt = &wt, .elem = v, .index = 0};
     goc__wait_init(&wt, goc__self(), false);
@@ -286,7 +269,7 @@ static GOC_NOINLINE int chan_wait_block(goc_chan *c, goc__waitq *q, void *v, int
  * queue until a peer completes it, close, or the deadline. The waits are
  * out of line so that the operations that complete at once stay small. */
 static GOC_INLINE int chan_wait(goc_chan *c, void *v, bool send, int64_t deadline) {
-    goc__waitq *q = send ? &c->sendq : &c->recvq;
+    goc__list *q = send ? &c->sendq : &c->recvq;
     goc__w *w = goc__tls_w();
     if (deadline < 0 && w && w->cur)
         return chan_park(c, q, v, w, w->cur, send ? GOC__WAIT_SEND : GOC__WAIT_RECV);
@@ -322,15 +305,15 @@ int goc_recv_timeout(goc_chan *c, void *out, int64_t ns) {
 
 /* ---- close ------------------------------------------------------------ */
 
-/* With c locked: claims every waiter of q for close, onto *list via next;
- * a receiver's destination (elem bytes; 0 for senders) gets the zero value. */
-static void close_waiters(goc__waitq *q, size_t zero, goc__node **list) {
+/* With c locked: claims every waiter of q for close, onto the front of
+ * wake; a receiver's destination (elem bytes; 0 for senders) gets the zero
+ * value. */
+static void close_waiters(goc__list *q, size_t zero, goc__list *wake) {
     goc__node *n;
     while ((n = waitq_take(q))) {
         n->success = false;
         if (n->elem) goc__zero(n->elem, zero);
-        n->next = *list;
-        *list = n;
+        goc__list_push_front(wake, &n->link);
     }
 }
 
@@ -348,15 +331,12 @@ int goc__chan_close(goc_chan *c) {
     }
     c->closed = true;
     goc__race_release(c);
-    goc__node *list = NULL;
-    close_waiters(&c->recvq, c->elem, &list);
-    close_waiters(&c->sendq, 0, &list);
+    goc__list wake = {0};
+    close_waiters(&c->recvq, c->elem, &wake);
+    close_waiters(&c->sendq, 0, &wake);
     goc__lock_release(&c->lock);
-    while (list) {
-        goc__node *n = list;
-        list = n->next; /* read before the wake: n lives on its waiter's stack */
-        goc__chan_wake(n);
-    }
+    goc__link *l; /* each popped before its wake: it lives on its waiter's stack */
+    while ((l = goc__list_pop_front(&wake))) goc__chan_wake(GOC__LIST_ENTRY(l, goc__node, link));
     return GOC_OK;
 }
 
@@ -365,7 +345,7 @@ int goc__chan_close(goc_chan *c) {
 size_t goc__chan_waiters(goc_chan *c, bool send) {
     size_t n = 0;
     goc__chan_lock(c);
-    for (goc__node *x = (send ? &c->sendq : &c->recvq)->head; x; x = x->next) n++;
+    for (goc__link *l = (send ? &c->sendq : &c->recvq)->head; l; l = l->next) n++;
     goc__lock_release(&c->lock);
     return n;
 }

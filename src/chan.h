@@ -7,22 +7,19 @@
 #define GOC_CHAN_H
 
 #include "goc.h"
+#include "list.h"
 #include "park.h"
 
 /* One waiting operation on one channel: a blocked send or recv, or one case
  * of a blocked select (all cases of a select share one goc__wait). */
 typedef struct goc__node {
     goc__wait *wt;
-    struct goc__node *prev, *next; /* (l) in the channel's queue            */
+    goc__link link;   /* (l) in the channel's queue; then a close's wake list */
     void *elem;       /* send: the value; recv: destination or NULL          */
     int index;        /* case index in a select; 0 for a plain operation     */
     bool queued;      /* (l) linked in a queue                               */
     bool success;     /* set by the waker: true transferred, false closed    */
 } goc__node;
-
-typedef struct goc__waitq {
-    goc__node *head, *tail; /* (l) */
-} goc__waitq;
 
 /* Fields: (l) the channel lock, (a) atomic, (i) immutable. */
 struct goc_chan {
@@ -34,8 +31,8 @@ struct goc_chan {
     _Atomic size_t refs;   /* (a) 40 bytes in: see goc__ref_release        */
     bool closed;           /* (l)                                          */
     bool owned_close;      /* (i) a context's done: only goc__chan_close   */
-    goc__waitq sendq;      /* (l) blocked senders, oldest first            */
-    goc__waitq recvq;      /* (l) blocked receivers, oldest first          */
+    goc__list sendq;       /* (l) blocked senders' nodes, oldest first     */
+    goc__list recvq;       /* (l) blocked receivers' nodes, oldest first   */
     char *buf;             /* (i) cap * elem bytes                         */
     void (*on_free)(void *); /* (i) the last release runs it before the free */
     void *on_free_arg;     /* (i)                                          */
@@ -62,8 +59,10 @@ int goc__chan_recv_locked(goc_chan *c, void *out, goc__node **wake);
 /* Closes c; goc_close is this for channels that are not a context's done. */
 int goc__chan_close(goc_chan *c);
 
-void goc__waitq_push(goc__waitq *q, goc__node *n);
-void goc__waitq_unlink(goc__waitq *q, goc__node *n);
+/* Queue q (a channel's sendq or recvq) with the channel locked: n joins at
+ * the tail, or leaves from wherever it stands, and n->queued follows. */
+void goc__waitq_push(goc__list *q, goc__node *n);
+void goc__waitq_unlink(goc__list *q, goc__node *n);
 
 /* Test hook: nodes queued as senders (send) or receivers, counted under the
  * lock; a waiter is queued only once it can no longer miss a wake-up. */

@@ -38,7 +38,7 @@ typedef struct cond {
     goc__lock lock;
     _Atomic uint32_t wait;   /* (a) next ticket to hand out            */
     _Atomic uint32_t notify; /* (a, written under lock) next to notify */
-    goc__syncq q;            /* (lock) queued waiters, ticket in n     */
+    goc__list q;             /* (lock) queued waiters, ticket in n     */
 } cond;
 
 _Static_assert(sizeof(cond) <= sizeof(goc_cond), "goc_cond storage too small");
@@ -75,10 +75,11 @@ void goc_cond_signal(goc_cond *gc) {
         return;
     }
     atomic_store_explicit(&c->notify, t + 1, memory_order_relaxed);
-    goc__syncw *w = c->q.head;
-    while (w && (uint32_t)w->n != t) w = w->next;
+    goc__link *l = c->q.head;
+    while (l && (uint32_t)goc__syncw_of(l)->n != t) l = l->next;
+    goc__syncw *w = l ? goc__syncw_of(l) : NULL;
     if (w) { /* else its owner has not queued yet and will see notify */
-        goc__syncq_unlink(&c->q, w);
+        goc__list_remove(&c->q, &w->link);
         goc__sync_claim(w);
     }
     goc__lock_release(&c->lock);
@@ -93,11 +94,11 @@ void goc_cond_broadcast(goc_cond *gc) {
     goc__lock_acquire(&c->lock);
     atomic_store_explicit(&c->notify, atomic_load_explicit(&c->wait, memory_order_relaxed),
                           memory_order_relaxed);
-    goc__syncw *all = c->q.head;
-    c->q.head = c->q.tail = NULL;
-    for (goc__syncw *w = all; w; w = w->next) goc__sync_claim(w);
+    goc__list all = c->q; /* moved out whole (list.h) */
+    c->q = (goc__list){0};
+    for (goc__link *l = all.head; l; l = l->next) goc__sync_claim(goc__syncw_of(l));
     goc__lock_release(&c->lock);
-    goc__sync_wake_list(all);
+    goc__sync_wake_list(&all);
 }
 
 size_t goc__cond_waiters(goc_cond *gc) {

@@ -24,7 +24,7 @@
  *     node has a timer only when its own deadline is the earlier one.
  *
  * Locking: a node's lock guards its err (written), its list, its nchildren,
- * and the `linked`/prev/next fields of the nodes in its list.
+ * and the `linked`/`sibling` fields of the nodes in its list.
  * Lock order: ancestor's lock < descendant's lock < channel lock, sched.lock
  * and timer heap lock (arming a deadline holds the node's lock). Cancelling
  * holds the locks of the whole path from the cancelled node down to the node
@@ -53,6 +53,7 @@
 #include <stddef.h>
 
 #include "chan.h"
+#include "list.h"
 #include "lock.h"
 #include "san.h"
 #include "sched.h"
@@ -84,8 +85,8 @@ struct cnode {
     bool linked;          /* (u) in up->children                             */
     goc_chan *done;       /* (i) closed with err                             */
     cnode *up;            /* (i) base.parent->cancel: whose list we join     */
-    cnode *children;      /* (l) cancel nodes linked below, newest first     */
-    cnode *prev, *next;   /* (u) siblings in up->children                    */
+    goc__list children;   /* (l) cancel nodes linked below, newest first     */
+    goc__link sibling;    /* (u) in up->children                             */
     size_t nchildren;     /* (l)                                             */
 };
 
@@ -106,39 +107,31 @@ goc_ctx *goc_ctx_background(void) { return &background; }
 
 /* ---- the children lists (with the parent locked) -------------------- */
 
+static cnode *child_of(goc__link *l) { return GOC__LIST_ENTRY(l, cnode, sibling); }
+
 static void link_child(cnode *p, cnode *c) {
-    c->prev = NULL;
-    c->next = p->children;
-    if (p->children) p->children->prev = c;
-    p->children = c;
+    goc__list_push_front(&p->children, &c->sibling);
     c->linked = true;
     p->nchildren++;
 }
 
 static void unlink_child(cnode *p, cnode *c) {
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        p->children = c->next;
-    if (c->next) c->next->prev = c->prev;
+    goc__list_remove(&p->children, &c->sibling);
     c->linked = false;
     p->nchildren--;
 }
 
-/* For the cancel walk, which empties p's list before unlocking p: takes the
- * head without repairing the next node's prev (nobody reads it before the
- * walk pops that node too), so a popped node is the only one written. The
- * prefetches start the misses of the nodes visited next while this one is
- * marked: its done channel, its first child, its next sibling. */
+/* For the cancel walk: takes p's first child. The prefetches start the
+ * misses of the nodes visited next while this one is marked: its done
+ * channel, its first child, its next sibling. */
 static cnode *pop_child(cnode *p) {
-    cnode *c = p->children;
-    if (!c) return NULL;
+    goc__link *l = p->children.head;
+    if (!l) return NULL;
+    cnode *c = child_of(l);
     __builtin_prefetch(c->done, 1);
-    if (c->children) __builtin_prefetch(c->children, 1);
-    if (c->next) __builtin_prefetch(c->next, 1);
-    p->children = c->next;
-    c->linked = false;
-    p->nchildren--;
+    if (c->children.head) __builtin_prefetch(child_of(c->children.head), 1);
+    if (l->next) __builtin_prefetch(child_of(l->next), 1);
+    unlink_child(p, c);
     return c;
 }
 
@@ -293,7 +286,7 @@ static goc_ctx *new_cancel(goc_ctx *parent, int64_t deadline) {
     n->timed = timed;
     n->linked = false;
     n->up = parent->cancel;
-    n->children = n->prev = n->next = NULL;
+    n->children = (goc__list){0};
     n->nchildren = 0;
     if (timed) goc__timer_init(timer_of(n), on_deadline, n);
     propagate(n);
@@ -311,10 +304,8 @@ goc_ctx *goc_ctx_with_deadline(goc_ctx *parent, int64_t t) {
 }
 
 goc_ctx *goc_ctx_with_timeout(goc_ctx *parent, int64_t ns) {
-    int64_t now = goc__now();
     if (ns == GOC_FOREVER) return new_cancel(parent, 0); /* no deadline of its own */
-    if (ns < 0) ns = 0;
-    return new_cancel(parent, ns > INT64_MAX - now ? INT64_MAX : now + ns);
+    return new_cancel(parent, goc__now_plus(ns));
 }
 
 goc_ctx *goc_ctx_with_value(goc_ctx *parent, const void *key, void *val) {
@@ -371,7 +362,8 @@ static void destroy(goc_ctx *c) {
         cnode *n = (cnode *)c;
         if (n->timed) goc__timer_stop(timer_of(n)); /* no lock held: see Locking */
         detach(n);
-        if (n->children) goc__throw("context %p freed with children linked", (void *)n);
+        if (!goc__list_empty(&n->children))
+            goc__throw("context %p freed with children linked", (void *)n);
         goc_chan_release(n->done);
     }
     goc__free(c);

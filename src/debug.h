@@ -14,6 +14,7 @@
 
 #include <stdio.h>
 
+#include "list.h"
 #include "sched.h"
 
 enum {
@@ -83,7 +84,7 @@ static inline void goc__reg_exit(goc__g *g) {
 typedef struct goc__tblock {
     goc__g *g;
     int tid;
-    struct goc__tblock *next, *prev;
+    goc__link link; /* in dump.c's list of blocked threads */
 } goc__tblock;
 void goc__thread_blocked(goc__tblock *b, goc__g *g);
 void goc__thread_unblocked(goc__tblock *b);

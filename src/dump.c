@@ -115,9 +115,11 @@ void goc__reg_exit(goc__g *g) {
 
 static struct {
     goc__lock lock;
-    goc__tblock *head;
+    goc__list list; /* newest first */
     int n;
 } threads;
+
+static goc__tblock *tblock_of(goc__link *l) { return GOC__LIST_ENTRY(l, goc__tblock, link); }
 
 static _Thread_local int my_tid;
 
@@ -125,11 +127,8 @@ void goc__thread_blocked(goc__tblock *b, goc__g *g) {
     if (!my_tid) my_tid = (int)syscall(SYS_gettid);
     b->g = g;
     b->tid = my_tid;
-    b->prev = NULL;
     goc__lock_acquire(&threads.lock);
-    b->next = threads.head;
-    if (threads.head) threads.head->prev = b;
-    threads.head = b;
+    goc__list_push_front(&threads.list, &b->link);
     threads.n++;
     goc__lock_release(&threads.lock);
     /* Every worker may be idle and the monitor asleep: this may be the
@@ -139,11 +138,7 @@ void goc__thread_blocked(goc__tblock *b, goc__g *g) {
 
 void goc__thread_unblocked(goc__tblock *b) {
     goc__lock_acquire(&threads.lock);
-    if (b->prev)
-        b->prev->next = b->next;
-    else
-        threads.head = b->next;
-    if (b->next) b->next->prev = b->prev;
+    goc__list_remove(&threads.list, &b->link);
     threads.n--;
     goc__lock_release(&threads.lock);
 }
@@ -152,8 +147,8 @@ int goc__threads_blocked(bool *woken) {
     goc__lock_acquire(&threads.lock);
     int n = threads.n;
     *woken = false;
-    for (goc__tblock *b = threads.head; b; b = b->next)
-        *woken |= atomic_load_explicit(&b->g->wake, memory_order_acquire) != 0;
+    for (goc__link *l = threads.list.head; l; l = l->next)
+        *woken |= atomic_load_explicit(&tblock_of(l)->g->wake, memory_order_acquire) != 0;
     goc__lock_release(&threads.lock);
     return n;
 }
@@ -313,7 +308,8 @@ static entry *snapshot(size_t *n) {
         if (!atomic_load_explicit(&g->live, memory_order_acquire) || g->id != e->id) continue;
         k++;
     }
-    for (goc__tblock *b = threads.head; b && k < cap; b = b->next) {
+    for (goc__link *l = threads.list.head; l && k < cap; l = l->next) {
+        goc__tblock *b = tblock_of(l);
         entry *e = &v[k++];
         *e = (entry){.id = (uint64_t)b->tid, .state = ST_THREAD, .worker = -1};
         fill_wait(e, b->g);

@@ -57,8 +57,8 @@ typedef struct goc__fdw {
     goc__pd *pd;
     int fd;
     int dir;
-    struct goc__fdw *prev, *next; /* (l) */
-    bool queued;                  /* (l) */
+    goc__link link;               /* (l) in waiters[dir]; then a wake list */
+    bool queued;                  /* (l) in waiters[dir]                 */
     bool for_lock;                /* waits for busy[dir] to clear, not an edge */
 } goc__fdw;
 
@@ -108,59 +108,45 @@ goc__pd *goc__pd_open(int fd, int *err) {
 /* ---- waiter lists (descriptor locked) ---------------------------------- */
 
 static void node_push(goc__fdw *n) {
-    goc__pd *pd = n->pd;
-    n->next = NULL;
-    n->prev = pd->tail[n->dir];
-    if (n->prev)
-        n->prev->next = n;
-    else
-        pd->head[n->dir] = n;
-    pd->tail[n->dir] = n;
+    goc__list_push_back(&n->pd->waiters[n->dir], &n->link);
     n->queued = true;
     goc__netpoll_wait_added();
 }
 
 static void node_unlink(goc__fdw *n) {
-    goc__pd *pd = n->pd;
-    if (n->prev)
-        n->prev->next = n->next;
-    else
-        pd->head[n->dir] = n->next;
-    if (n->next)
-        n->next->prev = n->prev;
-    else
-        pd->tail[n->dir] = n->prev;
+    goc__list_remove(&n->pd->waiters[n->dir], &n->link);
     n->queued = false;
     goc__netpoll_wait_removed();
 }
 
+static goc__fdw *node_of(goc__link *l) { return GOC__LIST_ENTRY(l, goc__fdw, link); }
+
 /* Claims every waiter of pd's direction dir with why, unlinking all of
- * them; the claimed ones are chained through `next` onto *wake. Returns
- * whether a waiter for an edge (not for the lock) was claimed: one that
- * will retry its system call, so the edge needs no ready bit. */
-static bool claim_all(goc__pd *pd, int dir, int why, goc__fdw **wake) {
+ * them; the claimed ones go onto the front of wake. Returns whether a
+ * waiter for an edge (not for the lock) was claimed: one that will retry
+ * its system call, so the edge needs no ready bit. */
+static bool claim_all(goc__pd *pd, int dir, int why, goc__list *wake) {
     bool edge_taken = false;
-    goc__fdw *n = pd->head[dir];
-    while (n) {
-        goc__fdw *next = n->next;
+    goc__link *l;
+    while ((l = pd->waiters[dir].head)) {
+        goc__fdw *n = node_of(l);
         node_unlink(n);
         if (goc__wait_claim(n->wt, why)) {
             edge_taken |= !n->for_lock;
-            n->next = *wake;
-            *wake = n;
+            goc__list_push_front(wake, &n->link);
         }
-        n = next;
     }
     return edge_taken;
 }
 
-/* After the descriptor locks are released: wakes what claim_all chained. */
-static int wake_chain(goc__fdw *n) {
+/* After the descriptor locks are released: wakes what claim_all collected,
+ * each popped before its wake (it is gone once its waiter runs); returns how
+ * many. */
+static int wake_all(goc__list *wake) {
     int k = 0;
-    while (n) {
-        goc__fdw *next = n->next; /* n is gone once its waiter runs */
-        goc__wait_wake(n->wt);
-        n = next;
+    goc__link *l;
+    while ((l = goc__list_pop_front(wake))) {
+        goc__wait_wake(node_of(l)->wt);
         k++;
     }
     return k;
@@ -174,7 +160,7 @@ int goc__fd_event(int fd, uint32_t seq, uint32_t events) {
     uint8_t bits = 0;
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) bits |= GOC_READ;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) bits |= GOC_WRITE;
-    goc__fdw *wake = NULL;
+    goc__list wake = {0};
     goc__lock_acquire(&pd->lock);
     if (pd->seq == seq) {
         for (int dir = 0; dir < 2; dir++) {
@@ -183,7 +169,7 @@ int goc__fd_event(int fd, uint32_t seq, uint32_t events) {
         }
     }
     goc__lock_release(&pd->lock);
-    return wake_chain(wake);
+    return wake_all(&wake);
 }
 
 /* The last call out (or goc_fd_close itself) closes fd: the registration
@@ -224,7 +210,7 @@ int goc_fd_close(int fd) {
         if (fd < 0) return GOC_EINVAL;
         return close(fd) == 0 ? GOC_OK : -errno;
     }
-    goc__fdw *wake = NULL;
+    goc__list wake = {0};
     goc__lock_acquire(&pd->lock);
     if (pd->closing) {
         goc__lock_release(&pd->lock);
@@ -234,7 +220,7 @@ int goc_fd_close(int fd) {
     claim_all(pd, GOC__DIR_READ, GOC_CLOSED, &wake);
     claim_all(pd, GOC__DIR_WRITE, GOC_CLOSED, &wake);
     goc__lock_release(&pd->lock);
-    wake_chain(wake);
+    wake_all(&wake);
     if (atomic_fetch_or(&pd->refs, PD_CLOSING) == 0) really_close(pd, fd);
     return GOC_OK;
 }
@@ -386,14 +372,14 @@ int goc__pd_lock(goc__pd *pd, int fd, int dir, int64_t deadline, goc_ctx *ctx) {
 }
 
 void goc__pd_unlock(goc__pd *pd, int dir) {
-    goc__fdw *wake = NULL;
+    goc__list wake = {0};
     goc__lock_acquire(&pd->lock);
     pd->busy[dir] = false;
     /* The waiters retry: those queued for the lock take it, the rest find
      * their system call still would block and wait again. */
     claim_all(pd, dir, GOC_OK, &wake);
     goc__lock_release(&pd->lock);
-    wake_chain(wake);
+    wake_all(&wake);
 }
 
 /* ---- goc_fd_wait and goc_poll ------------------------------------------ */

@@ -9,10 +9,10 @@
 #include <stdint.h>
 
 #include "goc.h"
+#include "list.h"
 #include "lock.h"
 
 typedef struct goc__pd goc__pd;
-struct goc__fdw;
 
 enum { GOC__DIR_READ = 0, GOC__DIR_WRITE = 1 };
 
@@ -25,7 +25,7 @@ struct goc__pd {
     bool owned;                /* (l) made by goc, registered at creation    */
     bool closing;              /* (l) goc_fd_close began                     */
     bool busy[2];              /* (l) a read / a write is in progress        */
-    struct goc__fdw *head[2], *tail[2]; /* (l) waiters per direction, FIFO   */
+    goc__list waiters[2];      /* (l) goc__fdw per direction, oldest first   */
 };
 
 /* The descriptor of fd, allocated on first use and never freed (epoll may

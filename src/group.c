@@ -27,19 +27,14 @@
  * with a limit, before every later goc_group_go returns, waiting or not
  * (errgroup's semaphore channel gives the one whose slot it takes).
  *
- * Design: built on park.h directly rather than on a WaitGroup and a
- * semaphore channel: one lock covers the slot count, the first error and both
- * wait queues, a freed slot is handed to the next caller without a wake-up
- * race, and the waiting nodes live on the waiters' stacks. The cost is one
+ * Design: built on sync.h's waiter queues directly rather than on a
+ * WaitGroup and a semaphore channel: one lock covers the slot count, the
+ * first error and both wait queues, a freed slot is handed to the next caller
+ * without a wake-up race, and the waiting nodes live on the waiters' stacks. The cost is one
  * allocation per member, for the (group, fn, arg) record the coroutine takes.
  */
 #include "goc.h"
-#include "park.h"
-
-typedef struct waiter {
-    goc__wait wt;
-    struct waiter *next;
-} waiter;
+#include "sync.h"
 
 /* Fields: (l) the group lock, (i) immutable. */
 struct goc_group {
@@ -48,9 +43,8 @@ struct goc_group {
     int err;               /* (l) first non-zero result                     */
     int limit;             /* (l) 0: no limit                               */
     size_t active;         /* (l) slots held                                */
-    waiter *slot_head;     /* (l) goc_group_go callers waiting, oldest first */
-    waiter *slot_tail;     /* (l)                                           */
-    waiter *waiters;       /* (l) goc_group_wait callers                    */
+    goc__list slotq;       /* (l) goc_group_go callers waiting, oldest first */
+    goc__list waitq;       /* (l) goc_group_wait callers, newest first      */
 };
 
 typedef struct member {
@@ -85,76 +79,50 @@ void goc_group_free(goc_group *g) {
 
 /* ---- waiting and waking ---------------------------------------------- */
 
-static void unlock_group(void *g) { goc__lock_release(&((goc_group *)g)->lock); }
-
-/* With g locked: queues w (on the caller's stack) and blocks until woken;
- * returns with g unlocked. */
-static void block(goc_group *g, waiter *w) {
-    goc__wait_init(&w->wt, goc__self(), false);
-    goc__waiting(w->wt.g, GOC__WAIT_GROUP, g, 0);
-    goc__wait_block(&w->wt, -1, unlock_group, g);
-}
-
-/* With g locked: hands free slots to the oldest slot waiters, onto *wake. */
-static void grant_slots(goc_group *g, waiter **wake) {
-    while (g->slot_head && (g->limit == 0 || g->active < (size_t)g->limit)) {
-        waiter *w = g->slot_head;
-        g->slot_head = w->next;
-        if (!g->slot_head) g->slot_tail = NULL;
+/* With g locked: hands free slots to the oldest slot waiters, onto the front
+ * of wake. */
+static void grant_slots(goc_group *g, goc__list *wake) {
+    while (!goc__list_empty(&g->slotq) && (g->limit == 0 || g->active < (size_t)g->limit)) {
+        goc__syncw *w = goc__syncq_pop(&g->slotq);
         g->active++;
-        goc__wait_claim(&w->wt, GOC_OK);
-        w->next = *wake;
-        *wake = w;
-    }
-}
-
-/* No lock held. Reads next before the wake: w lives on its waiter's stack. */
-static void wake_all(waiter *w) {
-    while (w) {
-        waiter *next = w->next;
-        goc__wait_wake(&w->wt);
-        w = next;
+        goc__sync_claim(w);
+        goc__list_push_front(wake, &w->link);
     }
 }
 
 /* Takes a slot, waiting in line for one when the limit is reached. */
 static void acquire_slot(goc_group *g) {
     goc__lock_acquire(&g->lock);
-    if (!g->slot_head && (g->limit == 0 || g->active < (size_t)g->limit)) {
+    if (goc__list_empty(&g->slotq) && (g->limit == 0 || g->active < (size_t)g->limit)) {
         bool limited = g->limit != 0;
         g->active++;
         goc__lock_release(&g->lock);
         if (limited) goc__race_acquire(g); /* as the waiting path below */
         return;
     }
-    waiter w = {.next = NULL};
-    if (g->slot_tail)
-        g->slot_tail->next = &w;
-    else
-        g->slot_head = &w;
-    g->slot_tail = &w;
-    block(g, &w); /* woken holding a slot handed over by release_slot */
+    goc__syncw w;
+    goc__wait_init(&w.wt, goc__self(), false);
+    /* Woken holding a slot handed over by release_slot. */
+    goc__sync_block(&g->lock, &g->slotq, &w, false, GOC__WAIT_GROUP, g);
     goc__race_acquire(g);
 }
 
 /* Gives a slot back; the last one wakes goc_group_wait. g may be freed by a
  * waiter as soon as the lock is released: it is not touched after. */
 static void release_slot(goc_group *g) {
-    waiter *wake = NULL;
+    goc__list wake = {0};
     goc__lock_acquire(&g->lock);
     g->active--;
     grant_slots(g, &wake);
     if (g->active == 0) {
-        while (g->waiters) {
-            waiter *w = g->waiters;
-            g->waiters = w->next;
-            goc__wait_claim(&w->wt, GOC_OK);
-            w->next = wake;
-            wake = w;
+        goc__syncw *w;
+        while ((w = goc__syncq_pop(&g->waitq))) {
+            goc__sync_claim(w);
+            goc__list_push_front(&wake, &w->link);
         }
     }
     goc__lock_release(&g->lock);
-    wake_all(wake);
+    goc__sync_wake_list(&wake);
 }
 
 /* ---- members --------------------------------------------------------- */
@@ -192,21 +160,21 @@ int goc_group_go(goc_group *g, int (*fn)(goc_ctx *, void *), void *arg) {
 
 void goc_group_limit(goc_group *g, int n) {
     if (!g) return;
-    waiter *wake = NULL;
+    goc__list wake = {0};
     goc__lock_acquire(&g->lock);
     g->limit = n > 0 ? n : 0;
     grant_slots(g, &wake);
     goc__lock_release(&g->lock);
-    wake_all(wake);
+    goc__sync_wake_list(&wake);
 }
 
 int goc_group_wait(goc_group *g) {
     if (!g) return GOC_EINVAL;
     goc__lock_acquire(&g->lock);
     if (g->active > 0) {
-        waiter w = {.next = g->waiters};
-        g->waiters = &w;
-        block(g, &w);
+        goc__syncw w;
+        goc__wait_init(&w.wt, goc__self(), false);
+        goc__sync_block(&g->lock, &g->waitq, &w, true, GOC__WAIT_GROUP, g);
         goc__lock_acquire(&g->lock);
     }
     int err = g->err;

@@ -171,8 +171,9 @@ void goc_mutex_lock(goc_mutex *gm) {
     mutex *m = M(gm);
     /* Fast path: one CAS (acquire pairs with unlock's release) whenever the
      * mutex is free, waiters or not. Under contention the waiter count is
-     * rarely 0, and a CAS from 0 alone failed there, costing a second atomic
-     * in lock_slow for the same outcome (8 contending: 14.5 -> 8.3 ns). */
+     * rarely 0, so a CAS from 0 alone would fail there and cost a second
+     * atomic in lock_slow for the same outcome (bench/mutex; the figures are
+     * in docs/benchmarks.md). */
     uint32_t old = atomic_load_explicit(&m->state, memory_order_relaxed);
     if (GOC_UNLIKELY((old & (LOCKED | STARVING)) ||
                      !atomic_compare_exchange_strong_explicit(&m->state, &old, old | LOCKED,

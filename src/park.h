@@ -80,10 +80,7 @@ static inline int goc__wait_park(goc__wait *wt, goc__w *w, void (*hook)(goc__w *
  * other negative ns, which has passed already (`deadline - goc_now()` late,
  * as time.After of a negative duration in Go); else now + ns, saturated. */
 static inline int64_t goc__deadline(int64_t ns) {
-    if (ns == GOC_FOREVER) return -1;
-    int64_t now = goc__now();
-    if (ns < 0) return now;
-    return ns > INT64_MAX - now ? INT64_MAX : now + ns;
+    return ns == GOC_FOREVER ? -1 : goc__now_plus(ns);
 }
 
 #endif

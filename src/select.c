@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rand.h"
+
 #define SMALL 8 /* cases handled without heap allocation */
 
 typedef struct {
@@ -32,11 +34,8 @@ typedef struct {
  * address could be reused after a switch. */
 GOC_NOINLINE static uint32_t rnd(void) {
     static _Thread_local uint32_t x;
-    uint32_t v = x ? x : ((uint32_t)(uintptr_t)&x ^ (uint32_t)goc__now()) | 1;
-    v ^= v << 13;
-    v ^= v >> 17;
-    v ^= v << 5;
-    return x = v;
+    if (!x) x = ((uint32_t)(uintptr_t)&x ^ (uint32_t)goc__now()) | 1;
+    return goc__rand(&x);
 }
 
 static void order(sel *s) {
@@ -104,7 +103,7 @@ static int poll_ready(sel *s, goc__node **wake) {
     return -1;
 }
 
-static goc__waitq *queue_of(goc_case *cs) {
+static goc__list *queue_of(goc_case *cs) {
     return cs->op == GOC_OP_SEND ? &cs->ch->sendq : &cs->ch->recvq;
 }
 

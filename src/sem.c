@@ -52,7 +52,7 @@ typedef struct sem {
     goc__lock lock;
     int64_t size; /* (lock) set by goc_sem_init           */
     int64_t cur;  /* (lock) weight held                  */
-    goc__syncq q; /* (lock) waiters, FIFO, weight in n   */
+    goc__list q;  /* (lock) waiters, FIFO, weight in n   */
 } sem;
 
 _Static_assert(sizeof(sem) <= sizeof(goc_sem), "goc_sem storage too small");
@@ -61,20 +61,19 @@ _Static_assert(_Alignof(sem) <= _Alignof(goc_sem), "goc_sem storage misaligned")
 static inline sem *S(goc_sem *s) { return (sem *)(void *)s; }
 
 /* With s locked: serves the queue from the head while the head fits, onto
- * the wake list at tail; stops at the first that does not fit, so it is not
- * passed by smaller ones behind it. A head already claimed by its context
- * is dropped, fit or not (it takes nothing). */
-static void serve(sem *s, goc__syncw **tail) {
-    goc__syncw *w;
-    while ((w = s->q.head)) {
+ * the back of the wake list woken; stops at the first that does not fit, so
+ * it is not passed by smaller ones behind it. A head already claimed by its
+ * context is dropped, fit or not (it takes nothing). */
+static void serve(sem *s, goc__list *woken) {
+    while (!goc__list_empty(&s->q)) {
+        goc__syncw *w = goc__syncw_of(s->q.head);
         bool gone = w->wt.multi && atomic_load_explicit(&w->wt.claimed, memory_order_relaxed);
         if (!gone && s->size - s->cur < w->n) break;
-        goc__syncq_pop(&s->q);
+        goc__list_pop_front(&s->q);
         w->queued = false;
         if (gone || !goc__wait_claim(&w->wt, GOC_OK)) continue;
         s->cur += w->n;
-        *tail = w;
-        tail = &w->next;
+        goc__list_push_back(woken, &w->link);
     }
 }
 
@@ -88,7 +87,7 @@ void goc_sem_init(goc_sem *gs, int64_t n) {
  * is not free). */
 static int take_locked(sem *s, int64_t n) {
     if (n > s->size) return GOC_EINVAL;
-    if (s->q.head || s->size - s->cur < n) return GOC_EAGAIN;
+    if (!goc__list_empty(&s->q) || s->size - s->cur < n) return GOC_EAGAIN;
     s->cur += n;
     return GOC_OK;
 }
@@ -129,16 +128,16 @@ static void unlock_both(void *p) {
  * dropped it, and if it stood at the head, the waiters it held back that
  * fit now are served. */
 static void leave_queue(sem *s, goc__syncw *w) {
-    goc__syncw *woken = NULL;
+    goc__list woken = {0};
     goc__lock_acquire(&s->lock);
     if (w->queued) {
-        bool head = s->q.head == w;
-        goc__syncq_unlink(&s->q, w);
+        bool head = s->q.head == &w->link;
+        goc__list_remove(&s->q, &w->link);
         w->queued = false;
         if (head) serve(s, &woken);
     }
     goc__lock_release(&s->lock);
-    goc__sync_wake_list(woken);
+    goc__sync_wake_list(&woken);
 }
 
 /* One blocking attempt, with s locked on entry (unlocked on return): GOC_OK
@@ -156,7 +155,7 @@ static int wait_ctx(goc_sem *gs, goc_ctx *ctx, goc_chan *done, int64_t n) {
     goc__wait_init(&w.wt, goc__self(), true);
     w.n = n;
     w.queued = true;
-    goc__syncq_push_back(&s->q, &w);
+    goc__list_push_back(&s->q, &w.link);
     goc__node nd = {.wt = &w.wt, .index = CTX_WON};
     goc__waitq_push(&done->recvq, &nd);
     struct both b = {s, done};
@@ -210,7 +209,7 @@ bool goc_sem_try_acquire(goc_sem *gs, int64_t n) {
 void goc_sem_release(goc_sem *gs, int64_t n) {
     sem *s = S(gs);
     goc__race_release(s);
-    goc__syncw *woken = NULL;
+    goc__list woken = {0};
     goc__lock_acquire(&s->lock);
     if (n < 0 || n > s->cur) {
         long long held = (long long)s->cur;
@@ -220,7 +219,7 @@ void goc_sem_release(goc_sem *gs, int64_t n) {
     s->cur -= n;
     serve(s, &woken);
     goc__lock_release(&s->lock);
-    goc__sync_wake_list(woken);
+    goc__sync_wake_list(&woken);
 }
 
 size_t goc__sem_waiters(goc_sem *gs) {

@@ -9,6 +9,7 @@
  */
 #include "goc.h"
 #include "queues.h"
+#include "rand.h"
 
 #define SPIN (5 * GOC_US)  /* a spinning worker's search before it sleeps */
 #define GRACE (3 * GOC_US) /* a busy worker's `next` and short ring are its own this long */
@@ -16,14 +17,6 @@
 #define SHY (1 * GOC_MS)   /* after contention, share only stalled rings this long */
 
 static _Atomic bool test_shy; /* goc__test_steal_shyly */
-
-static uint32_t fastrand(goc__w *w) {
-    uint32_t x = w->rnd;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return w->rnd = x;
-}
 
 /* w runs due timers of v (w itself or another worker); true if any ran.
  * A timer's callback readies its sleeper into w's ring, so no more fire than
@@ -95,7 +88,7 @@ static goc__g *steal_round(goc__w *w, int64_t now) {
     }
     int n = atomic_load(&goc__sched.nallw);
     if (n == 0) return NULL; /* we started before we were published */
-    uint32_t start = fastrand(w) % (uint32_t)n;
+    uint32_t start = goc__rand(&w->rnd) % (uint32_t)n;
     for (int i = 0; i < n; i++) {
         goc__w *v = goc__sched.allw[(start + (uint32_t)i) % (uint32_t)n];
         if (v == w) continue;

@@ -1,5 +1,5 @@
-/* What the sync primitives share: a waiter node, a FIFO/LIFO waiter queue, and
- * goc__sema, the counting semaphore that mutex and rwmutex park on (Go's
+/* What the sync primitives share: a waiter node, queued at either end of a
+ * goc__list (list.h) for FIFO or LIFO order, and goc__sema, the counting semaphore that mutex and rwmutex park on (Go's
  * runtime_Semacquire/Semrelease).
  *
  * A goc__syncw lives on the waiting coroutine's (or thread's) stack from the
@@ -19,64 +19,31 @@
 
 #include "goc.h"
 #include "debug.h"
+#include "list.h"
 #include "park.h"
 
 typedef struct goc__syncw {
     goc__wait wt;
-    struct goc__syncw *next, *prev; /* prev: in a queue only */
+    goc__link link; /* in a queue; once dequeued, in its waker's wake list */
     int64_t n; /* a weight (sem) or a ticket (cond); unused elsewhere */
     bool queued; /* sem: in the queue (a wait its context won may have left it) */
 } goc__syncw;
 
-typedef struct goc__syncq {
-    goc__syncw *head, *tail;
-} goc__syncq;
-
-static inline void goc__syncq_push_back(goc__syncq *q, goc__syncw *w) {
-    w->next = NULL;
-    w->prev = q->tail;
-    if (q->tail)
-        q->tail->next = w;
-    else
-        q->head = w;
-    q->tail = w;
+static inline goc__syncw *goc__syncw_of(goc__link *l) {
+    return GOC__LIST_ENTRY(l, goc__syncw, link);
 }
 
-static inline void goc__syncq_push_front(goc__syncq *q, goc__syncw *w) {
-    w->prev = NULL;
-    w->next = q->head;
-    if (q->head)
-        q->head->prev = w;
-    else
-        q->tail = w;
-    q->head = w;
-}
-
-/* Unlinks w from q, wherever it stands: O(1), so a waiter that gives up
- * (a cancelled goc_sem_acquire_ctx) leaves a long queue cheaply. */
-static inline void goc__syncq_unlink(goc__syncq *q, goc__syncw *w) {
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        q->head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        q->tail = w->prev;
-    w->next = w->prev = NULL;
-}
-
-static inline goc__syncw *goc__syncq_pop(goc__syncq *q) {
-    goc__syncw *w = q->head;
-    if (w) goc__syncq_unlink(q, w);
-    return w;
+/* Dequeues q's head, or returns NULL when q is empty. */
+static inline goc__syncw *goc__syncq_pop(goc__list *q) {
+    goc__link *l = goc__list_pop_front(q);
+    return l ? goc__syncw_of(l) : NULL;
 }
 
 /* Test hooks: how many wait in q, counted under l. */
-static inline size_t goc__syncq_count(goc__lock *l, goc__syncq *q) {
+static inline size_t goc__syncq_count(goc__lock *l, goc__list *q) {
     size_t n = 0;
     goc__lock_acquire(l);
-    for (goc__syncw *w = q->head; w; w = w->next) n++;
+    for (goc__link *x = q->head; x; x = x->next) n++;
     goc__lock_release(l);
     return n;
 }
@@ -86,12 +53,12 @@ static inline void goc__sync_unlock(void *l) { goc__lock_release(l); }
 
 /* Queues w (already goc__wait_init'ed) and blocks; l is held on entry and
  * released once the wait cannot miss its wake-up. Returns the waker's `why`. */
-static inline int goc__sync_block(goc__lock *l, goc__syncq *q, goc__syncw *w, bool lifo,
+static inline int goc__sync_block(goc__lock *l, goc__list *q, goc__syncw *w, bool lifo,
                                   uint8_t why, const void *obj) {
     if (lifo)
-        goc__syncq_push_front(q, w);
+        goc__list_push_front(q, &w->link);
     else
-        goc__syncq_push_back(q, w);
+        goc__list_push_back(q, &w->link);
     goc__waiting(w->wt.g, why, obj, 0);
     return goc__wait_block(&w->wt, -1, goc__sync_unlock, l);
 }
@@ -99,14 +66,11 @@ static inline int goc__sync_block(goc__lock *l, goc__syncq *q, goc__syncw *w, bo
 /* Claims a node just dequeued under its lock (it cannot fail, see above). */
 static inline void goc__sync_claim(goc__syncw *w) { (void)goc__wait_claim(&w->wt, GOC_OK); }
 
-/* Wakes a list of claimed nodes linked through next; call with no lock held.
- * A node may vanish once woken, so next is read first. */
-static inline void goc__sync_wake_list(goc__syncw *w) {
-    while (w) {
-        goc__syncw *next = w->next;
-        goc__wait_wake(&w->wt);
-        w = next;
-    }
+/* Wakes the claimed nodes of a wake list, front first; call with no lock
+ * held. A node may vanish once woken, so each is popped before its wake. */
+static inline void goc__sync_wake_list(goc__list *woken) {
+    goc__syncw *w;
+    while ((w = goc__syncq_pop(woken))) goc__wait_wake(&w->wt);
 }
 
 /* ---- goc__sema ---------------------------------------------------------- */
@@ -114,7 +78,7 @@ static inline void goc__sync_wake_list(goc__syncw *w) {
 typedef struct goc__sema {
     goc__lock lock;
     uint32_t count; /* (l) permits nobody has taken                      */
-    goc__syncq q;   /* (l) waiters; LIFO entries are re-queued old waiters */
+    goc__list q;    /* (l) waiters; LIFO entries are re-queued old waiters */
 } goc__sema;
 
 /* Takes one permit, blocking while there is none. lifo queues the caller at
@@ -136,17 +100,16 @@ static inline void goc__sema_acquire(goc__sema *s, bool lifo, uint8_t why, const
  * count. Woken coroutines are readied onto the caller's worker (hand-off:
  * the last one woken runs next). */
 static inline void goc__sema_release_n(goc__sema *s, uint32_t n) {
-    goc__syncw *woken = NULL, **tail = &woken;
+    goc__list woken = {0};
     goc__lock_acquire(&s->lock);
-    for (; n > 0 && s->q.head; n--) {
+    for (; n > 0 && !goc__list_empty(&s->q); n--) {
         goc__syncw *w = goc__syncq_pop(&s->q);
         goc__sync_claim(w);
-        *tail = w;
-        tail = &w->next;
+        goc__list_push_back(&woken, &w->link);
     }
     s->count += n;
     goc__lock_release(&s->lock);
-    goc__sync_wake_list(woken);
+    goc__sync_wake_list(&woken);
 }
 
 static inline void goc__sema_release(goc__sema *s) { goc__sema_release_n(s, 1); }

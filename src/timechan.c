@@ -67,12 +67,6 @@ static void fire_gated(goc__timer *t, int64_t now) {
     if (s == GATE_OPEN) goc_try_send(c->ch, &now);
 }
 
-static int64_t at(int64_t ns) {
-    int64_t now = goc__now();
-    if (ns <= 0) return now;
-    return ns > INT64_MAX - now ? INT64_MAX : now + ns;
-}
-
 /* goc_after's channel is gone: so is its timer. */
 static void after_free(void *t) {
     goc__timer_stop(t);
@@ -90,7 +84,7 @@ goc_chan *goc_after(int64_t ns) {
     goc__timer_init(t, fire, ch);
     ch->on_free = after_free;
     ch->on_free_arg = t;
-    if (goc__timer_start(t, at(ns), 0) == GOC_OK) return ch;
+    if (goc__timer_start(t, goc__now_plus(ns), 0) == GOC_OK) return ch;
     goc_chan_release(ch); /* frees t */
     return NULL;
 }
@@ -162,7 +156,7 @@ static void timechan_free(struct timechan *c) {
 /* ---- goc_timer -------------------------------------------------------- */
 
 goc_timer *goc_timer_new(int64_t ns) {
-    return (goc_timer *)timechan_new(sizeof(goc_timer), at(ns), 0);
+    return (goc_timer *)timechan_new(sizeof(goc_timer), goc__now_plus(ns), 0);
 }
 
 goc_chan *goc_timer_chan(goc_timer *tm) { return tm ? tm->c.ch : NULL; }
@@ -171,7 +165,7 @@ bool goc_timer_stop(goc_timer *tm) { return tm && timechan_stop(&tm->c); }
 
 int goc_timer_reset_checked(goc_timer *tm, int64_t ns, bool *pending) {
     bool p = false;
-    int r = tm ? timechan_reset(&tm->c, at(ns), 0, &p) : GOC_EINVAL;
+    int r = tm ? timechan_reset(&tm->c, goc__now_plus(ns), 0, &p) : GOC_EINVAL;
     if (pending) *pending = p;
     return r;
 }
@@ -189,7 +183,7 @@ void goc_timer_free(goc_timer *tm) {
 
 goc_ticker *goc_ticker_new(int64_t period) {
     if (period <= 0) return NULL;
-    return (goc_ticker *)timechan_new(sizeof(goc_ticker), at(period), period);
+    return (goc_ticker *)timechan_new(sizeof(goc_ticker), goc__now_plus(period), period);
 }
 
 goc_chan *goc_ticker_chan(goc_ticker *tk) { return tk ? tk->c.ch : NULL; }
@@ -201,7 +195,7 @@ void goc_ticker_stop(goc_ticker *tk) {
 int goc_ticker_reset(goc_ticker *tk, int64_t period) {
     if (!tk || period <= 0) return GOC_EINVAL;
     bool pending;
-    return timechan_reset(&tk->c, at(period), period, &pending);
+    return timechan_reset(&tk->c, goc__now_plus(period), period, &pending);
 }
 
 void goc_ticker_free(goc_ticker *tk) {

@@ -95,4 +95,12 @@ static inline int64_t goc__timers_next(goc__timers *h) {
     return atomic_load_explicit(&h->next, memory_order_relaxed);
 }
 
+/* The goc_now time ns from now: now itself for ns <= 0 (a time that has
+ * passed already), INT64_MAX where now + ns would overflow. */
+static inline int64_t goc__now_plus(int64_t ns) {
+    int64_t now = goc__now();
+    if (ns <= 0) return now;
+    return ns > INT64_MAX - now ? INT64_MAX : now + ns;
+}
+
 #endif

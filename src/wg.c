@@ -50,7 +50,7 @@
 typedef struct wg {
     _Atomic uint64_t state; /* (a) WAKING | counter << 32 | waiters */
     goc__lock lock;
-    goc__syncq q;           /* (lock) */
+    goc__list q;            /* (lock) */
 } wg;
 
 _Static_assert(sizeof(wg) <= sizeof(goc_wg), "goc_wg storage too small");
@@ -79,18 +79,17 @@ static GOC_NOINLINE uint64_t settle(wg *w) {
 /* With state WAKING: dequeues the first n waiters, publishes zero (the last
  * access to w), then wakes them. */
 static GOC_NOINLINE void wake_waiters(wg *w, uint32_t n) {
-    goc__syncw *woken = NULL, **tail = &woken;
+    goc__list woken = {0};
     goc__lock_acquire(&w->lock);
     for (; n > 0; n--) {
         goc__syncw *x = goc__syncq_pop(&w->q);
         if (!x) goc__throw("goc_wg: a counted waiter is not queued");
         goc__sync_claim(x);
-        *tail = x;
-        tail = &x->next;
+        goc__list_push_back(&woken, &x->link);
     }
     goc__lock_release(&w->lock);
     atomic_store_explicit(&w->state, 0, memory_order_release);
-    goc__sync_wake_list(woken);
+    goc__sync_wake_list(&woken);
 }
 
 int goc_wg_add(goc_wg *g, int64_t delta) {

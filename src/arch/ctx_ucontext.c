@@ -1,5 +1,5 @@
 /* The portable back end: makecontext/swapcontext. Each switch costs a
- * sigprocmask syscall (~200 ns), so it is a fallback, not the default. The
+ * sigprocmask system call, so it is a fallback, not the default. The
  * transfer pointer travels in the target context, never in a thread-local. */
 #include "ctx.h"
 

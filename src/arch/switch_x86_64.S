@@ -5,13 +5,13 @@
  *   rsp in *save_sp, loads sp, pops the same frame there and returns arg.
  *
  *   It ends in a plain ret. In a microbenchmark that switches between two
- *   different call sites an indirect jmp is faster (3.6 vs 15.8 ns here), but
- *   goc parks every coroutine through one call site, so the return-stack
- *   predictor guesses right, and a jmp would leave the return stack one entry
- *   off, mispredicting every return on the way back up (ping-pong: 100 vs
- *   170 ns per round trip, yield: 12 vs 27 ns).
- *   stmxcsr alone costs ~3 ns on AMD Zen; the ABI makes MXCSR and the x87
- *   control word callee-saved, so they stay.
+ *   different call sites an indirect jmp is faster, but goc parks every
+ *   coroutine through one call site, so the return-stack predictor guesses
+ *   right, and a jmp would leave the return stack one entry off, mispredicting
+ *   every return on the way back up (bench/pingpong, bench/yield; the
+ *   figures are in docs/design.md, "Coroutines and the switch").
+ *   stmxcsr is not free either, but the ABI makes MXCSR and the x87 control
+ *   word callee-saved, so they stay.
  *
  * Frame, from the saved sp upward:
  *   [mxcsr:4 fpucw:2 pad:2] r15 r14 r13 r12 rbx rbp <return address>
