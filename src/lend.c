@@ -34,7 +34,6 @@
  * GOC_LEND=0 turns lending off (a thread that holds a lock while it blocks
  * in goc, which a coroutine it would run also takes, would deadlock).
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,14 +112,10 @@ static goc__g *lend_find(goc__w *w) {
 /* The thread's own context, as the sanitizers see it: set up once. */
 static void lender_san(goc__g *self) {
     if (self->san.size) return;
-    pthread_attr_t attr;
-    void *lo = NULL;
-    size_t size = 1;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-        pthread_attr_getstack(&attr, &lo, &size);
-        pthread_attr_destroy(&attr);
-    }
-    goc__san_thread(&self->san, lo, size ? size : 1);
+    void *lo;
+    size_t size;
+    goc__thread_stack(&lo, &size);
+    goc__san_thread(&self->san, lo, size ? size : 1); /* size 1: set up */
 }
 
 bool goc__lend(goc__g *self, int64_t deadline) {

@@ -163,6 +163,16 @@ int goc__thread_start(void *(*fn)(void *), void *arg, size_t stack_size) {
     return -r;
 }
 
+void goc__thread_stack(void **lo, size_t *size) {
+    pthread_attr_t attr;
+    *lo = NULL;
+    *size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, lo, size);
+        pthread_attr_destroy(&attr);
+    }
+}
+
 /* TSan defers a signal that arrives outside an intercepted call until the
  * thread makes one; a raw futex wait is not intercepted, so a thread parked
  * in goc would never run its handler (a Ctrl-C lost). Under TSan a wait

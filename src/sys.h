@@ -68,6 +68,9 @@ int goc__vmadvise(const struct iovec *iov, size_t n, int advice);
 int goc__thread_start(void *(*fn)(void *), void *arg, size_t stack_size);
 extern _Thread_local bool goc__tls_internal; /* a thread goc__thread_start made */
 
+/* The calling thread's stack, [lo, lo+size); size 0 when unknown. */
+void goc__thread_stack(void **lo, size_t *size);
+
 /* Futex on a 32-bit word: wait while *addr == val, until deadline (goc_now
  * clock, < 0 none). Spurious returns are allowed. */
 void goc__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline);

@@ -81,13 +81,9 @@ static void *worker_main(void *arg) {
     if (pthread_getcpuclockid(pthread_self(), &w->cpuclock) != 0) w->cpuclock = CLOCK_THREAD_CPUTIME_ID;
     stack_t ss = {.ss_sp = w->altstack, .ss_size = ALTSTACK, .ss_flags = 0};
     sigaltstack(&ss, NULL);
-    pthread_attr_t attr;
-    void *lo = NULL;
-    size_t size = 0;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-        pthread_attr_getstack(&attr, &lo, &size);
-        pthread_attr_destroy(&attr);
-    }
+    void *lo;
+    size_t size;
+    goc__thread_stack(&lo, &size);
     goc__san_thread(&w->g0san, lo, size);
     /* Under TSan a coroutine fiber did not start this thread, yet it uses the
      * thread's TLS (errno, libc state) that TSan saw the thread set up: every

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 
 #include "check.h"
+#include "thr.h"
 #include "../src/sync.h" /* test hooks */
 
 #define WAIT_UNTIL(c)                                \
@@ -19,25 +20,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-typedef struct {
-    void (*fn)(void *);
-    void *arg;
-    pthread_t t;
-} thr;
-
-static void *thr_main(void *p) {
-    thr *t = p;
-    t->fn(t->arg);
-    return NULL;
-}
-
-static void thr_start(thr *t, void (*fn)(void *), void *arg) {
-    t->fn = fn;
-    t->arg = arg;
-    CHECK_EQ(pthread_create(&t->t, NULL, thr_main, t), 0);
-}
-
-static void thr_join(thr *t) { CHECK_EQ(pthread_join(t->t, NULL), 0); }
 
 /* Runs fn(arg) in n coroutines and returns when all have returned. */
 typedef struct {

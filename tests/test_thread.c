@@ -11,26 +11,8 @@
 
 #include "goc.h"
 #include "testutil.h"
+#include "thr.h"
 
-typedef struct {
-    void (*fn)(void *);
-    void *arg;
-    pthread_t t;
-} thr;
-
-static void *thr_main(void *p) {
-    thr *t = p;
-    t->fn(t->arg);
-    return NULL;
-}
-
-static void thr_start(thr *t, void (*fn)(void *), void *arg) {
-    t->fn = fn;
-    t->arg = arg;
-    CHECK_EQ(pthread_create(&t->t, NULL, thr_main, t), 0);
-}
-
-static void thr_join(thr *t) { CHECK_EQ(pthread_join(t->t, NULL), 0); }
 
 static int64_t thread_cpu_ns(void) {
     struct timespec ts;
