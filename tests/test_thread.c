@@ -304,3 +304,51 @@ TEST(threads_and_coroutines_share_channels_fifo_per_sender) {
     for (int i = 0; i < 2 * SENDERS; i++) CHECK_EQ(k.last[i], per - 1);
     goc_chan_release(k.c);
 }
+
+/* ---- timeouts and close, with the thread lending meanwhile ------------ */
+
+static _Atomic int churn_stop;
+
+static void churn(void *p) {
+    (void)p;
+    while (!atomic_load(&churn_stop)) goc_sleep(GOC_MS / 10);
+}
+
+/* Coroutines keep the lending thread busy; its own deadline still ends the
+ * wait, with GOC_ETIMEDOUT and nothing received. */
+TEST(thread_recv_and_select_time_out_while_lending) {
+    atomic_store(&churn_stop, 0);
+    for (int i = 0; i < 4; i++) CHECK_OK(goc_go(churn, NULL));
+    goc_chan *c = goc_chan_make(sizeof(int), 0);
+    for (int round = 0; round < CHECK_SCALE(40); round++) {
+        int v = -1;
+        CHECK_ERR(GOC_ETIMEDOUT, goc_recv_timeout(c, &v, 2 * GOC_MS));
+        CHECK_EQ(v, -1);
+        goc_case cs[2] = {GOC_RECV(c, &v), GOC_SEND(c, &round)};
+        CHECK_ERR(GOC_ETIMEDOUT, goc_select(cs, 2, 2 * GOC_MS));
+        CHECK_ERR(GOC_EAGAIN, goc_recv_timeout(c, &v, 0));
+    }
+    atomic_store(&churn_stop, 1);
+    WAIT_UNTIL(goc_count() == 0, 30);
+    goc_chan_release(c);
+}
+
+static void close_later(void *p) {
+    goc_sleep(GOC_MS);
+    goc_close(p);
+}
+
+TEST(close_wakes_a_thread_blocked_in_recv_and_send) {
+    for (int round = 0; round < CHECK_SCALE(100); round++) {
+        goc_chan *c = goc_chan_make(sizeof(int), 0);
+        CHECK_OK(goc_go(close_later, c));
+        int v = 5;
+        if (round % 2) {
+            CHECK_ERR(GOC_CLOSED, goc_recv(c, &v));
+            CHECK_EQ(v, 0); /* the zero value, as in Go */
+        } else {
+            CHECK_ERR(GOC_CLOSED, goc_send(c, &v));
+        }
+        goc_chan_release(c);
+    }
+}
