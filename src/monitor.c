@@ -97,7 +97,8 @@ static bool really_stuck(goc__w *w) {
 static void watch(goc__w *w, int64_t now) {
     uint64_t t = atomic_load_explicit(&w->tick, memory_order_relaxed);
     bool busy = atomic_load_explicit(&w->busy, memory_order_relaxed);
-    if (t != w->mon_tick || !busy || atomic_load(&w->state) != GOC__W_RUNNING) {
+    int state = atomic_load(&w->state); /* LENT: a lending thread runs it */
+    if (t != w->mon_tick || !busy || (state != GOC__W_RUNNING && state != GOC__W_LENT)) {
         w->mon_tick = t;
         w->mon_since = now;
         w->mon_cpu = -1; /* read lazily: only slow workers need it */

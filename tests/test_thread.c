@@ -352,3 +352,44 @@ TEST(close_wakes_a_thread_blocked_in_recv_and_send) {
         goc_chan_release(c);
     }
 }
+
+/* ---- work queued behind a long coroutine on a lent worker ------------- */
+
+static _Atomic int helper_ran;
+
+static void set_helper_ran(void *p) {
+    (void)p;
+    atomic_store(&helper_ran, 1);
+}
+
+/* Runs on the worker main borrowed, spawns a coroutine (queued on that
+ * worker) and computes without calling goc until it ran elsewhere: the
+ * monitor marks a lent worker slow like any other, so an idle worker takes
+ * what waits behind. */
+static void spawn_then_compute(void *p) {
+    int v;
+    CHECK_OK(goc_recv(p, &v));
+    CHECK_OK(goc_go(set_helper_ran, NULL));
+    int64_t deadline = goc_now() + 20 * GOC_SEC;
+    while (!atomic_load(&helper_ran) && goc_now() < deadline) {
+    }
+    v = atomic_load(&helper_ran);
+    CHECK_OK(goc_send(p, &v));
+}
+
+TEST(work_behind_a_long_coroutine_on_a_lent_worker_moves) {
+    if (goc_procs() < 2) {
+        printf("skip: needs a second worker to move to (GOC_PROCS=%d)\n", goc_procs());
+        return;
+    }
+    for (int round = 0; round < CHECK_SCALE(10); round++) {
+        atomic_store(&helper_ran, 0);
+        goc_chan *c = goc_chan_make(sizeof(int), 0);
+        CHECK_OK(goc_go(spawn_then_compute, c));
+        int v = 0;
+        CHECK_OK(goc_send(c, &v)); /* main then blocks in recv and lends */
+        CHECK_OK(goc_recv(c, &v));
+        CHECK_EQ(v, 1);
+        goc_chan_release(c);
+    }
+}
