@@ -25,9 +25,10 @@
  * its deadline passes or nothing is left; then it sleeps. A coroutine it
  * runs delays its return until that coroutine switches out.
  *
- * Deferred wakes: a thread that has lent before readies coroutines into the
- * global queue without waking a worker while the monitor is awake: it will
- * most likely block next and run them itself. If it keeps running instead,
+ * Deferred wakes: a thread whose last wait in goc ended within about a
+ * millisecond readies coroutines into the global queue without waking a worker
+ * while the monitor is awake: it will most likely block next and run them
+ * itself. If it keeps running instead,
  * the monitor wakes a worker for them within two ticks (monitor.c), the
  * same bound as a coroutine readied into a busy worker's `next` slot.
  *
@@ -143,4 +144,24 @@ bool goc__lend(goc__g *self, int64_t deadline) {
     return ran > 0;
 }
 
-bool goc__lend_defer_wake(void) { return lending_allowed() && goc__monitor_defer(); }
+/* When this thread's last wait in goc ended, by the monitor's clock
+ * (goc__recent_now: no clock read on these paths). */
+static _Thread_local int64_t tls_resumed = INT64_MIN / 2;
+
+void goc__lend_resumed(void) {
+    int64_t now = atomic_load_explicit(&goc__recent_now, memory_order_relaxed);
+    tls_resumed = now == INT64_MAX ? INT64_MIN / 2 : now;
+}
+
+/* Only a thread that blocked within about a tick of the monitor is likely
+ * to block again before the coroutine it readies needs a worker: main
+ * answering coroutines, a producer that fills a channel. One that readies
+ * now and then (a line read from a file) wakes a worker at once, not
+ * within the monitor's two ticks. */
+#define DEFER_WINDOW GOC_MS
+
+bool goc__lend_defer_wake(void) {
+    int64_t now = atomic_load_explicit(&goc__recent_now, memory_order_relaxed);
+    return lending_allowed() && now != INT64_MAX && now - tls_resumed <= DEFER_WINDOW &&
+           goc__monitor_defer();
+}

@@ -55,6 +55,7 @@ static int block_thread(goc__wait *wt, int64_t deadline, void (*unlock)(void *),
     }
     if (forever) goc__thread_unblocked(&tb);
     atomic_store_explicit(&g->wake, 0, memory_order_relaxed);
+    goc__lend_resumed();
     return wt->why;
 }
 

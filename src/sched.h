@@ -61,6 +61,7 @@ bool goc__lend(goc__g *self, int64_t deadline);
 /* For a ready off the workers: may the calling thread leave the wake-up to
  * itself (it lends when it blocks) and to the monitor? (lend.c) */
 bool goc__lend_defer_wake(void);
+void goc__lend_resumed(void); /* a plain thread's wait in goc just ended */
 
 /* Makes a parked g runnable: next = run it before other queued work on this
  * worker (hand-off), else at the tail. A thread stand-in is woken. */
