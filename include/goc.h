@@ -645,8 +645,10 @@ GOC_API int goc_fd_close(int fd);
  * exit) in the Chrome trace-event format that ui.perfetto.dev and
  * chrome://tracing open: one track per worker, a slice per coroutine run
  * ("coroutine 7", with why it stopped: its wait reason, or "yield or exit"),
- * and instant events for spawn, park (with the reason) and unpark (with
- * the coroutine readied). Each worker keeps up to 262,144 events (6 MiB);
+ * instant events for spawn, park (with the reason), unpark (with the
+ * coroutine readied) and steal (with the victim worker and how many were
+ * taken), and flow arrows from the run that spawned or readied a coroutine
+ * to the run where it next runs. Each worker keeps up to 262,144 events (6 MiB);
  * past that its track ends early. Tracing costs a clock read and a 24-byte
  * record per event (ping-pong: ~150 -> ~570 ns per round trip here); off,
  * it costs one predictable branch at each switch, ready and spawn.

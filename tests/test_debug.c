@@ -673,10 +673,11 @@ TEST(child_trace_workload) {
     wait_live(0);
     goc_stats_t s;
     goc_stats(&s);
-    printf("spawns %llu parks %llu unparks %llu workers %d\n",
+    printf("spawns %llu parks %llu unparks %llu workers %d steals %llu\n",
            (unsigned long long)(s.coroutines_started - (uint64_t)goc__sched_spawned_off()),
            (unsigned long long)s.parks,
-           (unsigned long long)(s.wakes - atomic_load(&goc__stat_wakes_off)), s.workers);
+           (unsigned long long)(s.wakes - atomic_load(&goc__stat_wakes_off)), s.workers,
+           (unsigned long long)s.steals);
 }
 
 TEST(goc_trace_writes_balanced_slices) {
