@@ -624,7 +624,8 @@ GOC_API int goc_fd_close(int fd);
  *   GOC_DEBUG=leaks     at exit, list the coroutines still alive (the dump)
  *                       and the channels never released, by where each was
  *                       made ("stats,leaks" for both)
- *   GOC_TRACE=file.json write an execution trace at exit (see below)
+ *   GOC_TRACE=file.json record an execution trace from the start, written
+ *                       at exit (goc_trace_start, below)
  *   GOC_DEADLOCK=0      no deadlock detection (see below)
  *   GOC_TRACEBACK=none  leave SIGQUIT alone (see goc_dump)
  *
@@ -640,10 +641,11 @@ GOC_API int goc_fd_close(int fd);
  * silent. It runs only once the runtime has started (the first goc_go,
  * timer, ...): a program that only ever blocks plain threads is not checked.
  *
- * Trace: GOC_TRACE=file.json records, from the runtime's start, what each
- * worker runs, and writes it at normal exit (not on a deadlock or SIGQUIT
- * exit) in the Chrome trace-event format that ui.perfetto.dev and
- * chrome://tracing open: one track per worker, a slice per coroutine run
+ * Trace: goc_trace_start (or GOC_TRACE=file.json, from the runtime's start)
+ * records what each worker runs; goc_trace_stop, or else a normal exit (not
+ * a deadlock or SIGQUIT exit), writes it in the Chrome trace-event format
+ * that ui.perfetto.dev and chrome://tracing open (docs/tracing.md): one
+ * track per worker, a slice per coroutine run
  * ("coroutine 7", with why it stopped: its wait reason, or "yield or exit"),
  * instant events for spawn, park (with the reason), unpark (with the
  * coroutine readied) and steal (with the victim worker and how many were
@@ -697,6 +699,25 @@ GOC_API void goc_stats(goc_stats_t *s);
  * core dump), and goc_signal_notify for SIGQUIT takes the signal over. */
 GOC_API void goc_dump(FILE *f);
 
+/* Starts recording an execution trace (see "Trace" above) into the file at
+ * path, which it creates or truncates now; events go to memory, and the
+ * file is written when goc_trace_stop is called, or at normal exit if it
+ * never is. May be called before the runtime starts, from any thread or
+ * coroutine. Returns GOC_OK; GOC_EINVAL for a NULL or empty path;
+ * GOC_EALREADY while a trace records or is being written (GOC_TRACE's
+ * included), with nothing created; the negated errno of opening the file
+ * (GOC_ENOENT, GOC_EACCES, ...); GOC_ENOMEM. */
+GOC_API int goc_trace_start(const char *path);
+
+/* Stops the trace goc_trace_start started, writes it to its file, closes
+ * the file and returns once it is complete (formatting takes about 100 ns
+ * an event; a coroutine waits for it on a goc_blocking thread). A new trace
+ * may start afterwards. Returns GOC_OK; GOC_EINVAL when no trace records
+ * (never started, or stopped already); a negated errno (GOC_EIO, -ENOSPC,
+ * ...) when the file could not be written whole: the trace has stopped all
+ * the same. */
+GOC_API int goc_trace_stop(void);
+
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
 /* ------------------------------------------------------------------------ */
@@ -727,6 +748,7 @@ GOC_API void goc_dump(FILE *f);
     X(EACCES, -EACCES, "permission denied")                                \
     X(ENOENT, -ENOENT, "no such file or directory")                        \
     X(EIO, -EIO, "input/output error")                                     \
+    X(EALREADY, -EALREADY, "operation already in progress")                \
     X(CLOSED, -10001, "closed")                                            \
     X(ENOHOST, -10002, "no such host")                                     \
     X(ERESOLVE, -10003, "name resolution failed (temporary)")            \

@@ -47,7 +47,7 @@ void goc__debug_start(void) {
     const char *dbg = getenv("GOC_DEBUG");
     if (goc__env_listed(dbg, "stats")) atexit(print_stats);
     const char *trace = getenv("GOC_TRACE");
-    if (trace && *trace) goc__trace_start(trace);
+    if (trace && *trace) goc__trace_env(trace);
     const char *dl = getenv("GOC_DEADLOCK");
     goc__deadlock_enabled = !(dl && strcmp(dl, "0") == 0);
     const char *tb = getenv("GOC_TRACEBACK");

@@ -33,8 +33,12 @@
  * partitions to a file as it goes; a bounded buffer per worker (EVENTS) is
  * simpler and enough for the seconds a trace is looked at.
  */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "debug.h"
 #include "goc.h"
@@ -58,14 +62,26 @@ typedef struct tev {
 
 typedef struct trbuf {
     _Atomic uint32_t n;
-    const goc__g *last; /* the coroutine of the last RUN, until a STOP */
+    _Atomic bool inside; /* the owner is recording an event (enter .. leave) */
+    const goc__g *last;  /* the coroutine of the last RUN, until a STOP */
     tev v[EVENTS];
 } trbuf;
 
 bool goc__trace_on;
+static _Atomic bool recording; /* the truth behind goc__trace_on: see enter() */
 static trbuf *_Atomic bufs[GOC__MAXW];
-static const char *trace_path;
 static int64_t t0;
+
+/* Starting and stopping (ctl.lock): OFF -> ON at a start, ON -> WRITING at
+ * a stop, WRITING -> OFF once the file is written and closed. */
+enum { OFF, ON, WRITING };
+static struct {
+    pthread_mutex_t lock;
+    int state;
+    FILE *f;
+    char *path;
+    bool atexit_set;
+} ctl = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static trbuf *buf_of(goc__w *w) {
     trbuf *b = atomic_load_explicit(&bufs[w->index], memory_order_relaxed);
@@ -76,6 +92,25 @@ static trbuf *buf_of(goc__w *w) {
     }
     return b;
 }
+
+/* w's buffer, with w marked inside it, or NULL when not recording. A stop
+ * clears `recording` and then waits until no buffer is inside; a worker
+ * marks itself inside and then reads `recording`. Both orders are seq_cst,
+ * so either the worker sees the stop and leaves, or the stop sees it inside
+ * and waits for its leave (release): nothing is written into a buffer once
+ * the stop has read it (Dekker's pattern). */
+static trbuf *enter(goc__w *w) {
+    trbuf *b;
+    if (!w || !(b = buf_of(w))) return NULL;
+    atomic_store(&b->inside, true);
+    if (!atomic_load(&recording)) {
+        atomic_store_explicit(&b->inside, false, memory_order_release);
+        return NULL;
+    }
+    return b;
+}
+
+static void leave(trbuf *b) { atomic_store_explicit(&b->inside, false, memory_order_release); }
 
 /* Appends an event, unless the buffer is full. */
 static inline void put(trbuf *b, tev e) {
@@ -88,16 +123,16 @@ static inline void put(trbuf *b, tev e) {
 static uint32_t flow_id(int worker, uint32_t index) { return (uint32_t)worker * EVENTS + index + 1; }
 
 void goc__trace_event(goc__w *w, int kind, goc__g *g) {
-    trbuf *b;
-    if (!w || !(b = buf_of(w)) || atomic_load_explicit(&b->n, memory_order_relaxed) >= EVENTS) {
+    trbuf *b = enter(w);
+    if (!b) return;
+    if (atomic_load_explicit(&b->n, memory_order_relaxed) >= EVENTS) {
         if (g) g->trace_flow = 0; /* no flow starts here, and none ends later */
+        leave(b);
         return;
     }
     int64_t now = goc__now();
     uint64_t id = g ? g->id : 0;
-    switch (kind) {
-    case GOC__TEV_RUN:
-    case GOC__TEV_STOP:
+    if (kind == GOC__TEV_RUN || kind == GOC__TEV_STOP) {
         /* The coroutine that left: parked if it has a wait reason (its park
          * hook has not run yet, so nobody can have readied it). */
         if (b->last && atomic_load_explicit(&b->last->wait, memory_order_relaxed))
@@ -110,25 +145,23 @@ void goc__trace_event(goc__w *w, int kind, goc__g *g) {
             g->trace_flow = 0;
         }
         put(b, (tev){.ts = now, .id = id, .aux = flow, .kind = (uint8_t)kind});
-        return;
-    case GOC__TEV_UNPARK:
-    case GOC__TEV_SPAWN: {
-        /* Inside a run: a flow starts here (at index n, not full: checked
-         * above) and ends where g next runs. */
+    } else {
+        /* UNPARK or SPAWN. Inside a run, a flow starts here (at index n,
+         * not full: checked above) and ends where g next runs. */
         uint32_t n = atomic_load_explicit(&b->n, memory_order_relaxed);
         uint32_t flow = b->last ? flow_id(w->index, n) : 0;
         put(b, (tev){.ts = now, .id = id, .aux = flow, .kind = (uint8_t)kind});
         g->trace_flow = flow;
-        return;
     }
-    }
+    leave(b);
 }
 
 void goc__trace_steal(goc__w *w, const goc__g *g, int victim, uint32_t n) {
-    trbuf *b;
-    if (!w || !(b = buf_of(w))) return;
+    trbuf *b = enter(w);
+    if (!b) return;
     put(b, (tev){.ts = goc__now(), .id = g->id, .aux = n, .kind = GOC__TEV_STEAL,
                  .why = (uint8_t)victim, .hi = (uint16_t)(victim >> 8)});
+    leave(b);
 }
 
 static void us(FILE *f, int64_t ns) { fprintf(f, "%lld.%03lld", (long long)(ns / 1000), (long long)(ns % 1000)); }
@@ -209,16 +242,12 @@ static void match_flows(trbuf *const *b, const uint32_t *n, int nw) {
         }
 }
 
-static void write_trace(void) {
-    goc__trace_on = false;
-    FILE *f = fopen(trace_path, "w");
-    if (!f) {
-        fprintf(stderr, "goc: GOC_TRACE: cannot write %s\n", trace_path);
-        return;
-    }
+/* Writes what the buffers hold to f and closes it: GOC_OK or a negated
+ * errno. No worker records meanwhile (the stop waited for them). */
+static int write_trace(FILE *f) {
     int nw = goc__nworkers();
     if (nw > GOC__MAXW) nw = GOC__MAXW;
-    static trbuf *b[GOC__MAXW];
+    static trbuf *b[GOC__MAXW]; /* static: off a small coroutine stack; ctl.state serialises */
     static uint32_t n[GOC__MAXW];
     for (int i = 0; i < nw; i++) {
         b[i] = atomic_load_explicit(&bufs[i], memory_order_acquire);
@@ -262,12 +291,96 @@ static void write_trace(void) {
         if (run) slice(&o, i, run, last, "trace end");
     }
     fprintf(f, "\n]}\n");
-    fclose(f);
+    int r = ferror(f) ? GOC_EIO : GOC_OK;
+    if (fclose(f) != 0 && r == GOC_OK) r = errno ? -errno : GOC_EIO;
+    return r;
 }
 
-void goc__trace_start(const char *path) {
-    trace_path = path;
+static void write_job(void *arg) {
+    int *r = arg;
+    *r = write_trace(ctl.f);
+}
+
+/* goc_trace_stop; helper: a coroutine may format on a goc_blocking thread. */
+static int stop(bool helper) {
+    pthread_mutex_lock(&ctl.lock);
+    if (ctl.state != ON) {
+        pthread_mutex_unlock(&ctl.lock);
+        return GOC_EINVAL;
+    }
+    ctl.state = WRITING;
+    goc__trace_on = false;
+    atomic_store(&recording, false);
+    pthread_mutex_unlock(&ctl.lock);
+    for (int i = 0; i < GOC__MAXW; i++) {
+        trbuf *b = atomic_load_explicit(&bufs[i], memory_order_acquire);
+        while (b && atomic_load(&b->inside)) sched_yield(); /* an event takes ~100 ns */
+    }
+    /* Formatting takes a while (~100 ns an event): on a coroutine, on a
+     * helper thread, so the worker goes on running the others. */
+    int r = GOC_OK;
+    if (!helper || goc__self()->kind != GOC__G_CORO || goc_blocking(write_job, &r) != GOC_OK)
+        write_job(&r);
+    pthread_mutex_lock(&ctl.lock);
+    ctl.f = NULL;
+    ctl.state = OFF;
+    pthread_mutex_unlock(&ctl.lock);
+    return r;
+}
+
+int goc_trace_stop(void) { return stop(true); }
+
+/* At exit, a trace still recording is written (GOC_TRACE's, or one that
+ * goc_trace_stop never stopped), on the exiting thread: a coroutine that
+ * called exit must not park inside it. */
+static void stop_at_exit(void) {
+    const char *path = ctl.path;
+    int r = stop(false);
+    if (r != GOC_OK && r != GOC_EINVAL)
+        fprintf(stderr, "goc: trace: cannot write %s: %s\n", path ? path : "?", goc_strerror(r));
+}
+
+int goc_trace_start(const char *path) {
+    if (!path || !*path) return GOC_EINVAL;
+    pthread_mutex_lock(&ctl.lock);
+    if (ctl.state != OFF) {
+        pthread_mutex_unlock(&ctl.lock);
+        return GOC_EALREADY;
+    }
+    char *copy = goc__malloc(strlen(path) + 1);
+    if (!copy) {
+        pthread_mutex_unlock(&ctl.lock);
+        return GOC_ENOMEM;
+    }
+    strcpy(copy, path);
+    FILE *f = fopen(path, "we");
+    if (!f) {
+        int err = errno ? -errno : GOC_EIO;
+        pthread_mutex_unlock(&ctl.lock);
+        goc__free(copy);
+        return err;
+    }
+    if (!ctl.atexit_set) ctl.atexit_set = atexit(stop_at_exit) == 0;
+    goc__free(ctl.path);
+    ctl.path = copy;
+    ctl.f = f;
+    /* Nobody is inside a buffer (the last stop waited for them, and
+     * `recording` is false): they start empty. */
+    for (int i = 0; i < GOC__MAXW; i++) {
+        trbuf *b = atomic_load_explicit(&bufs[i], memory_order_acquire);
+        if (!b) continue;
+        atomic_store_explicit(&b->n, 0, memory_order_relaxed);
+        b->last = NULL;
+    }
     t0 = goc__now();
-    atexit(write_trace);
+    ctl.state = ON;
+    atomic_store(&recording, true); /* publishes the resets above */
     goc__trace_on = true;
+    pthread_mutex_unlock(&ctl.lock);
+    return GOC_OK;
+}
+
+void goc__trace_env(const char *path) {
+    int r = goc_trace_start(path);
+    if (r != GOC_OK) fprintf(stderr, "goc: GOC_TRACE: cannot write %s: %s\n", path, goc_strerror(r));
 }

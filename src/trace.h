@@ -47,7 +47,7 @@ void goc__trace_steal(struct goc__w *w, const struct goc__g *g, int victim, uint
         if (GOC__TRACING()) goc__trace_event((w), (kind), (g));  \
     } while (0)
 
-/* Starts tracing into path (GOC_TRACE); the file is written at exit. */
-void goc__trace_start(const char *path);
+/* GOC_TRACE=path at the runtime's start: goc_trace_start, or a message. */
+void goc__trace_env(const char *path);
 
 #endif

@@ -663,14 +663,18 @@ static void trace_root(void *arg) {
     goc_wg_done(&done_wg);
 }
 
-/* Run by tests/trace_check.sh with GOC_TRACE set: a known workload, then
- * the counts the trace must match (tests/trace_check.py). */
+/* Run by tests/trace_check.py with GOC_TRACE set, or with TRACE_API (the
+ * trace is then goc_trace_start's and goc_trace_stop's): a known workload,
+ * then the counts the trace must match. */
 TEST(child_trace_workload) {
     CHILD_ONLY();
+    const char *api = getenv("TRACE_API");
+    if (api) CHECK_OK(goc_trace_start(api));
     goc_wg_add(&done_wg, 1);
     CHECK_OK(goc_go(trace_root, NULL));
     goc_wg_wait(&done_wg);
     wait_live(0);
+    if (api) CHECK_OK(goc_trace_stop());
     goc_stats_t s;
     goc_stats(&s);
     printf("spawns %llu parks %llu unparks %llu workers %d steals %llu\n",
@@ -719,6 +723,58 @@ TEST(goc_trace_writes_balanced_slices) {
     CHECK_EQ(ntrack, workers);
     CHECK_OP(nslice, >=, parks);
     CHECK_EQ(ndur, nslice); /* every slice has its end */
+}
+
+static bool file_is_trace(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    static char buf[64 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return strncmp(buf, "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[", 38) == 0 && n > 4 &&
+           n < sizeof buf - 1 && strcmp(buf + n - 4, "\n]}\n") == 0 && strstr(buf, "\"ph\":\"X\"");
+}
+
+static void trace_stop_from_coroutine(void *arg) {
+    *(int *)arg = goc_trace_stop();
+    goc_wg_done(&done_wg);
+}
+
+/* goc_trace_start and goc_trace_stop: their errors change nothing, a stop
+ * writes a whole file (from a coroutine too), and a trace starts again. */
+TEST(trace_start_stop_errors_and_restart) {
+    char path[64], other[64];
+    snprintf(path, sizeof path, "/tmp/goc-trace-api-%d.json", (int)getpid());
+    snprintf(other, sizeof other, "/tmp/goc-trace-api-%d-other.json", (int)getpid());
+    unlink(other);
+    CHECK_EQ(goc_trace_stop(), GOC_EINVAL); /* never started */
+    CHECK_EQ(goc_trace_start(NULL), GOC_EINVAL);
+    CHECK_EQ(goc_trace_start(""), GOC_EINVAL);
+    CHECK_EQ(goc_trace_start("/nonexistent-goc-dir/trace.json"), GOC_ENOENT);
+    CHECK_OK(goc_trace_start(path));
+    CHECK_EQ(goc_trace_start(other), GOC_EALREADY);
+    CHECK(access(other, F_OK) != 0); /* the refused start created nothing */
+    goc_wg_add(&done_wg, 1);
+    CHECK_OK(goc_go(trace_root, NULL));
+    goc_wg_wait(&done_wg);
+    wait_live(0);
+    CHECK_OK(goc_trace_stop());
+    CHECK_EQ(goc_trace_stop(), GOC_EINVAL); /* stopped already */
+    CHECK(file_is_trace(path));
+    /* Again, stopped by a coroutine (its file is written on a helper thread). */
+    CHECK_OK(goc_trace_start(path));
+    goc_wg_add(&done_wg, 1);
+    CHECK_OK(goc_go(trace_root, NULL));
+    goc_wg_wait(&done_wg);
+    int r = 1;
+    goc_wg_add(&done_wg, 1);
+    CHECK_OK(goc_go(trace_stop_from_coroutine, &r));
+    goc_wg_wait(&done_wg);
+    CHECK_OK(r);
+    CHECK(file_is_trace(path));
+    unlink(path);
+    CHECK_EQ(goc_trace_stop(), GOC_EINVAL);
 }
 
 /* ---- leaks --------------------------------------------------------------- */

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""GOC_TRACE writes valid Chrome trace-event JSON: run test_debug's
-child_trace_workload with GOC_TRACE set, parse the file with a real JSON
-parser, and check one track per worker, slices that begin and end without
+"""GOC_TRACE and goc_trace_start/stop write valid Chrome trace-event JSON:
+run test_debug's child_trace_workload with GOC_TRACE set, then with
+goc_trace_start and goc_trace_stop, parse each file with a real JSON parser, and check one track per worker, slices that begin and end without
 overlapping on their track, spawn/park/unpark/steal events as many as
 goc_stats counted, and flows that run from inside the readier's slice to
 the start of a run of the coroutine it readied.
@@ -86,11 +86,14 @@ def check(trace, want):
 
 def main():
     exe, path = sys.argv[1], sys.argv[2]
-    want = run_workload(exe, path, env_extra={"GOC_TRACE": path})
-    with open(path) as f:
-        trace = json.load(f)
-    os.unlink(path)
-    print("trace ok: " + check(trace, want))
+    # GOC_TRACE from the runtime's start to exit, then goc_trace_start and
+    # goc_trace_stop around the same workload.
+    for how in ("GOC_TRACE", "TRACE_API"):
+        want = run_workload(exe, path, env_extra={how: path})
+        with open(path) as f:
+            trace = json.load(f)
+        os.unlink(path)
+        print("%s: trace ok: %s" % (how, check(trace, want)))
 
 
 if __name__ == "__main__":
