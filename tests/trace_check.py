@@ -6,7 +6,10 @@ overlapping on their track, spawn/park/unpark/steal events as many as
 goc_stats counted, and flows that run from inside the readier's slice to
 the start of a run of the coroutine it readied.
 
-    trace_check.py path/to/test_debug path/to/trace.json
+With a third argument, tools/trace2svg.py, it also draws the first trace
+and parses the SVG (so the renderer cannot rot).
+
+    trace_check.py path/to/test_debug path/to/trace.json [path/to/trace2svg.py]
 """
 import bisect
 import json
@@ -84,8 +87,34 @@ def check(trace, want):
     return "%d slices, %d flows, %s" % (n, len(flows), count)
 
 
+def check_svg(renderer, trace, want):
+    """tools/trace2svg.py draws the trace as well-formed SVG: a lane per
+    worker, bars, flow arrows; a window of it too."""
+    import importlib.util
+    import xml.etree.ElementTree as ET
+    spec = importlib.util.spec_from_file_location("trace2svg", renderer)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    ns = "{http://www.w3.org/2000/svg}"
+    events = trace["traceEvents"]
+    for window in ((None, None), (10.0, 200.0)):
+        root = ET.fromstring(tool.render(events, *window, title="check"))
+        assert root.tag == ns + "svg", root.tag
+        kinds = {}
+        for el in root.iter():
+            kinds.setdefault(el.get("class"), []).append(el)
+        assert len(kinds.get("lane", [])) == want["workers"], (window, len(kinds.get("lane", [])))
+        assert kinds.get("run"), ("no bars", window)
+        for r in kinds["run"]:
+            assert float(r.get("width")) > 0, r.attrib
+        if window == (None, None):
+            assert kinds.get("flow") and kinds.get("spawn"), "no flows or spawns drawn"
+    return "svg ok: %d bars, %d arrows" % (len(kinds["run"]), len(kinds.get("flow", [])))
+
+
 def main():
     exe, path = sys.argv[1], sys.argv[2]
+    renderer = sys.argv[3] if len(sys.argv) > 3 else None
     # GOC_TRACE from the runtime's start to exit, then goc_trace_start and
     # goc_trace_stop around the same workload.
     for how in ("GOC_TRACE", "TRACE_API"):
@@ -94,6 +123,8 @@ def main():
             trace = json.load(f)
         os.unlink(path)
         print("%s: trace ok: %s" % (how, check(trace, want)))
+        if renderer and how == "GOC_TRACE":
+            print(check_svg(renderer, trace, want))
 
 
 if __name__ == "__main__":
