@@ -686,7 +686,15 @@ GOC_API void goc_stats(goc_stats_t *s);
  * size, select with its number of cases, mutex, rwmutex, WaitGroup, cond,
  * semaphore, group, sleep, fd, goc_blocking), for how long (to about a
  * millisecond), and where goc_go was called (symbolised with dladdr, which
- * sees exported symbols: link with -rdynamic for names of your own). Then the
+ * sees exported symbols: link with -rdynamic for names of your own). A
+ * coroutine parked in a wait also gets a backtrace of its stack, innermost
+ * call first, up to 32 frames: "at fn+0x1c (file)", or "at 0x... (file+0x...)"
+ * for what dladdr cannot name, goc's own frames included (addr2line -f -e
+ * file 0x... names them). It is found with the call-frame information that
+ * compilers emit by default (.eh_frame), so code built without frame
+ * pointers is walked through; it ends at the first frame without it (code
+ * built with -fno-asynchronous-unwind-tables), and there is none with
+ * GOC_CONTEXT=ucontext. A running coroutine is never walked. Then the
  * plain threads blocked in goc calls without a timeout. Coroutines with
  * identical waits, names and spawn sites are folded into one entry with a
  * count and their ids. Safe from any thread or coroutine while the program

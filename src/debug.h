@@ -127,6 +127,12 @@ bool goc__env_listed(const char *s, const char *word);
 /* "\t<what> sym+0x12 (file)\n", with dladdr (dump.c). */
 void goc__print_pc(FILE *f, const char *what, void *pc);
 
+/* Unwinds a copy of a parked coroutine's stack: copy holds len bytes from
+ * its saved sp up, starting with goc__ctx_switch's frame. Puts at most max
+ * return addresses, innermost first, into pcs; returns how many (0 where
+ * the platform has no unwinder: GOC_CONTEXT=ucontext) (unwind.c). */
+int goc__unwind_copy(const void *copy, uintptr_t sp, size_t len, void **pcs, int max);
+
 /* ---- leaks (leaks.c): channels tracked while GOC_DEBUG=leaks ------------- */
 extern bool goc__leaks_on; /* set before main, never changed */
 struct goc_chan;

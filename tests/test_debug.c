@@ -381,6 +381,102 @@ TEST(dump_while_coroutines_run_elsewhere) {
     free(d);
 }
 
+/* ---- backtraces ---------------------------------------------------------- */
+
+/* Not static, not inlined, not tail calls: named by dladdr (test_debug is
+ * linked with -rdynamic), each its own frame. Built like any user code here,
+ * without frame pointers: the unwinder goes by the call-frame information. */
+static goc_chan *bt_ch;
+static _Atomic int bt_sink, bt_parked;
+static _Atomic bool bt_stop;
+
+__attribute__((noinline)) void bt_parked_in_recv(void) {
+    atomic_fetch_add(&bt_parked, 1);
+    atomic_fetch_add(&bt_sink, goc_recv(bt_ch, NULL));
+}
+
+__attribute__((noinline)) void bt_recv_caller(void *arg) {
+    (void)arg;
+    bt_parked_in_recv();
+    atomic_fetch_add(&bt_sink, 1);
+}
+
+__attribute__((noinline)) void bt_parked_in_select(void *arg) {
+    (void)arg;
+    goc_case cs[] = {GOC_RECV(bt_ch, NULL), GOC_RECV(NULL, NULL)};
+    atomic_fetch_add(&bt_parked, 1);
+    atomic_fetch_add(&bt_sink, goc_select(cs, 2, GOC_FOREVER));
+}
+
+__attribute__((noinline)) void bt_parked_in_sleep(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&bt_parked, 1);
+    atomic_fetch_add(&bt_sink, goc_sleep(600 * GOC_SEC));
+}
+
+__attribute__((noinline)) void bt_spinning(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&bt_parked, 1);
+    while (!atomic_load(&bt_stop)) atomic_fetch_add(&bt_sink, 1);
+}
+
+/* The lines of d's entry whose first line contains what (up to the blank line). */
+static char *entry_of(const char *d, const char *what) {
+    const char *p = strstr(d, what);
+    if (!p) return NULL;
+    while (p > d && p[-1] != '\n') p--;
+    const char *end = strstr(p, "\n\n");
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    char *e = malloc(n + 1);
+    memcpy(e, p, n);
+    e[n] = 0;
+    return e;
+}
+
+static void expect_frames(const char *d, const char *name, const char *inner, const char *outer) {
+    char *e = entry_of(d, name);
+    if (!e) check_fail(__FILE__, __LINE__, "no %s in:\n%s", name, d);
+    char want[128];
+    snprintf(want, sizeof want, "\tat %s+0x", inner);
+    const char *a = strstr(e, want);
+    if (!a) check_fail(__FILE__, __LINE__, "%s: no \"%s\" in:\n%s", name, want, e);
+    if (outer) {
+        snprintf(want, sizeof want, "\tat %s+0x", outer);
+        const char *b = strstr(e, want);
+        if (!b || b < a) check_fail(__FILE__, __LINE__, "%s: no \"%s\" after %s:\n%s", name, want, inner, e);
+    }
+    free(e);
+}
+
+TEST(dump_backtraces_name_the_parked_function) {
+    bt_ch = goc_chan_make(0, 0);
+    CHECK_OK(goc_go_with(&(goc_opts){.name = "bt-recv"}, bt_recv_caller, NULL));
+    CHECK_OK(goc_go_with(&(goc_opts){.name = "bt-select"}, bt_parked_in_select, NULL));
+    CHECK_OK(goc_go_with(&(goc_opts){.name = "bt-sleep"}, bt_parked_in_sleep, NULL));
+    WAIT_UNTIL(atomic_load(&bt_parked) == 3, 60);
+    CHECK_OK(goc_go_with(&(goc_opts){.name = "bt-spin"}, bt_spinning, NULL));
+    WAIT_UNTIL(atomic_load(&bt_parked) == 4, 60);
+    char *d = dump_string();
+    for (int tries = 0; (!strstr(d, "\tat bt_parked_in_recv+") || !strstr(d, "\tat bt_parked_in_select+") ||
+                        !strstr(d, "\tat bt_parked_in_sleep+")) && tries < 10000; tries++) {
+        free(d);
+        goc_sleep(GOC_MS);
+        d = dump_string();
+    }
+    expect_frames(d, "\"bt-recv\"", "bt_parked_in_recv", "bt_recv_caller");
+    expect_frames(d, "\"bt-select\"", "bt_parked_in_select", NULL);
+    expect_frames(d, "\"bt-sleep\"", "bt_parked_in_sleep", NULL);
+    /* A running coroutine is never walked. */
+    char *e = entry_of(d, "\"bt-spin\"");
+    if (!e || !strstr(e, "[running on worker ") || strstr(e, "\tat "))
+        check_fail(__FILE__, __LINE__, "the running coroutine:\n%s", e ? e : d);
+    free(e);
+    free(d);
+    atomic_store(&bt_stop, true);
+    goc_close(bt_ch);
+    WAIT_UNTIL(goc_count() == 1, 60); /* the sleeper stays */
+}
+
 /* ---- SIGQUIT ------------------------------------------------------------- */
 
 static void blocked_coro(void *arg) {
