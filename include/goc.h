@@ -135,7 +135,11 @@ GOC_API int goc_blocking(void (*fn)(void *), void *arg);
  * goc_chan_retain adds one, goc_chan_release drops one. Operations on a channel
  * need a reference held for their whole duration. Releasing more times than
  * retained aborts with a message (as Go panics on misuse) where the freed
- * memory has not been handed out again. A NULL channel blocks
+ * memory has not been handed out again. Should the last reference go while
+ * operations still wait on the channel (a coroutine that borrowed it), the
+ * channel is not freed, so they can still leave it (a timeout, another
+ * select case), and those that nothing else can end are reported as blocked
+ * forever (see "Seeing inside"). A NULL channel blocks
  * forever and is never ready in select, as in Go.
  */
 
@@ -626,7 +630,7 @@ GOC_API int goc_fd_close(int fd);
  *                       made ("stats,leaks" for both)
  *   GOC_TRACE=file.json record an execution trace from the start, written
  *                       at exit (goc_trace_start, below)
- *   GOC_DEADLOCK=0      no deadlock detection (see below)
+ *   GOC_DEADLOCK=0      no deadlock detection, whole or partial (see below)
  *   GOC_TRACEBACK=none  leave SIGQUIT alone (see goc_dump)
  *
  * Deadlock: when every coroutine waits on a goc object, no timer is pending
@@ -640,6 +644,16 @@ GOC_API int goc_fd_close(int fd);
  * not complete: a helper thread of some library (or a sanitizer's) keeps it
  * silent. It runs only once the runtime has started (the first goc_go,
  * timer, ...): a program that only ever blocks plain threads is not checked.
+ *
+ * Partial deadlock: when the last reference to a channel is released while
+ * coroutines or threads still wait on it and nothing else can end their
+ * waits (a send or receive without a timeout, or a select without one whose
+ * other cases are NULL channels), nobody can ever reach them: goc writes
+ * "goc: N coroutines are blocked forever on channel 0x... (last reference
+ * released)" and their dump entries to stderr, and the program runs on.
+ * Waiters that hold a reference of their own are not seen (a coroutine
+ * blocked in a receive on a channel only it still references is stuck just
+ * the same); GOC_DEADLOCK=0 turns this report off too.
  *
  * Trace: goc_trace_start (or GOC_TRACE=file.json, from the runtime's start)
  * records what each worker runs; goc_trace_stop, or else a normal exit (not

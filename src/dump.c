@@ -381,7 +381,7 @@ static entry *snapshot(size_t *n) {
     }
     for (goc__tblock *b = threads.head; b && k < cap; b = b->next) {
         entry *e = &v[k++];
-        *e = (entry){.id = (uint64_t)b->tid, .state = ST_THREAD, .worker = -1};
+        *e = (entry){.g = b->g, .id = (uint64_t)b->tid, .state = ST_THREAD, .worker = -1};
         fill_wait(e, b->g);
     }
 out:
@@ -392,21 +392,11 @@ out:
     return v;
 }
 
-void goc_dump(FILE *f) {
-    if (!f) return;
+/* Writes v's entries, sorted, folding identical waits. */
+static void print_entries(FILE *f, entry *v, size_t n) {
     int64_t now = goc__now();
-    size_t n;
-    entry *v = snapshot(&n);
-    if (!v) {
-        fprintf(f, "goc: dump: out of memory\n");
-        return;
-    }
     qsort(v, n, sizeof *v, cmp_entry);
     uint64_t *bt = goc__malloc_quiet(BT_COPY); /* NULL: no backtraces */
-    size_t ncoro = 0;
-    for (size_t i = 0; i < n; i++) ncoro += v[i].state != ST_THREAD;
-    fprintf(f, "goc: %zu coroutines, %d workers, %zu threads blocked in goc\n", ncoro,
-            goc__nworkers(), n - ncoro);
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         while (j < n && same_group(&v[i], &v[j])) j++;
@@ -438,5 +428,39 @@ void goc_dump(FILE *f) {
     }
     fflush(f);
     goc__free(bt);
+}
+
+void goc_dump(FILE *f) {
+    if (!f) return;
+    size_t n;
+    entry *v = snapshot(&n);
+    if (!v) {
+        fprintf(f, "goc: dump: out of memory\n");
+        return;
+    }
+    size_t ncoro = 0;
+    for (size_t i = 0; i < n; i++) ncoro += v[i].state != ST_THREAD;
+    fprintf(f, "goc: %zu coroutines, %d workers, %zu threads blocked in goc\n", ncoro,
+            goc__nworkers(), n - ncoro);
+    print_entries(f, v, n);
+    goc__free(v);
+}
+
+void goc__dump_only(FILE *f, goc__g *const *gs, const uint64_t *ids, size_t m) {
+    size_t n, kept = 0;
+    entry *v = snapshot(&n);
+    if (!v) {
+        fprintf(f, "goc: dump: out of memory\n");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t id = v[i].state == ST_THREAD ? 0 : v[i].id; /* a thread's record has id 0 */
+        for (size_t k = 0; k < m; k++)
+            if (v[i].g == gs[k] && id == ids[k]) {
+                v[kept++] = v[i];
+                break;
+            }
+    }
+    print_entries(f, v, kept);
     goc__free(v);
 }
