@@ -1017,6 +1017,8 @@ TEST(trace_start_stop_errors_and_restart) {
     CHECK_OK(goc_go(trace_root, NULL));
     goc_wg_wait(&done_wg);
     wait_live(0);
+    goc_chan_release(trace_ch[0]);
+    goc_chan_release(trace_ch[1]);
     CHECK_OK(goc_trace_stop());
     CHECK_EQ(goc_trace_stop(), GOC_EINVAL); /* stopped already */
     CHECK(file_is_trace(path));
@@ -1025,6 +1027,8 @@ TEST(trace_start_stop_errors_and_restart) {
     goc_wg_add(&done_wg, 1);
     CHECK_OK(goc_go(trace_root, NULL));
     goc_wg_wait(&done_wg);
+    goc_chan_release(trace_ch[0]);
+    goc_chan_release(trace_ch[1]);
     int r = 1;
     goc_wg_add(&done_wg, 1);
     CHECK_OK(goc_go(trace_stop_from_coroutine, &r));
