@@ -382,5 +382,8 @@ int goc_trace_start(const char *path) {
 
 void goc__trace_env(const char *path) {
     int r = goc_trace_start(path);
-    if (r != GOC_OK) fprintf(stderr, "goc: GOC_TRACE: cannot write %s: %s\n", path, goc_strerror(r));
+    if (r == GOC_EALREADY)
+        fprintf(stderr, "goc: GOC_TRACE=%s ignored: goc_trace_start was called first\n", path);
+    else if (r != GOC_OK)
+        fprintf(stderr, "goc: GOC_TRACE: cannot write %s: %s\n", path, goc_strerror(r));
 }
