@@ -135,7 +135,11 @@ GOC_API int goc_blocking(void (*fn)(void *), void *arg);
  * goc_chan_retain adds one, goc_chan_release drops one. Operations on a channel
  * need a reference held for their whole duration. Releasing more times than
  * retained aborts with a message (as Go panics on misuse) where the freed
- * memory has not been handed out again. A NULL channel blocks
+ * memory has not been handed out again. Should the last reference go while
+ * operations still wait on the channel (a coroutine that borrowed it), the
+ * channel is not freed, so they can still leave it (a timeout, another
+ * select case), and those that nothing else can end are reported as blocked
+ * forever (see "Seeing inside"). A NULL channel blocks
  * forever and is never ready in select, as in Go.
  */
 
@@ -624,8 +628,9 @@ GOC_API int goc_fd_close(int fd);
  *   GOC_DEBUG=leaks     at exit, list the coroutines still alive (the dump)
  *                       and the channels never released, by where each was
  *                       made ("stats,leaks" for both)
- *   GOC_TRACE=file.json write an execution trace at exit (see below)
- *   GOC_DEADLOCK=0      no deadlock detection (see below)
+ *   GOC_TRACE=file.json record an execution trace from the start, written
+ *                       at exit (goc_trace_start, below)
+ *   GOC_DEADLOCK=0      no deadlock detection, whole or partial (see below)
  *   GOC_TRACEBACK=none  leave SIGQUIT alone (see goc_dump)
  *
  * Deadlock: when every coroutine waits on a goc object, no timer is pending
@@ -640,13 +645,26 @@ GOC_API int goc_fd_close(int fd);
  * silent. It runs only once the runtime has started (the first goc_go,
  * timer, ...): a program that only ever blocks plain threads is not checked.
  *
- * Trace: GOC_TRACE=file.json records, from the runtime's start, what each
- * worker runs, and writes it at normal exit (not on a deadlock or SIGQUIT
- * exit) in the Chrome trace-event format that ui.perfetto.dev and
- * chrome://tracing open: one track per worker, a slice per coroutine run
+ * Partial deadlock: when the last reference to a channel is released while
+ * coroutines or threads still wait on it and nothing else can end their
+ * waits (a send or receive without a timeout, or a select without one whose
+ * other cases are NULL channels), nobody can ever reach them: goc writes
+ * "goc: N coroutines are blocked forever on channel 0x... (last reference
+ * released)" and their dump entries to stderr, and the program runs on.
+ * Waiters that hold a reference of their own are not seen (a coroutine
+ * blocked in a receive on a channel only it still references is stuck just
+ * the same); GOC_DEADLOCK=0 turns this report off too.
+ *
+ * Trace: goc_trace_start (or GOC_TRACE=file.json, from the runtime's start)
+ * records what each worker runs; goc_trace_stop, or else a normal exit (not
+ * a deadlock or SIGQUIT exit), writes it in the Chrome trace-event format
+ * that ui.perfetto.dev and chrome://tracing open (docs/tracing.md): one
+ * track per worker, a slice per coroutine run
  * ("coroutine 7", with why it stopped: its wait reason, or "yield or exit"),
- * and instant events for spawn, park (with the reason) and unpark (with
- * the coroutine readied). Each worker keeps up to 262,144 events (6 MiB);
+ * instant events for spawn, park (with the reason), unpark (with the
+ * coroutine readied) and steal (with the victim worker and how many were
+ * taken), and flow arrows from the run that spawned or readied a coroutine
+ * to the run where it next runs. Each worker keeps up to 262,144 events (6 MiB);
  * past that its track ends early. Tracing costs a clock read and a 24-byte
  * record per event (ping-pong: ~150 -> ~570 ns per round trip here); off,
  * it costs one predictable branch at each switch, ready and spawn.
@@ -682,7 +700,15 @@ GOC_API void goc_stats(goc_stats_t *s);
  * size, select with its number of cases, mutex, rwmutex, WaitGroup, cond,
  * semaphore, group, sleep, fd, goc_blocking), for how long (to about a
  * millisecond), and where goc_go was called (symbolised with dladdr, which
- * sees exported symbols: link with -rdynamic for names of your own). Then the
+ * sees exported symbols: link with -rdynamic for names of your own). A
+ * coroutine parked in a wait also gets a backtrace of its stack, innermost
+ * call first, up to 32 frames: "at fn+0x1c (file)", or "at 0x... (file+0x...)"
+ * for what dladdr cannot name, goc's own frames included (addr2line -f -e
+ * file 0x... names them). It is found with the call-frame information that
+ * compilers emit by default (.eh_frame), so code built without frame
+ * pointers is walked through; it ends at the first frame without it (code
+ * built with -fno-asynchronous-unwind-tables), and there is none with
+ * GOC_CONTEXT=ucontext. A running coroutine is never walked. Then the
  * plain threads blocked in goc calls without a timeout. Coroutines with
  * identical waits, names and spawn sites are folded into one entry with a
  * count and their ids. Safe from any thread or coroutine while the program
@@ -694,6 +720,25 @@ GOC_API void goc_stats(goc_stats_t *s);
  * runtime started; GOC_TRACEBACK=none (or 0) keeps the default action (a
  * core dump), and goc_signal_notify for SIGQUIT takes the signal over. */
 GOC_API void goc_dump(FILE *f);
+
+/* Starts recording an execution trace (see "Trace" above) into the file at
+ * path, which it creates or truncates now; events go to memory, and the
+ * file is written when goc_trace_stop is called, or at normal exit if it
+ * never is. May be called before the runtime starts, from any thread or
+ * coroutine. Returns GOC_OK; GOC_EINVAL for a NULL or empty path;
+ * GOC_EALREADY while a trace records or is being written (GOC_TRACE's
+ * included), with nothing created; the negated errno of opening the file
+ * (GOC_ENOENT, GOC_EACCES, ...); GOC_ENOMEM. */
+GOC_API int goc_trace_start(const char *path);
+
+/* Stops the trace goc_trace_start started, writes it to its file, closes
+ * the file and returns once it is complete (formatting takes about 100 ns
+ * an event; a coroutine waits for it on a goc_blocking thread). A new trace
+ * may start afterwards. Returns GOC_OK; GOC_EINVAL when no trace records
+ * (never started, or stopped already); a negated errno (GOC_EIO, -ENOSPC,
+ * ...) when the file could not be written whole: the trace has stopped all
+ * the same. */
+GOC_API int goc_trace_stop(void);
 
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
@@ -725,6 +770,7 @@ GOC_API void goc_dump(FILE *f);
     X(EACCES, -EACCES, "permission denied")                                \
     X(ENOENT, -ENOENT, "no such file or directory")                        \
     X(EIO, -EIO, "input/output error")                                     \
+    X(EALREADY, -EALREADY, "operation already in progress")                \
     X(CLOSED, -10001, "closed")                                            \
     X(ENOHOST, -10002, "no such host")                                     \
     X(ERESOLVE, -10003, "name resolution failed (temporary)")            \

@@ -15,7 +15,10 @@
  * never paired with.
  *
  * Locking: one lock per channel; select holds several, in address order. A
- * waiter is woken only after the lock is released (goc__chan_wake).
+ * waiter is woken only after the lock is released (goc__chan_wake). The last
+ * release takes the lock once more, to see waiters that outlived every
+ * reference (abandon); kept.lock, the list of such channels, is never held
+ * with another.
  *
  * Values move once: from a waiting sender straight into a waiting receiver's
  * destination, otherwise through the buffer. When a receiver takes from a full
@@ -82,10 +85,86 @@ goc_chan *goc_chan_retain(goc_chan *c) {
 
 _Static_assert(offsetof(goc_chan, refs) >= 32, "refs must survive malloc's free lists");
 
+/* Channels whose last reference went while operations still waited on them
+ * (abandon, below): never freed, and listed so that they stay reachable
+ * (LeakSanitizer, valgrind). Guarded by kept.lock, never held with another. */
+static struct {
+    goc__lock lock;
+    struct kept {
+        goc_chan *c;
+        struct kept *next;
+    } *head;
+} kept;
+
+/* Does w's wait on c end only through c? A plain send or receive without a
+ * deadline (not multi: no timer, no other channel can claim it), or a
+ * select without a timeout whose every case is c or a NULL channel. With c
+ * locked and w's node queued on c, unclaimed: w cannot leave without c's
+ * lock, so its select's cases, on its stack, stay readable. */
+static bool ends_only_through(goc_chan *c, goc__wait *w) {
+    if (!w->multi) return true;
+    if (atomic_load_explicit(&w->claimed, memory_order_acquire)) return false;
+    if (atomic_load_explicit(&w->g->wait, memory_order_relaxed) != GOC__WAIT_SELECT ||
+        w->deadline >= 0)
+        return false; /* a timeout, or a semaphore or fd wait on a context's done */
+    const goc_case *cs = w->g->wait_obj;
+    for (uint32_t i = 0; i < w->g->wait_arg; i++)
+        if (cs[i].ch && cs[i].ch != c) return false;
+    return true;
+}
+
+/* With c locked, its last reference gone and some operation still queued:
+ * that operation outlived every reference, which the API forbids ("an
+ * operation needs a reference for its whole duration"). Nobody can name c
+ * any more, so the waiters that only c could wake are blocked for ever: a
+ * partial deadlock that this proves at no cost to anyone else, reported
+ * (deadlock.c). c itself is kept, never freed: a waiter that times out, or
+ * whose select fires elsewhere, takes c's lock to leave its queue, and the
+ * dump reads c; freeing it would make the program's mistake a
+ * use-after-free. Unlocks c. */
+static GOC_NOINLINE void abandon(goc_chan *c) {
+    size_t cap = 0, n = 0;
+    goc__list *qs[2] = {&c->recvq, &c->sendq};
+    for (int q = 0; q < 2; q++)
+        for (goc__link *l = qs[q]->head; l; l = l->next) cap++;
+    goc__g **gs = goc__malloc_quiet(cap * (sizeof *gs + sizeof(uint64_t) + sizeof(goc__wait *)));
+    uint64_t *ids = gs ? (uint64_t *)(gs + cap) : NULL;
+    goc__wait **seen = gs ? (goc__wait **)(ids + cap) : NULL;
+    for (int q = 0; q < 2 && gs; q++)
+        for (goc__link *l = qs[q]->head; l; l = l->next) {
+            goc__node *x = GOC__LIST_ENTRY(l, goc__node, link);
+            size_t k = 0;
+            while (k < n && seen[k] != x->wt) k++; /* a select naming c twice: once */
+            if (k < n || !ends_only_through(c, x->wt)) continue;
+            seen[n] = x->wt;
+            gs[n] = x->wt->g;
+            ids[n++] = x->wt->g->id;
+        }
+    goc__lock_release(&c->lock);
+    struct kept *k = goc__malloc_quiet(sizeof *k);
+    if (k) {
+        k->c = c;
+        goc__lock_acquire(&kept.lock);
+        k->next = kept.head;
+        kept.head = k;
+        goc__lock_release(&kept.lock);
+    }
+    if (n) goc__partial_deadlock(c, gs, ids, n);
+    goc__free(gs);
+}
+
 void goc_chan_release(goc_chan *c) {
     if (!c || !goc__ref_release(&c->refs, "goc_chan_release", c)) return;
     if (GOC_UNLIKELY(goc__leaks_on)) goc__leak_chan_freed(c);
-    if (c->on_free) c->on_free(c->on_free_arg);
+    if (c->on_free) c->on_free(c->on_free_arg); /* goc_after's timer: stopped first */
+    /* Anyone still queued? Under the lock: a waiter that queued under a
+     * reference released since is seen (lock release -> acquire). */
+    goc__lock_acquire(&c->lock);
+    if (GOC_UNLIKELY(c->recvq.head || c->sendq.head)) {
+        abandon(c);
+        return;
+    }
+    goc__lock_release(&c->lock);
 #if defined(GOC_TSAN)
     goc__free(c->race);
 #endif

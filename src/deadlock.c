@@ -24,8 +24,18 @@
  * when in doubt. The cost is paid only while every worker is idle, never on
  * a hot path; an idle program still sleeps (one recheck, then the monitor
  * sleeps until a worker wakes or a thread blocks).
+ *
+ * Partial deadlocks (the rest of the program runs on): the one case proved
+ * without looking at anything else is a channel whose last reference is
+ * released while coroutines still wait on it with nothing else able to end
+ * their waits (chan.c: abandon). The release queues a report here, and the
+ * monitor writes it (the releaser may be a coroutine on a small stack, or
+ * hold locks of its own); exit writes what is still queued. Invariants: a
+ * report is written once, whole (pend.print serialises writers).
  */
 #include <dirent.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -116,3 +126,73 @@ bool goc__deadlock_check(void) {
     }
     return true;
 }
+
+/* ---- partial deadlocks ---------------------------------------------------- */
+
+typedef struct partial {
+    struct partial *next;
+    const void *chan;
+    size_t n;
+    goc__g **g;
+    uint64_t *ids;
+} partial;
+
+static struct {
+    goc__lock lock;             /* head, tail                               */
+    partial *head, **tail;
+    _Atomic bool any;           /* head is not NULL: the monitor's cheap look */
+    pthread_mutex_t print;      /* one writer at a time, the monitor or exit */
+    _Atomic uint64_t written;
+} pend = {.print = PTHREAD_MUTEX_INITIALIZER};
+
+void goc__partial_deadlock(const void *c, goc__g *const *g, const uint64_t *ids, size_t n) {
+    if (!goc__deadlock_enabled || n == 0) return;
+    partial *p = goc__malloc_quiet(sizeof *p + n * (sizeof *g + sizeof *ids));
+    if (!p) return; /* no report, nothing else lost */
+    p->next = NULL;
+    p->chan = c;
+    p->n = n;
+    p->g = (goc__g **)(p + 1);
+    p->ids = (uint64_t *)(p->g + n);
+    memcpy(p->g, g, n * sizeof *g);
+    memcpy(p->ids, ids, n * sizeof *ids);
+    goc__lock_acquire(&pend.lock);
+    if (!pend.head) pend.tail = &pend.head;
+    *pend.tail = p;
+    pend.tail = &p->next;
+    atomic_store(&pend.any, true);
+    goc__lock_release(&pend.lock);
+    goc__monitor_kick();
+}
+
+void goc__partial_report(void) {
+    if (!atomic_load_explicit(&pend.any, memory_order_relaxed)) return;
+    pthread_mutex_lock(&pend.print);
+    goc__lock_acquire(&pend.lock);
+    partial *p = pend.head;
+    pend.head = NULL;
+    atomic_store(&pend.any, false);
+    goc__lock_release(&pend.lock);
+    while (p) {
+        size_t threads = 0;
+        for (size_t i = 0; i < p->n; i++) threads += p->ids[i] == 0;
+        if (threads)
+            fprintf(stderr, "goc: %zu coroutines and %zu threads are blocked forever on channel %p "
+                            "(last reference released)\n",
+                    p->n - threads, threads, p->chan);
+        else
+            fprintf(stderr, "goc: %zu coroutines are blocked forever on channel %p "
+                            "(last reference released)\n",
+                    p->n, p->chan);
+        goc__dump_only(stderr, p->g, p->ids, p->n);
+        fputc('\n', stderr);
+        fflush(stderr);
+        partial *next = p->next;
+        goc__free(p);
+        p = next;
+        atomic_fetch_add(&pend.written, 1);
+    }
+    pthread_mutex_unlock(&pend.print);
+}
+
+uint64_t goc__test_partial_reported(void) { return atomic_load(&pend.written); }

@@ -47,9 +47,10 @@ void goc__debug_start(void) {
     const char *dbg = getenv("GOC_DEBUG");
     if (goc__env_listed(dbg, "stats")) atexit(print_stats);
     const char *trace = getenv("GOC_TRACE");
-    if (trace && *trace) goc__trace_start(trace);
+    if (trace && *trace) goc__trace_env(trace);
     const char *dl = getenv("GOC_DEADLOCK");
     goc__deadlock_enabled = !(dl && strcmp(dl, "0") == 0);
+    if (goc__deadlock_enabled) atexit(goc__partial_report); /* what the monitor has not written */
     const char *tb = getenv("GOC_TRACEBACK");
     if (tb && (strcmp(tb, "none") == 0 || strcmp(tb, "0") == 0)) return;
     struct sigaction old;
@@ -65,6 +66,7 @@ void goc__debug_start(void) {
 }
 
 bool goc__debug_monitor(bool all_idle) {
+    goc__partial_report();
     if (GOC_UNLIKELY(atomic_load_explicit(&quit_pending, memory_order_relaxed))) {
         fprintf(stderr, "SIGQUIT: quit\n\n");
         goc_dump(stderr);

@@ -119,6 +119,23 @@ void goc__blocking_census(int *threads, int *busy);
  * (active): a signal may still arrive as a message. */
 void goc__signal_census(int *threads, bool *active);
 
+/* ---- partial deadlocks (deadlock.c) -------------------------------------- */
+
+/* The last reference to channel c was released while the n waiters g[i]
+ * (ids[i]: the coroutine's id, 0 for a plain thread) still waited on it with
+ * nothing else able to end their waits (chan.c): queues the report for the
+ * monitor, unless GOC_DEADLOCK=0. */
+void goc__partial_deadlock(const void *c, goc__g *const *g, const uint64_t *ids, size_t n);
+
+/* Writes the queued reports to stderr (the monitor, every pass; and exit). */
+void goc__partial_report(void);
+
+/* Test hook: partial deadlock reports written so far. */
+uint64_t goc__test_partial_reported(void);
+
+/* The dump's entries of these records only (dump.c). */
+void goc__dump_only(FILE *f, goc__g *const *g, const uint64_t *ids, size_t n);
+
 /* goc_stats in words (GOC_DEBUG=stats at exit). */
 void goc__stats_print(FILE *f);
 
@@ -127,6 +144,12 @@ bool goc__env_listed(const char *s, const char *word);
 
 /* "\t<what> sym+0x12 (file)\n", with dladdr (dump.c). */
 void goc__print_pc(FILE *f, const char *what, void *pc);
+
+/* Unwinds a copy of a parked coroutine's stack: copy holds len bytes from
+ * its saved sp up, starting with goc__ctx_switch's frame. Puts at most max
+ * return addresses, innermost first, into pcs; returns how many (0 where
+ * the platform has no unwinder: GOC_CONTEXT=ucontext) (unwind.c). */
+int goc__unwind_copy(const void *copy, uintptr_t sp, size_t len, void **pcs, int max);
 
 /* ---- leaks (leaks.c): channels tracked while GOC_DEBUG=leaks ------------- */
 extern bool goc__leaks_on; /* set before main, never changed */

@@ -179,6 +179,7 @@ const char *goc__wait_name(int why) {
 enum { ST_RUNNING, ST_RUNNABLE, ST_WAITING, ST_THREAD };
 
 typedef struct entry {
+    goc__g *g;         /* the record read (coroutines) */
     uint64_t id;       /* coroutine id, or thread id */
     const char *name;
     void *pc;
@@ -279,6 +280,71 @@ void goc__print_pc(FILE *f, const char *what, void *pc) {
     fprintf(f, "\t%s %p\n", what, pc);
 }
 
+/* ---- backtraces ----------------------------------------------------------
+ * Only of a coroutine parked in the wait the snapshot saw, never of one
+ * that runs: under reg.lock (so under TSan its stack stays mapped), its
+ * stack from the saved sp up is copied, and kept only if the coroutine
+ * still waits the same wait, on no worker, with the same saved sp, after
+ * the copy; the copy is unwound after the lock is released (unwind.c). The
+ * one window this misses: a coroutine between leaving its worker (`cur`
+ * changed) and saving its registers, a few instructions, whose old saved sp
+ * can give a short or stale backtrace, never a fault (every read is within
+ * the copy). */
+
+enum { BT_DEPTH = 32, BT_COPY = 64 * 1024 };
+
+static bool on_a_worker(const goc__g *g) {
+    int nw = goc__nworkers();
+    for (int i = 0; i < nw; i++)
+        if (*(goc__g *volatile *)&goc__worker(i)->cur == g) return true;
+    return false;
+}
+
+static bool still_parked(const goc__g *g, const entry *e) {
+    return atomic_load_explicit(&g->live, memory_order_acquire) && g->id == e->id &&
+           atomic_load_explicit(&g->wait, memory_order_acquire) == e->why && !on_a_worker(g);
+}
+
+/* Words, not memcpy: another coroutine's stack, which ASan may have
+ * poisoned in part, and no memcpy idiom for the compiler to restore. */
+GOC_NO_SANITIZE_ADDRESS static void copy_stack(uint64_t *dst, const uint64_t *src, size_t words) {
+    for (size_t i = 0; i < words; i++) {
+        dst[i] = ((const volatile uint64_t *)src)[i];
+    }
+}
+
+/* The return addresses of e's parked stack, innermost first; buf holds
+ * BT_COPY bytes. */
+static int backtrace_of(const entry *e, void **pcs, uint64_t *buf) {
+#if defined(GOC_CTX_UCONTEXT)
+    (void)e, (void)pcs, (void)buf;
+    return 0;
+#else
+    goc__g *g = e->g;
+    uintptr_t sp = 0;
+    size_t len = 0;
+    goc__lock_acquire(&reg.lock);
+    if (g && e->state == ST_WAITING && g->registered && still_parked(g, e)) {
+        sp = (uintptr_t)g->ctx.sp;
+        uintptr_t top = (uintptr_t)g; /* frames lie below the record */
+        if (sp % 8 == 0 && sp >= (uintptr_t)g->stack_lo && sp < top) {
+            len = top - sp < BT_COPY ? top - sp : BT_COPY;
+            copy_stack(buf, (const uint64_t *)sp, len / 8);
+            if (!still_parked(g, e) || (uintptr_t)g->ctx.sp != sp) len = 0;
+        }
+    }
+    goc__lock_release(&reg.lock);
+    return len ? goc__unwind_copy(buf, sp, len, pcs, BT_DEPTH) : 0;
+#endif
+}
+
+static void print_backtrace(FILE *f, const entry *e, bool folded, uint64_t *buf) {
+    void *pcs[BT_DEPTH];
+    int n = buf ? backtrace_of(e, pcs, buf) : 0;
+    if (n > 0 && folded) fprintf(f, "	coroutine %llu:\n", (unsigned long long)e->id);
+    for (int k = 0; k < n; k++) goc__print_pc(f, "at", pcs[k]);
+}
+
 /* Snapshot of every live coroutine and blocked thread; *n entries. NULL when
  * out of memory. */
 static entry *snapshot(size_t *n) {
@@ -298,7 +364,7 @@ static entry *snapshot(size_t *n) {
         goc__g *g = reg.v[i];
         if (!g || g == TOMB || !atomic_load_explicit(&g->live, memory_order_acquire)) continue;
         entry *e = &v[k];
-        *e = (entry){.id = g->id, .name = g->name, .pc = g->spawn_pc, .worker = -1};
+        *e = (entry){.g = g, .id = g->id, .name = g->name, .pc = g->spawn_pc, .worker = -1};
         fill_wait(e, g);
         e->state = e->why ? ST_WAITING : ST_RUNNABLE;
         for (int w = 0; w < nw; w++)
@@ -311,7 +377,7 @@ static entry *snapshot(size_t *n) {
     for (goc__link *l = threads.list.head; l && k < cap; l = l->next) {
         goc__tblock *b = tblock_of(l);
         entry *e = &v[k++];
-        *e = (entry){.id = (uint64_t)b->tid, .state = ST_THREAD, .worker = -1};
+        *e = (entry){.g = b->g, .id = (uint64_t)b->tid, .state = ST_THREAD, .worker = -1};
         fill_wait(e, b->g);
     }
 out:
@@ -322,20 +388,11 @@ out:
     return v;
 }
 
-void goc_dump(FILE *f) {
-    if (!f) return;
+/* Writes v's entries, sorted, folding identical waits. */
+static void print_entries(FILE *f, entry *v, size_t n) {
     int64_t now = goc__now();
-    size_t n;
-    entry *v = snapshot(&n);
-    if (!v) {
-        fprintf(f, "goc: dump: out of memory\n");
-        return;
-    }
     qsort(v, n, sizeof *v, cmp_entry);
-    size_t ncoro = 0;
-    for (size_t i = 0; i < n; i++) ncoro += v[i].state != ST_THREAD;
-    fprintf(f, "goc: %zu coroutines, %d workers, %zu threads blocked in goc\n", ncoro,
-            goc__nworkers(), n - ncoro);
+    uint64_t *bt = goc__malloc_quiet(BT_COPY); /* NULL: no backtraces */
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         while (j < n && same_group(&v[i], &v[j])) j++;
@@ -361,9 +418,45 @@ void goc_dump(FILE *f) {
             if (j - i > 16) fprintf(f, " ...");
         }
         fprintf(f, "\n");
+        if (v[i].state == ST_WAITING) print_backtrace(f, &v[i], j - i > 1, bt);
         if (v[i].state != ST_THREAD) goc__print_pc(f, "spawned at", v[i].pc);
         i = j;
     }
     fflush(f);
+    goc__free(bt);
+}
+
+void goc_dump(FILE *f) {
+    if (!f) return;
+    size_t n;
+    entry *v = snapshot(&n);
+    if (!v) {
+        fprintf(f, "goc: dump: out of memory\n");
+        return;
+    }
+    size_t ncoro = 0;
+    for (size_t i = 0; i < n; i++) ncoro += v[i].state != ST_THREAD;
+    fprintf(f, "goc: %zu coroutines, %d workers, %zu threads blocked in goc\n", ncoro,
+            goc__nworkers(), n - ncoro);
+    print_entries(f, v, n);
+    goc__free(v);
+}
+
+void goc__dump_only(FILE *f, goc__g *const *gs, const uint64_t *ids, size_t m) {
+    size_t n, kept = 0;
+    entry *v = snapshot(&n);
+    if (!v) {
+        fprintf(f, "goc: dump: out of memory\n");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t id = v[i].state == ST_THREAD ? 0 : v[i].id; /* a thread's record has id 0 */
+        for (size_t k = 0; k < m; k++)
+            if (v[i].g == gs[k] && id == ids[k]) {
+                v[kept++] = v[i];
+                break;
+            }
+    }
+    print_entries(f, v, kept);
     goc__free(v);
 }

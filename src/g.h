@@ -47,6 +47,7 @@ struct goc__g {
     int64_t wait_since;      /* goc__recent_now when it parked; INT64_MAX unknown */
     void *spawn_pc;          /* (i) where goc_go was called                 */
     _Atomic uint32_t wake;   /* thread stand-ins: futex, 1 = woken          */
+    uint32_t trace_flow;     /* tracing only: the flow its readier started, 0 none (trace.c) */
     goc__san san;
 };
 

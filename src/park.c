@@ -71,8 +71,10 @@ static int block_coro(goc__wait *wt, int64_t deadline, void (*unlock)(void *), v
 }
 
 int goc__wait_block(goc__wait *wt, int64_t deadline, void (*unlock)(void *), void *arg) {
-    /* Set before the lock is released: wakers read it under that lock. */
+    /* Set before the lock is released: wakers read it under that lock, and
+     * so does a last goc_chan_release (chan.c: abandon). */
     wt->multi |= deadline >= 0;
+    wt->deadline = deadline;
     if (wt->g->kind == GOC__G_THREAD) return block_thread(wt, deadline, unlock, arg);
     if (deadline >= 0 && goc__now() >= deadline && goc__wait_claim(wt, GOC_ETIMEDOUT)) {
         atomic_store_explicit(&wt->g->wait, 0, memory_order_relaxed); /* it never parked */

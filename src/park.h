@@ -27,7 +27,7 @@ typedef struct goc__wait {
     bool multi;                 /* findable by more than one waker          */
     _Atomic uint32_t claimed;   /* 0 until a waker (or the timer) claims it */
     int why;                    /* outcome, written by the claimer          */
-    int64_t deadline;           /* < 0: none                                */
+    int64_t deadline;           /* < 0: none; set by goc__wait_block only   */
     void (*unlock)(void *);
     void *unlock_arg;
     goc__timer timer;

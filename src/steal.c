@@ -10,6 +10,7 @@
 #include "goc.h"
 #include "queues.h"
 #include "rand.h"
+#include "trace.h"
 
 #define SPIN (5 * GOC_US)  /* a spinning worker's search before it sleeps */
 #define GRACE (3 * GOC_US) /* a busy worker's `next` and short ring are its own this long */
@@ -95,8 +96,10 @@ static goc__g *steal_round(goc__w *w, int64_t now) {
         goc__g *g;
         if (goc__run_timers(w, v, now) && (g = goc__lq_get(w))) return g;
         bool ring = ring_stealable(w, v, now), next = next_stealable(w, v, now);
+        uint32_t had = goc__runq_len(&w->q);
         if ((ring || next) && (g = goc__runq_steal(&w->q, &v->q, ring ? GOC_RUNQ_SIZE : 0, next))) {
             GOC__STAT_ADD(w, steals, 1);
+            if (GOC__TRACING()) goc__trace_steal(w, g, v->index, goc__runq_len(&w->q) - had + 1);
             return g;
         }
     }

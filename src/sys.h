@@ -24,6 +24,8 @@
 #define GOC_NOINLINE __attribute__((noinline))
 #define GOC_INLINE inline __attribute__((always_inline))
 #define GOC_NORETURN __attribute__((noreturn))
+/* Reads memory ASan may have poisoned on purpose (another coroutine's stack). */
+#define GOC_NO_SANITIZE_ADDRESS __attribute__((no_sanitize_address))
 
 /* Fault injection points. */
 enum goc__fault_kind {

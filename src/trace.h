@@ -19,6 +19,7 @@ enum {
     GOC__TEV_PARK,   /* g parked (derived at the next RUN or STOP)      */
     GOC__TEV_UNPARK, /* the running coroutine readies g              */
     GOC__TEV_SPAWN,  /* the running coroutine (or g0) starts g       */
+    GOC__TEV_STEAL,  /* the worker took g (and more) from another    */
 };
 
 /* Set when the runtime starts, cleared at exit. A plain bool, read without
@@ -31,8 +32,13 @@ extern bool goc__trace_on;
  * (NULL for STOP). A run lasts from its RUN to the worker's next RUN or
  * STOP, so a switch is recorded once, by the side that resumes, before it
  * runs the hook of the one that left: that one cannot have been readied
- * yet, so its wait reason, if any, says it parked and why (a PARK event). */
-void goc__trace_event(struct goc__w *w, int kind, const struct goc__g *g);
+ * yet, so its wait reason, if any, says it parked and why (a PARK event).
+ * An UNPARK or SPAWN made inside a run starts a flow, which g's next RUN
+ * ends: the id travels in g->trace_flow, written before g is queued. */
+void goc__trace_event(struct goc__w *w, int kind, struct goc__g *g);
+
+/* w took g, and n coroutines in all, from worker victim (steal.c). */
+void goc__trace_steal(struct goc__w *w, const struct goc__g *g, int victim, uint32_t n);
 
 #define GOC__TRACING() GOC_UNLIKELY(goc__trace_on)
 
@@ -41,7 +47,7 @@ void goc__trace_event(struct goc__w *w, int kind, const struct goc__g *g);
         if (GOC__TRACING()) goc__trace_event((w), (kind), (g));  \
     } while (0)
 
-/* Starts tracing into path (GOC_TRACE); the file is written at exit. */
-void goc__trace_start(const char *path);
+/* GOC_TRACE=path at the runtime's start: goc_trace_start, or a message. */
+void goc__trace_env(const char *path);
 
 #endif

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "chan.h"
 #include "check.h"
 #include "testutil.h"
 
@@ -381,6 +382,102 @@ TEST(dump_while_coroutines_run_elsewhere) {
     free(d);
 }
 
+/* ---- backtraces ---------------------------------------------------------- */
+
+/* Not static, not inlined, not tail calls: named by dladdr (test_debug is
+ * linked with -rdynamic), each its own frame. Built like any user code here,
+ * without frame pointers: the unwinder goes by the call-frame information. */
+static goc_chan *bt_ch;
+static _Atomic int bt_sink, bt_parked;
+static _Atomic bool bt_stop;
+
+__attribute__((noinline)) void bt_parked_in_recv(void) {
+    atomic_fetch_add(&bt_parked, 1);
+    atomic_fetch_add(&bt_sink, goc_recv(bt_ch, NULL));
+}
+
+__attribute__((noinline)) void bt_recv_caller(void *arg) {
+    (void)arg;
+    bt_parked_in_recv();
+    atomic_fetch_add(&bt_sink, 1);
+}
+
+__attribute__((noinline)) void bt_parked_in_select(void *arg) {
+    (void)arg;
+    goc_case cs[] = {GOC_RECV(bt_ch, NULL), GOC_RECV(NULL, NULL)};
+    atomic_fetch_add(&bt_parked, 1);
+    atomic_fetch_add(&bt_sink, goc_select(cs, 2, GOC_FOREVER));
+}
+
+__attribute__((noinline)) void bt_parked_in_sleep(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&bt_parked, 1);
+    atomic_fetch_add(&bt_sink, goc_sleep(600 * GOC_SEC));
+}
+
+__attribute__((noinline)) void bt_spinning(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&bt_parked, 1);
+    while (!atomic_load(&bt_stop)) atomic_fetch_add(&bt_sink, 1);
+}
+
+/* The lines of d's entry whose first line contains what (up to the blank line). */
+static char *entry_of(const char *d, const char *what) {
+    const char *p = strstr(d, what);
+    if (!p) return NULL;
+    while (p > d && p[-1] != '\n') p--;
+    const char *end = strstr(p, "\n\n");
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    char *e = malloc(n + 1);
+    memcpy(e, p, n);
+    e[n] = 0;
+    return e;
+}
+
+static void expect_frames(const char *d, const char *name, const char *inner, const char *outer) {
+    char *e = entry_of(d, name);
+    if (!e) check_fail(__FILE__, __LINE__, "no %s in:\n%s", name, d);
+    char want[128];
+    snprintf(want, sizeof want, "\tat %s+0x", inner);
+    const char *a = strstr(e, want);
+    if (!a) check_fail(__FILE__, __LINE__, "%s: no \"%s\" in:\n%s", name, want, e);
+    if (outer) {
+        snprintf(want, sizeof want, "\tat %s+0x", outer);
+        const char *b = strstr(e, want);
+        if (!b || b < a) check_fail(__FILE__, __LINE__, "%s: no \"%s\" after %s:\n%s", name, want, inner, e);
+    }
+    free(e);
+}
+
+TEST(dump_backtraces_name_the_parked_function) {
+    bt_ch = goc_chan_make(0, 0);
+    CHECK_OK(goc_go_with(&(goc_opts){.name = "bt-recv"}, bt_recv_caller, NULL));
+    CHECK_OK(goc_go_with(&(goc_opts){.name = "bt-select"}, bt_parked_in_select, NULL));
+    CHECK_OK(goc_go_with(&(goc_opts){.name = "bt-sleep"}, bt_parked_in_sleep, NULL));
+    WAIT_UNTIL(atomic_load(&bt_parked) == 3, 60);
+    CHECK_OK(goc_go_with(&(goc_opts){.name = "bt-spin"}, bt_spinning, NULL));
+    WAIT_UNTIL(atomic_load(&bt_parked) == 4, 60);
+    char *d = dump_string();
+    for (int tries = 0; (!strstr(d, "\tat bt_parked_in_recv+") || !strstr(d, "\tat bt_parked_in_select+") ||
+                        !strstr(d, "\tat bt_parked_in_sleep+")) && tries < 10000; tries++) {
+        free(d);
+        goc_sleep(GOC_MS);
+        d = dump_string();
+    }
+    expect_frames(d, "\"bt-recv\"", "bt_parked_in_recv", "bt_recv_caller");
+    expect_frames(d, "\"bt-select\"", "bt_parked_in_select", NULL);
+    expect_frames(d, "\"bt-sleep\"", "bt_parked_in_sleep", NULL);
+    /* A running coroutine is never walked. */
+    char *e = entry_of(d, "\"bt-spin\"");
+    if (!e || !strstr(e, "[running on worker ") || strstr(e, "\tat "))
+        check_fail(__FILE__, __LINE__, "the running coroutine:\n%s", e ? e : d);
+    free(e);
+    free(d);
+    atomic_store(&bt_stop, true);
+    goc_close(bt_ch);
+    WAIT_UNTIL(goc_count() == 1, 60); /* the sleeper stays */
+}
+
 /* ---- SIGQUIT ------------------------------------------------------------- */
 
 static void blocked_coro(void *arg) {
@@ -629,6 +726,167 @@ TEST(goc_deadlock_0_turns_it_off) {
         check_fail(__FILE__, __LINE__, "status %#x, output:\n%s", st, out);
 }
 
+/* ---- partial deadlocks --------------------------------------------------- */
+
+static void abandoned_receiver(void *arg) {
+    long v;
+    goc_recv(arg, &v); /* borrows main's reference, which main drops: never returns */
+    printf("abandoned receiver woken\n");
+}
+
+static void abandoned_selector(void *arg) {
+    goc_case cs[] = {GOC_SEND(arg, &(long){1}), GOC_RECV(NULL, NULL), GOC_RECV(arg, NULL)};
+    goc_select(cs, 3, GOC_FOREVER);
+    printf("abandoned selector woken\n");
+}
+
+static void *abandoned_thread(void *arg) {
+    goc_recv(arg, NULL);
+    printf("abandoned thread woken\n");
+    return NULL;
+}
+
+/* One spawn site however the caller is compiled: the two fold. */
+__attribute__((noinline)) static void spawn_abandoned(goc_chan *c) {
+    CHECK_OK(goc_go_with(&(goc_opts){.name = "abandoned"}, abandoned_receiver, c));
+}
+
+/* Coroutines (and a plain thread) wait on channels whose last reference
+ * main then releases: reported, and the program goes on and exits 0. */
+TEST(child_partial_deadlock) {
+    CHILD_ONLY();
+    goc_chan *c = goc_chan_make(sizeof(long), 0), *s = goc_chan_make(sizeof(long), 0);
+    printf("chan %p select %p\n", (void *)c, (void *)s);
+    for (int i = 0; i < 2; i++) spawn_abandoned(c);
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, abandoned_thread, c), 0);
+    CHECK_OK(goc_go_with(&(goc_opts){.name = "abandoned-select"}, abandoned_selector, s));
+    WAIT_UNTIL(goc__chan_waiters(c, false) == 3, 60);
+    WAIT_UNTIL(goc__chan_waiters(s, false) == 1 && goc__chan_waiters(s, true) == 1, 60);
+    uint64_t before = goc__test_partial_reported();
+    goc_chan_release(c); /* the last reference */
+    goc_chan_release(s);
+    bool on = !getenv("GOC_DEADLOCK");
+    if (on) WAIT_UNTIL(goc__test_partial_reported() == before + 2, 60);
+    CHECK_EQ(goc__test_partial_reported(), on ? before + 2 : before); /* queued at the release, or never */
+    /* The program goes on. */
+    goc_chan *d = goc_chan_make(sizeof(long), 1);
+    long v = 0;
+    CHECK_OK(goc_send(d, &(long){42}));
+    CHECK_OK(goc_recv(d, &v));
+    CHECK_EQ(v, 42);
+    goc_chan_release(d);
+    printf("continued\n");
+    fflush(stdout);
+}
+
+TEST(partial_deadlock_reported_and_program_continues) {
+    static char out[1 << 16];
+    int st = check_spawn("child_partial_deadlock", NULL, out, sizeof out);
+    void *c = NULL, *s = NULL;
+    const char *line = strstr(out, "chan ");
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) || !line || sscanf(line, "chan %p select %p", &c, &s) != 2)
+        check_fail(__FILE__, __LINE__, "status %#x, output:\n%s", st, out);
+    char want[160];
+    snprintf(want, sizeof want,
+             "goc: 2 coroutines and 1 threads are blocked forever on channel %p (last reference released)\n",
+             c);
+    EXPECT(out, "%s", want);
+    EXPECT(out, "2 coroutines [chan receive %p, elem 8 bytes", c);
+    EXPECT(out, "] \"abandoned\": ids");
+    EXPECT(out, "[chan receive %p, elem 8 bytes", c); /* the thread */
+    snprintf(want, sizeof want,
+             "goc: 1 coroutines are blocked forever on channel %p (last reference released)\n", s);
+    EXPECT(out, "%s", want);
+    EXPECT(out, "[select, 3 cases");
+    EXPECT(out, "\"abandoned-select\"");
+    CHECK(strstr(out, "continued\n") != NULL);
+    CHECK(strstr(out, "woken") == NULL);
+    CHECK(strstr(out, "deadlock!") == NULL);
+    /* GOC_DEADLOCK=0: no report, the same run otherwise. */
+    st = check_spawn("child_partial_deadlock", "GOC_DEADLOCK=0", out, sizeof out);
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) || strstr(out, "blocked forever") ||
+        !strstr(out, "continued\n"))
+        check_fail(__FILE__, __LINE__, "GOC_DEADLOCK=0: status %#x, output:\n%s", st, out);
+}
+
+/* Waits that something else still ends are never reported: a sender that
+ * holds its own reference, a select with a timeout, a select with another
+ * channel's case. The last two outlive every reference to c, so c must stay
+ * valid for them to leave (ASan would see a use after free otherwise). */
+static goc_chan *pgate;
+
+static void sender_with_own_ref(void *arg) {
+    goc_chan *c = arg; /* retained for this coroutine by main */
+    CHECK_EQ(goc_recv(pgate, NULL), GOC_CLOSED); /* main lets it go */
+    CHECK_OK(goc_send(c, &(long){7}));
+    goc_chan_release(c);
+}
+
+static void receiver_with_own_ref(void *arg) {
+    goc_chan *c = arg;
+    long v = 0;
+    CHECK_OK(goc_recv(c, &v));
+    CHECK_EQ(v, 7);
+    goc_chan_release(c);
+    goc_wg_done(&done_wg);
+}
+
+static goc_chan *pother;
+
+static _Atomic bool timed_out;
+
+static void select_with_timeout(void *arg) {
+    goc_case cs[] = {GOC_RECV(arg, NULL)};
+    CHECK_EQ(goc_select(cs, 1, 200 * GOC_MS), GOC_ETIMEDOUT);
+    atomic_store(&timed_out, true);
+    goc_wg_done(&done_wg);
+}
+
+static void select_with_other_case(void *arg) {
+    goc_case cs[] = {GOC_RECV(arg, NULL), GOC_RECV(pother, NULL)};
+    CHECK_EQ(goc_select(cs, 2, GOC_FOREVER), 1);
+    goc_wg_done(&done_wg);
+}
+
+TEST(child_partial_no_false_reports) {
+    CHILD_ONLY();
+    goc_chan *c = goc_chan_make(sizeof(long), 0);
+    pgate = goc_chan_make(0, 0);
+    goc_wg_add(&done_wg, 1);
+    CHECK_OK(goc_go(receiver_with_own_ref, goc_chan_retain(c)));
+    CHECK_OK(goc_go(sender_with_own_ref, goc_chan_retain(c)));
+    WAIT_UNTIL(goc__chan_waiters(c, false) == 1, 60);
+    goc_chan_release(c); /* not the last: both still hold theirs */
+    goc_close(pgate);
+    goc_wg_wait(&done_wg); /* the last release, by whichever ends second, finds no waiter */
+    /* Abandoned, but a timeout or another channel still ends them. */
+    goc_chan *a = goc_chan_make(0, 0), *b = goc_chan_make(0, 0);
+    pother = goc_chan_make(0, 0);
+    goc_wg_add(&done_wg, 2);
+    CHECK_OK(goc_go(select_with_timeout, a));
+    CHECK_OK(goc_go(select_with_other_case, b));
+    /* (Should the machine be slow enough for the timeout to pass first, the
+     * release below finds a's waiter gone: no report either.) */
+    WAIT_UNTIL((goc__chan_waiters(a, false) == 1 || atomic_load(&timed_out)) &&
+                   goc__chan_waiters(b, false) == 1, 60);
+    goc_chan_release(a);
+    goc_chan_release(b);
+    goc_close(pother);
+    goc_wg_wait(&done_wg);
+    CHECK_EQ(goc__test_partial_reported(), 0);
+    printf("done\n");
+    fflush(stdout);
+}
+
+TEST(partial_deadlock_no_false_reports) {
+    static char out[1 << 16];
+    int st = check_spawn("child_partial_no_false_reports", NULL, out, sizeof out);
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) || strstr(out, "blocked forever") ||
+        !strstr(out, "done\n"))
+        check_fail(__FILE__, __LINE__, "status %#x, output:\n%s", st, out);
+}
+
 /* ---- trace --------------------------------------------------------------- */
 
 static void trace_worker(void *arg) {
@@ -663,20 +921,25 @@ static void trace_root(void *arg) {
     goc_wg_done(&done_wg);
 }
 
-/* Run by tests/trace_check.sh with GOC_TRACE set: a known workload, then
- * the counts the trace must match (tests/trace_check.py). */
+/* Run by tests/trace_check.py with GOC_TRACE set, or with TRACE_API (the
+ * trace is then goc_trace_start's and goc_trace_stop's): a known workload,
+ * then the counts the trace must match. */
 TEST(child_trace_workload) {
     CHILD_ONLY();
+    const char *api = getenv("TRACE_API");
+    if (api) CHECK_OK(goc_trace_start(api));
     goc_wg_add(&done_wg, 1);
     CHECK_OK(goc_go(trace_root, NULL));
     goc_wg_wait(&done_wg);
     wait_live(0);
+    if (api) CHECK_OK(goc_trace_stop());
     goc_stats_t s;
     goc_stats(&s);
-    printf("spawns %llu parks %llu unparks %llu workers %d\n",
+    printf("spawns %llu parks %llu unparks %llu workers %d steals %llu\n",
            (unsigned long long)(s.coroutines_started - (uint64_t)goc__sched_spawned_off()),
            (unsigned long long)s.parks,
-           (unsigned long long)(s.wakes - atomic_load(&goc__stat_wakes_off)), s.workers);
+           (unsigned long long)(s.wakes - atomic_load(&goc__stat_wakes_off)), s.workers,
+           (unsigned long long)s.steals);
 }
 
 TEST(goc_trace_writes_balanced_slices) {
@@ -718,6 +981,62 @@ TEST(goc_trace_writes_balanced_slices) {
     CHECK_EQ(ntrack, workers);
     CHECK_OP(nslice, >=, parks);
     CHECK_EQ(ndur, nslice); /* every slice has its end */
+}
+
+static bool file_is_trace(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    static char buf[64 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return strncmp(buf, "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[", 38) == 0 && n > 4 &&
+           n < sizeof buf - 1 && strcmp(buf + n - 4, "\n]}\n") == 0 && strstr(buf, "\"ph\":\"X\"");
+}
+
+static void trace_stop_from_coroutine(void *arg) {
+    *(int *)arg = goc_trace_stop();
+    goc_wg_done(&done_wg);
+}
+
+/* goc_trace_start and goc_trace_stop: their errors change nothing, a stop
+ * writes a whole file (from a coroutine too), and a trace starts again. */
+TEST(trace_start_stop_errors_and_restart) {
+    char path[64], other[64];
+    snprintf(path, sizeof path, "/tmp/goc-trace-api-%d.json", (int)getpid());
+    snprintf(other, sizeof other, "/tmp/goc-trace-api-%d-other.json", (int)getpid());
+    unlink(other);
+    CHECK_EQ(goc_trace_stop(), GOC_EINVAL); /* never started */
+    CHECK_EQ(goc_trace_start(NULL), GOC_EINVAL);
+    CHECK_EQ(goc_trace_start(""), GOC_EINVAL);
+    CHECK_EQ(goc_trace_start("/nonexistent-goc-dir/trace.json"), GOC_ENOENT);
+    CHECK_OK(goc_trace_start(path));
+    CHECK_EQ(goc_trace_start(other), GOC_EALREADY);
+    CHECK(access(other, F_OK) != 0); /* the refused start created nothing */
+    goc_wg_add(&done_wg, 1);
+    CHECK_OK(goc_go(trace_root, NULL));
+    goc_wg_wait(&done_wg);
+    wait_live(0);
+    goc_chan_release(trace_ch[0]);
+    goc_chan_release(trace_ch[1]);
+    CHECK_OK(goc_trace_stop());
+    CHECK_EQ(goc_trace_stop(), GOC_EINVAL); /* stopped already */
+    CHECK(file_is_trace(path));
+    /* Again, stopped by a coroutine (its file is written on a helper thread). */
+    CHECK_OK(goc_trace_start(path));
+    goc_wg_add(&done_wg, 1);
+    CHECK_OK(goc_go(trace_root, NULL));
+    goc_wg_wait(&done_wg);
+    goc_chan_release(trace_ch[0]);
+    goc_chan_release(trace_ch[1]);
+    int r = 1;
+    goc_wg_add(&done_wg, 1);
+    CHECK_OK(goc_go(trace_stop_from_coroutine, &r));
+    goc_wg_wait(&done_wg);
+    CHECK_OK(r);
+    CHECK(file_is_trace(path));
+    unlink(path);
+    CHECK_EQ(goc_trace_stop(), GOC_EINVAL);
 }
 
 /* ---- leaks --------------------------------------------------------------- */
