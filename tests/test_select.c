@@ -1,6 +1,7 @@
 /* select: default, timeouts, fairness, NULL channels, duplicate channels,
  * opposite lock orders, exactly-once wake-ups, and a random select/close
  * stress in which every message is accounted for. */
+#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
