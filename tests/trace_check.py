@@ -6,6 +6,8 @@ overlapping on their track, and spawn/park/unpark events as many as
 goc_stats counted.
 
     trace_check.py path/to/test_debug path/to/trace.json
+
+In a cross build test_debug runs under GOC_TEST_EMULATOR (tests/check.h).
 """
 import json
 import os
@@ -16,7 +18,8 @@ import sys
 def main():
     exe, path = sys.argv[1], sys.argv[2]
     env = dict(os.environ, GOC_TRACE=path, CHECK_NOFORK="1")
-    out = subprocess.run([exe, "child_trace_workload"], env=env, check=True,
+    emulator = os.environ.get("GOC_TEST_EMULATOR", "").split()
+    out = subprocess.run(emulator + [exe, "child_trace_workload"], env=env, check=True,
                          capture_output=True, text=True, timeout=120).stdout
     words = out.split()
     want = {k: int(words[words.index(k) + 1]) for k in ("spawns", "parks", "unparks", "workers")}
