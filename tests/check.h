@@ -20,7 +20,34 @@
  * check_spawn and the examples need no binfmt_misc registration, and
  * CHECK_SKIP_EMULATED skips the few cases qemu-user (7.2, Debian 12) cannot
  * run. A test binary run under qemu by hand, without the variable, runs every
- * case. */
+ * case. Skipped under qemu-user, each with its reason printed:
+ *   test_debug    deadlock_main_recv_no_sender, deadlock_wg_never_done,
+ *                 deadlock_mutex_held_by_finished_coroutine,
+ *                 deadlock_select_over_dead_channels: qemu runs a thread of
+ *                 its own (RCU) in the process; the detector sees a thread it
+ *                 does not know in /proc/self/task and rightly stays silent.
+ *   test_debug    stats_timers_polls_blocking_stacks, when committed stack
+ *                 bytes read 0: qemu's mincore fails (ENOMEM) on a range with
+ *                 PROT_NONE pages, the mprotect guards (the rest is checked).
+ *   test_stack    million_alive_small_stacks_then_rss_returns, its second
+ *                 half: qemu keeps a descriptor for every page ever mapped
+ *                 (~6 MiB a GiB, in the process's RSS, never freed), and the
+ *                 slots spanned ~75 GiB (the million alive and their VMAs are
+ *                 checked).
+ *   test_signal   realtime_signals_are_delivered, after SIGRTMIN + 1 arrived:
+ *                 qemu has no host signal for the guest's SIGRTMAX, and
+ *                 raise fails.
+ *   test_examples demo: the tour execs the examples itself, which the host
+ *                 kernel refuses without binfmt_misc (each example runs in
+ *                 its own case).
+ *   test_net      io_loop_does_not_starve_its_peers, only when its timed
+ *                 bound is passed (emulated dials and accepts, loaded cores).
+ * Scripts: goc_gdb is skipped (gdb cannot attach to an emulated program);
+ * sanitize_cflags builds its TSan program without running it (TSan re-execs
+ * itself) and runs ASan without LeakSanitizer (it needs ptrace). Guard pages
+ * are not skipped: qemu answers MADV_GUARD_INSTALL with 0 and installs
+ * nothing, so the runtime finds it ineffective and uses mprotect guards
+ * (src/stack.c), which qemu honours. */
 #ifndef CHECK_H
 #define CHECK_H
 

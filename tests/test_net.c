@@ -570,8 +570,17 @@ TEST(io_loop_does_not_starve_its_peers) {
     WAIT_UNTIL(atomic_load(&counter) == FAIR_DIALERS, 120);
     long total = FAIR_DIALERS * CHECK_SCALE(FAIR_CONNS);
     WAIT_UNTIL(atomic_load(&fair_accepted) == total, 60);
-    printf("at most %ld connections waited to be accepted\n", atomic_load(&fair_max_pending));
-    CHECK_OP(atomic_load(&fair_max_pending), <, 3072);
+    long pending = atomic_load(&fair_max_pending);
+    printf("at most %ld connections waited to be accepted\n", pending);
+    /* The dialers yield to the acceptor on timed marks (POLL_BUSY, the
+     * monitor's 1 ms slow mark), so the bound depends on what a dial and an
+     * accept cost: under qemu-user, with the suite's other test on the
+     * second core, it was passed (3262, 3368) where alone it stays below
+     * 600. */
+    if (pending >= 3072)
+        CHECK_SKIP_EMULATED("the bound is timed, and emulated dials and accepts on a loaded "
+                            "machine reach it");
+    CHECK_OP(pending, <, 3072);
     goc_fd_close(l);
 }
 
