@@ -390,7 +390,9 @@ TEST(context_cancels_reads_from_coroutine_and_thread) {
     CHECK_EQ(goc_write(b, "x", 1, GOC_SEC), 1);
     CHECK_ERR(GOC_ECANCELED, (int)goc_read_ctx(ctx, a, buf, sizeof buf));
     goc_ctx_release(ctx);
-    ctx = goc_ctx_with_timeout(goc_ctx_background(), 2 * GOC_MS);
+    /* Long enough that the deadline cannot pass before the first read, on a
+     * loaded machine or under qemu-user (2 ms did there: GOC_ETIMEDOUT). */
+    ctx = goc_ctx_with_timeout(goc_ctx_background(), 200 * GOC_MS);
     CHECK_EQ(goc_read_ctx(ctx, a, buf, sizeof buf), 1); /* the byte was there */
     CHECK_ERR(GOC_ETIMEDOUT, (int)goc_read_ctx(ctx, a, buf, sizeof buf));
     CHECK_ERR(GOC_ETIMEDOUT, goc_accept_ctx(ctx, a));
