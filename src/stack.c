@@ -19,20 +19,27 @@
  *
  * Guards (64 KiB, stack.h says why): MADV_GUARD_INSTALL (Linux 6.13+) marks
  * guard pages without a VMA or memory, and they survive MADV_DONTNEED, so
- * each slot gets them once. Without it, the first GUARD_VMA_BUDGET slots get
- * the whole guard mprotected (two VMAs each, whatever its length) and every
- * slot a canary word, checked at each switch-out; past the budget the guard
- * is untouched address space, so a frame that skips the canary writes there
- * and not into the neighbouring slot, unreported. Under TSan each stack is its
- * own mapping, unmapped when freed, so TSan forgets its shadow state and a
- * reused stack cannot look like a race between unrelated coroutines.
+ * each slot gets them once. Its success is checked, not trusted: qemu-user
+ * answers it with 0 and does nothing (it passes only MADV_DONTNEED on), which
+ * left stacks with neither guard nor canary (guard_works). Without it, the first
+ * GOC__GUARD_VMA_BUDGET slots get the whole guard mprotected (two VMAs each,
+ * whatever its length) and every slot a canary word, checked at each
+ * switch-out; past the budget the guard is untouched address space, so a
+ * frame that skips the canary writes there and not into the neighbouring
+ * slot, unreported. Under TSan each stack is its own mapping, unmapped when
+ * freed, so TSan forgets its shadow state and a reused stack cannot look like
+ * a race between unrelated coroutines.
  */
 #include "stack.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "g.h"
 
@@ -49,7 +56,6 @@
 
 #define PAGE ((size_t)4096)
 #define SLAB_BYTES ((size_t)64 << 20)
-#define GUARD_VMA_BUDGET 8192
 #define CANARY 0x676f632d73746b21ULL /* "goc-stk!" */
 #define BATCH 16 /* slots opened together */
 /* Address space: a worker caches at most CACHE_BYTES of one class (none of
@@ -77,7 +83,7 @@ struct klass {
 };
 
 static enum goc__guard_mode guard_mode = GOC__GUARD_CANARY;
-static _Atomic int mprotect_budget = GUARD_VMA_BUDGET;
+static _Atomic int mprotect_budget = GOC__GUARD_VMA_BUDGET;
 static int guard_forced = -1;
 
 void goc__stack_guard_force(enum goc__guard_mode mode) { guard_forced = (int)mode; }
@@ -116,6 +122,19 @@ static int class_of(size_t size) {
     return c;
 }
 
+/* Whether MADV_GUARD_INSTALL really guards page p (mapped, never touched).
+ * A system call that reads a guard page fails with EFAULT; an ordinary
+ * page reads as an empty path, ENOENT. An emulator that accepts the advice
+ * and ignores it (qemu-user) reads the page as ordinary. The raw syscall,
+ * so no sanitizer interceptor reads the path first. */
+static bool guard_works(char *p) {
+    int saved = errno;
+    bool ok = madvise(p, PAGE, MADV_GUARD_INSTALL) == 0 &&
+              syscall(SYS_faccessat, AT_FDCWD, p, F_OK, 0) == -1 && errno == EFAULT;
+    errno = saved;
+    return ok;
+}
+
 void goc__stack_init(void) {
     reserve = GOC__G_SIZE + RUNTIME_FRAMES + DL_FIXUP_FRAMES + lazy_bind_bytes();
     /* Under TSan too: each TSan stack is its own mapping, and guard pages
@@ -133,7 +152,7 @@ void goc__stack_init(void) {
     on_valgrind = RUNNING_ON_VALGRIND;
 #endif
     char *p = on_valgrind ? NULL : goc__map(2 * PAGE);
-    if (p && madvise(p, PAGE, MADV_GUARD_INSTALL) == 0)
+    if (p && guard_works(p))
         guard_mode = GOC__GUARD_INSTALL;
     else
         guard_mode = on_valgrind ? GOC__GUARD_CANARY : GOC__GUARD_MPROTECT;

@@ -17,6 +17,9 @@
  * ones are caught when compiled with -fstack-clash-protection (a usage flag
  * of goc's CMake package and goc.pc). */
 #define GOC__STACK_GUARD ((size_t)65536)
+/* Without MADV_GUARD_INSTALL, this many slots at most get an mprotected
+ * guard, two VMAs each; the rest rely on the canary (stack.c). */
+#define GOC__GUARD_VMA_BUDGET 8192
 
 struct goc__g;
 

@@ -4,6 +4,13 @@
 # the function that parked and the coroutine's entry.
 #   gdb_check.sh path/to/test_debug path/to/goc-gdb.py
 command -v gdb >/dev/null 2>&1 || { echo "no gdb: skipped"; exit 77; }
+if [ -n "${GOC_TEST_EMULATOR:-}" ]; then
+    # qemu-user runs the target as a host process of its own: gdb would see
+    # qemu's x86-64 threads, not the AArch64 program (that needs qemu -g and
+    # gdb-multiarch).
+    echo "under $GOC_TEST_EMULATOR: gdb cannot attach to the emulated program: skipped"
+    exit 77
+fi
 out=$(CHECK_NOFORK=1 timeout 120 gdb -q -nx -batch -ex run -ex "source $2" \
     -ex "info coroutines" -ex "coroutine 1 bt" --args "$1" child_gdb_target 2>&1)
 echo "$out"

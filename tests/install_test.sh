@@ -5,9 +5,11 @@
 # CMake package are relocatable, and that both hand user code goc's usage
 # flags (-fstack-clash-protection where the compiler has it).
 # Usage: install_test.sh BUILD_DIR CMAKE C_COMPILER [USAGE_CFLAGS]
-# Exit 77 (CTest: skipped) only when pkg-config is missing.
+# Exit 77 (CTest: skipped) only when pkg-config is missing. In a cross build
+# the programs run under GOC_TEST_EMULATOR (tests/check.h).
 set -eu
 build=$1 cmake=$2 cc=$3 usage=${4:-}
+emu=${GOC_TEST_EMULATOR:-}
 command -v pkg-config >/dev/null 2>&1 || { echo "pkg-config not found"; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -47,10 +49,10 @@ done
 # shellcheck disable=SC2046
 "$cc" -o "$tmp/hello_pc" "$tmp/hello.c" $(pkg-config --cflags goc) "$libdir/libgoc.a" \
     $(pkg-config --static --libs-only-other goc) -pthread
-out=$("$tmp/hello_pc")
+out=$($emu "$tmp/hello_pc")
 [ "$out" = "got 42" ] || { echo "pkg-config program printed: $out"; exit 1; }
 "$cc" -o "$tmp/hello_pc_so" "$tmp/hello.c" $(pkg-config --cflags --libs goc) -pthread
-out=$(LD_LIBRARY_PATH=$libdir "$tmp/hello_pc_so")
+out=$(LD_LIBRARY_PATH=$libdir $emu "$tmp/hello_pc_so")
 [ "$out" = "got 42" ] || { echo "pkg-config shared program printed: $out"; exit 1; }
 
 mkdir "$tmp/proj"
@@ -69,6 +71,6 @@ for f in $usage; do
     grep -q -- "$f" "$tmp/proj/b/CMakeFiles/hello.dir/flags.make" ||
         { echo "find_package(goc) did not compile hello.c with $f"; exit 1; }
 done
-out=$("$tmp/proj/b/hello")
+out=$($emu "$tmp/proj/b/hello")
 [ "$out" = "got 42" ] || { echo "find_package program printed: $out"; exit 1; }
 echo "ok: pkg-config (static, shared) and find_package against a moved prefix"

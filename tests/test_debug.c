@@ -101,6 +101,7 @@ TEST(stats_handoffs_count_parks_and_wakes) {
 }
 
 static int fds[2];
+static uint64_t committed_seen;
 
 static void sleeper_then_write(void *arg) {
     (void)arg;
@@ -122,7 +123,7 @@ static void fd_and_blocking(void *arg) {
     goc_stats_t s; /* while this coroutine's stack is in use (TSan unmaps freed ones) */
     goc_stats(&s);
     CHECK_OP(s.stack_bytes_reserved, >, 0);
-    CHECK_OP(s.stack_bytes_committed, >, 0);
+    committed_seen = s.stack_bytes_committed; /* checked last */
     CHECK_OP(s.stack_bytes_committed, <=, s.stack_bytes_reserved);
     goc_wg_done(&done_wg);
 }
@@ -140,6 +141,11 @@ TEST(stats_timers_polls_blocking_stacks) {
     CHECK_OP(b.timer_fires - a.timer_fires, >=, 10);
     CHECK_OP(b.polls - a.polls, >=, 1); /* the fd wait was woken by a poll */
     CHECK_EQ(b.blocking_calls - a.blocking_calls, 5);
+    if (committed_seen == 0)
+        CHECK_SKIP_EMULATED("qemu-user's mincore fails (ENOMEM) on a range with PROT_NONE pages "
+                            "(the mprotect guards), so committed stack bytes read 0; the other "
+                            "counters were checked");
+    CHECK_OP(committed_seen, >, 0);
 }
 
 TEST(child_stats_at_exit) {
@@ -525,6 +531,11 @@ static void expect_deadlock(const char *child, const char *wait) {
 #ifdef TU_TSAN
     (void)child, (void)wait; /* TSan's own thread keeps detection silent: see goc.h */
 #else
+    /* qemu-user runs a thread of its own (its RCU thread) in the process:
+     * /proc/self/task shows one more than goc knows of, and the detector,
+     * which stays silent while an unknown thread could still send, does. */
+    CHECK_SKIP_EMULATED("qemu-user's own thread is in /proc/self/task: an unknown thread could "
+                        "send, so deadlock detection rightly stays silent");
     static const char *DEADLOCK = "goc: all coroutines are asleep - deadlock!";
     static char out[1 << 16];
     int st = check_spawn(child, NULL, out, sizeof out);

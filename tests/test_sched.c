@@ -268,7 +268,11 @@ static double burn(long n) {
     return x;
 }
 
-static long burn_n = 200000; /* ~1 ms here: long enough for the monitor to see */
+/* ~1 ms here: long enough for the monitor to see, far short of STUCK (10 ms),
+ * after which it would replace the worker. qemu-user runs this loop about
+ * three times slower (2.3 ms), and on loaded cores past STUCK: there
+ * cpu_tasks_spread divides it by three. */
+static long burn_n = 200000;
 static int burn_rounds = 20; /* per task */
 
 /* Counts coroutines inside burn() (which never switches): more than one at
@@ -304,6 +308,7 @@ static void spawn_cpu_tasks(void *arg) {
  * bursts all begin on the spawner's worker whenever the other worker's thread
  * waits a few milliseconds for a CPU. */
 static void cpu_tasks_spread(bool by_start) {
+    if (check_emulator()) burn_n /= 3;
     CHECK_OK(goc_go(spawn_cpu_tasks, NULL));
     wait_count(CPU_TASKS);
     int seen[1024] = {0}, distinct = 0;
@@ -453,11 +458,13 @@ TEST(blocking_read_does_not_stall_others) { run_blockers(1); }
 TEST(cpu_loop_does_not_stall_others) { run_blockers(2); }
 
 /* A CPU loop of ~50 ms in one coroutine: the others queued behind it on its
- * worker all finish while it loops (a timed loop, checked at its end). */
+ * worker all finish while it loops (a timed loop, checked at its end).
+ * Under qemu-user (check.h), which runs the others' 13,000 switches and
+ * 3,000 sleeps some ten times slower, the loop lasts 500 ms. */
 static void cpu_loop_50ms(void *arg) {
     (void)arg;
     for (int i = 0; i < OTHERS; i++) CHECK_OK(goc_go(other, NULL));
-    int64_t end = goc_now() + 50 * GOC_MS;
+    int64_t end = goc_now() + (check_emulator() ? 500 : 50) * GOC_MS;
     while (goc_now() < end) {
     }
     atomic_store(&done_at_return[0], atomic_load(&others_done));

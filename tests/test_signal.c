@@ -7,6 +7,7 @@
  * witness) listens to the same signal; the reader delivers one signal to all
  * its channels in one pass, so once the witness has it, so has every other
  * registered channel. */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -459,10 +460,16 @@ TEST(realtime_signals_are_delivered) {
     goc_chan *ch = int_chan(2);
     int sigs[] = {SIGRTMIN + 1, SIGRTMAX};
     CHECK_OK(goc_signal_notify(ch, sigs, 2));
-    raise(SIGRTMAX);
-    recv_signal(ch, SIGRTMAX);
-    raise(SIGRTMIN + 1);
+    CHECK_EQ(raise(SIGRTMIN + 1), 0);
     recv_signal(ch, SIGRTMIN + 1);
+    if (raise(SIGRTMAX) != 0) {
+        /* qemu 7.2 has no host signal left to stand for the guest's last
+         * two (SIGRTMAX - 1 and SIGRTMAX): sigaction accepts them, raise
+         * fails with EINVAL. */
+        CHECK_SKIP_EMULATED("qemu-user cannot raise SIGRTMAX (SIGRTMIN + 1 was delivered)");
+        check_fail(__FILE__, __LINE__, "raise(SIGRTMAX): %s", strerror(errno));
+    }
+    recv_signal(ch, SIGRTMAX);
     CHECK_OK(goc_signal_stop(ch));
     goc_chan_release(ch);
 }

@@ -94,15 +94,23 @@ TEST(million_alive_small_stacks_then_rss_returns) {
     long peak = rss_bytes(), vmas = vma_count();
     printf("%ld alive: rss %ld MB over a %ld MB baseline (%ld bytes each), %ld VMAs (%ld before); guards: %s\n",
            n, (peak - base) >> 20, base >> 20, (peak - base) / n, vmas, vmas_before, guard_name());
-    /* No VMA per coroutine: a million would pass vm.max_map_count. (Under
-     * TSan each stack is its own mapping, and each fiber has TSan's.) */
+    /* No VMA per coroutine: a million would pass vm.max_map_count. Without
+     * MADV_GUARD_INSTALL (kernels before 6.13, qemu-user) the mprotected
+     * guards take two VMAs a slot, within their budget. (Under TSan each
+     * stack is its own mapping, and each fiber has TSan's.) */
 #ifndef TU_TSAN
-    CHECK_OP(vmas, <, vmas_before + 2000);
+    long guard_vmas = goc__stack_guard_mode() == GOC__GUARD_MPROTECT ? 2 * GOC__GUARD_VMA_BUDGET : 0;
+    CHECK_OP(vmas, <, vmas_before + 2000 + guard_vmas);
 #endif
 
     CHECK_EQ(gate_open(&the_gate), n);
     WAIT_UNTIL(atomic_load(&counter) == 1000 + n, 120);
     wait_all_exited();
+    /* qemu-user keeps a descriptor for every page of address space the
+     * program ever mapped, about 6 MiB a GiB, never freed and counted in
+     * this process's RSS; the million slots span some 75 GiB. */
+    CHECK_SKIP_EMULATED("qemu-user's own page descriptors for the ~75 GiB the slots spanned stay "
+                        "resident; the million alive at once and their VMAs were checked");
 
     /* The monitor returns freed stacks to the kernel about every 100 ms. */
     long allowed = base + (16 << 20) + (peak - base) / 50, now = rss_bytes();

@@ -10,6 +10,8 @@ With a third argument, tools/trace2svg.py, it also draws the first trace
 and parses the SVG (so the renderer cannot rot).
 
     trace_check.py path/to/test_debug path/to/trace.json [path/to/trace2svg.py]
+
+In a cross build test_debug runs under GOC_TEST_EMULATOR (tests/check.h).
 """
 import bisect
 import json
@@ -24,8 +26,9 @@ def run_workload(exe, path, case="child_trace_workload", env_extra=None):
     """Runs a child case of test_debug; its counts line as a dict."""
     env = dict(os.environ, CHECK_NOFORK="1")
     env.update(env_extra or {})
-    out = subprocess.run([exe, case], env=env, check=True, capture_output=True, text=True,
-                         timeout=120).stdout
+    emulator = os.environ.get("GOC_TEST_EMULATOR", "").split()
+    out = subprocess.run(emulator + [exe, case], env=env, check=True, capture_output=True,
+                         text=True, timeout=120).stdout
     words = out.split()
     return {k: int(words[words.index(k) + 1]) for k in COUNTED}
 
