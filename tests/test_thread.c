@@ -24,6 +24,7 @@ static int64_t thread_cpu_ns(void) {
 
 typedef struct {
     goc_chan *ping, *pong;
+    goc_wg done;
 } pp;
 
 static void ponger(void *p) {
@@ -33,11 +34,13 @@ static void ponger(void *p) {
         v = v * 2 + 1;
         CHECK_OK(goc_send(c->pong, &v));
     }
+    goc_wg_done(&c->done);
 }
 
 static void ping_pong(size_t cap) {
-    pp c = {goc_chan_make(sizeof(long), cap), goc_chan_make(sizeof(long), cap)};
+    pp c = {goc_chan_make(sizeof(long), cap), goc_chan_make(sizeof(long), cap), GOC_WG_INIT};
     CHECK(c.ping && c.pong);
+    CHECK_OK(goc_wg_add(&c.done, 1));
     CHECK_OK(goc_go(ponger, &c));
     long n = CHECK_SCALE(200000);
     for (long i = 0; i < n; i++) {
@@ -47,6 +50,7 @@ static void ping_pong(size_t cap) {
         if (v != i * 2 + 1) CHECK_EQ(v, i * 2 + 1);
     }
     goc_close(c.ping);
+    goc_wg_wait(&c.done); /* c lives in this frame */
     goc_chan_release(c.ping);
     goc_chan_release(c.pong);
 }
@@ -59,15 +63,16 @@ TEST(main_ping_pongs_a_coroutine_buffered) { ping_pong(1); }
 static void select_peer(void *p) {
     pp *c = p;
     long v;
-    for (;;) {
-        if (goc_recv(c->ping, &v) != GOC_OK) return;
+    while (goc_recv(c->ping, &v) == GOC_OK) {
         v += 1000;
         CHECK_OK(goc_send(c->pong, &v));
     }
+    goc_wg_done(&c->done);
 }
 
 TEST(thread_selects_send_and_receive_against_a_coroutine) {
-    pp c = {goc_chan_make(sizeof(long), 0), goc_chan_make(sizeof(long), 0)};
+    pp c = {goc_chan_make(sizeof(long), 0), goc_chan_make(sizeof(long), 0), GOC_WG_INIT};
+    CHECK_OK(goc_wg_add(&c.done, 1));
     CHECK_OK(goc_go(select_peer, &c));
     long n = CHECK_SCALE(50000), sent = 0, got = 0, out = 0, in = 0;
     while (got < n) {
@@ -83,6 +88,7 @@ TEST(thread_selects_send_and_receive_against_a_coroutine) {
         }
     }
     goc_close(c.ping);
+    goc_wg_wait(&c.done);
     goc_chan_release(c.ping);
     goc_chan_release(c.pong);
 }
