@@ -21,9 +21,9 @@
  * leaves and the fd is closed, and no call enters meanwhile.
  *
  * Locking: a descriptor's lock guards its waiter lists and flags. A wait on
- * several fds (goc_poll) takes their locks in ascending fd order, then a
- * context's done channel lock: pd locks (by fd) < channel lock < sched.lock
- * < timer heap locks. A park hook releases them, the done lock first and
+ * several fds (goc_poll) takes their locks in ascending address order, then
+ * a context's done channel lock: pd locks (by address) < channel lock <
+ * sched.lock < timer heap locks. A park hook releases them, the done lock first and
  * the descriptors' last, since the waiter's own clean-up takes every
  * descriptor lock again before it returns (so the hook may read the node
  * array on its stack until its last release).
@@ -269,7 +269,7 @@ struct held {
 };
 
 /* Park hook: the done lock, then each descriptor once (nodes are sorted by
- * fd); nothing of h is read after the last release. */
+ * descriptor); nothing of h is read after the last release. */
 static void unlock_held(void *p) {
     struct held *h = p;
     goc__fdw *nodes = h->nodes;
@@ -309,7 +309,7 @@ static int check_locked(goc__fdw *nodes, size_t n) {
     return 1;
 }
 
-/* Waits on nodes (sorted by fd, pd/fd/dir set) as goc__pd_wait does. */
+/* Waits on nodes (sorted by descriptor, pd/fd/dir set) as goc__pd_wait does. */
 static int wait_nodes(goc__fdw *nodes, size_t n, int64_t deadline, goc_ctx *ctx) {
     goc__wait wt;
     goc__wait_init(&wt, goc__self(), true);
@@ -317,16 +317,16 @@ static int wait_nodes(goc__fdw *nodes, size_t n, int64_t deadline, goc_ctx *ctx)
     lock_all(nodes, n);
     int r = check_locked(nodes, n);
     if (r == 1 && deadline == 0) r = GOC_EAGAIN;
+    bool cancelled = false;
     if (r == 1 && done) {
         goc__chan_lock(done);
-        if (done->closed) {
-            goc__lock_release(&done->lock);
-            r = goc_ctx_err(ctx);
-        }
+        cancelled = done->closed;
+        if (cancelled) goc__lock_release(&done->lock);
     }
-    if (r != 1) {
+    if (r != 1 || cancelled) {
         unlock_all(nodes, n);
-        return r;
+        /* The error only now: a context's lock ranks before these. */
+        return cancelled ? goc_ctx_err(ctx) : r;
     }
     for (size_t i = 0; i < n; i++) {
         nodes[i].wt = &wt;
@@ -335,7 +335,9 @@ static int wait_nodes(goc__fdw *nodes, size_t n, int64_t deadline, goc_ctx *ctx)
     goc__node dn = {.wt = &wt, .index = CTX_WON};
     if (done) goc__waitq_push(&done->recvq, &dn);
     struct held h = {nodes, n, done};
-    goc__waiting(wt.g, GOC__WAIT_FD, (void *)(intptr_t)nodes[0].fd, (uint32_t)n);
+    int lowest = nodes[0].fd; /* what goc_dump shows */
+    for (size_t i = 1; i < n; i++) lowest = nodes[i].fd < lowest ? nodes[i].fd : lowest;
+    goc__waiting(wt.g, GOC__WAIT_FD, (void *)(intptr_t)lowest, (uint32_t)n);
     int why = goc__wait_block(&wt, deadline, unlock_held, &h);
     lock_all(nodes, n);
     for (size_t i = 0; i < n; i++)
@@ -441,12 +443,15 @@ int goc_fd_wait_ctx(goc_ctx *ctx, int fd, int events) {
     return goc__fd_wait(ctx, fd, events, -1);
 }
 
+/* By descriptor address, the order their locks are taken in (one fd, one
+ * descriptor: a chunk's descriptors are in fd order, but chunks are not). */
 static int cmp_node(const void *a, const void *b) {
     const goc__fdw *x = a, *y = b;
-    return x->fd != y->fd ? (x->fd < y->fd ? -1 : 1) : x->dir - y->dir;
+    if (x->pd != y->pd) return (uintptr_t)x->pd < (uintptr_t)y->pd ? -1 : 1;
+    return x->dir - y->dir;
 }
 
-/* Nodes for the fds of a poll set, sorted by fd; how many. Files and fds
+/* Nodes for the fds of a poll set, sorted by descriptor; how many. Files and fds
  * epoll refuses get none: poll(2) reports them. */
 static size_t poll_nodes(struct pollfd *fds, size_t n, goc__fdw *nodes, int *err) {
     size_t k = 0;
