@@ -38,7 +38,7 @@ static struct {
 } pool;
 
 void goc__blocking_census(int *threads, int *busy) {
-    goc__lock_acquire(&pool.lock);
+    goc__lock_acquire(&pool.lock, GOC__RANK_BLOCKING);
     *threads = pool.nhelpers;
     *busy = pool.nhelpers - pool.nidle + pool.nqueued;
     goc__lock_release(&pool.lock);
@@ -56,7 +56,7 @@ static struct job *dequeue_locked(void) {
 
 static void *helper_main(void *arg) {
     (void)arg;
-    goc__lock_acquire(&pool.lock);
+    goc__lock_acquire(&pool.lock, GOC__RANK_BLOCKING);
     for (;;) {
         struct job *j = dequeue_locked();
         if (!j) {
@@ -65,7 +65,7 @@ static void *helper_main(void *arg) {
             goc__lock_release(&pool.lock);
             int64_t until = goc__now() + IDLE_EXIT;
             goc__futex_wait(&pool.seq, seq, until);
-            goc__lock_acquire(&pool.lock);
+            goc__lock_acquire(&pool.lock, GOC__RANK_BLOCKING);
             pool.nidle--;
             if (pool.nqueued == 0 && goc__now() >= until) break; /* none counted on us */
             continue;
@@ -76,7 +76,7 @@ static void *helper_main(void *arg) {
         goc__race_release(j);
         goc__wait_claim(&j->wt, GOC_OK);
         goc__wait_wake(&j->wt);
-        goc__lock_acquire(&pool.lock);
+        goc__lock_acquire(&pool.lock, GOC__RANK_BLOCKING);
     }
     pool.nhelpers--;
     goc__lock_release(&pool.lock);
@@ -97,13 +97,13 @@ int goc_blocking(void (*fn)(void *), void *arg) {
     }
     struct job j = {.fn = fn, .arg = arg, .next = NULL};
     goc__wait_init(&j.wt, self, false);
-    goc__lock_acquire(&pool.lock);
+    goc__lock_acquire(&pool.lock, GOC__RANK_BLOCKING);
     pool.nqueued++; /* counted before a helper starts for it */
     if (pool.nidle < pool.nqueued && pool.nhelpers < MAX_HELPERS) {
         pool.nhelpers++;
         goc__lock_release(&pool.lock);
         int r = goc__thread_start(helper_main, NULL, 0);
-        goc__lock_acquire(&pool.lock);
+        goc__lock_acquire(&pool.lock, GOC__RANK_BLOCKING);
         if (r != 0) {
             pool.nhelpers--;
             /* No helper is free for this job: queued behind busy ones, it

@@ -94,7 +94,7 @@ void goc_chan_release(goc_chan *c) {
 
 size_t goc_len(goc_chan *c) {
     if (!c) return 0;
-    goc__lock_acquire(&c->lock);
+    goc__lock_acquire(&c->lock, GOC__RANK_CHAN);
     size_t n = c->count;
     goc__lock_release(&c->lock);
     return n;

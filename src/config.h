@@ -38,4 +38,10 @@ CMAKE_C_FLAGS has -fsanitize=thread), or compile src/ with -DGOC_TSAN and withou
 -fsanitize=thread, and your program with it."
 #endif
 
+/* The lock-order checker (lockrank.h), off unless asked for (CMake turns it
+ * on in Debug builds). */
+#ifndef GOC_LOCKRANK
+#define GOC_LOCKRANK 0
+#endif
+
 #endif

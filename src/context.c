@@ -139,7 +139,7 @@ static cnode *pop_child(cnode *p) {
 static void detach(cnode *c) {
     cnode *up = c->up;
     if (!up) return;
-    goc__lock_acquire(&up->lock);
+    goc__lock_acquire(&up->lock, GOC__RANK_CTX);
     if (c->linked) unlink_child(up, c);
     goc__lock_release(&up->lock);
 }
@@ -167,7 +167,7 @@ static void cancel_tree(cnode *root, int err, bool in_callback) {
     for (;;) {
         cnode *c = pop_child(n);
         if (c) {
-            goc__lock_acquire(&c->lock);
+            goc__lock_acquire_child(&c->lock, GOC__RANK_CTX, &n->lock);
             if (atomic_load_explicit(&c->err, memory_order_relaxed)) {
                 goc__lock_release(&c->lock);
                 continue;
@@ -184,7 +184,7 @@ static void cancel_tree(cnode *root, int err, bool in_callback) {
 }
 
 static void cancel(cnode *n, int err) {
-    goc__lock_acquire(&n->lock);
+    goc__lock_acquire(&n->lock, GOC__RANK_CTX);
     if (atomic_load_explicit(&n->err, memory_order_relaxed)) {
         goc__lock_release(&n->lock);
         return;
@@ -202,7 +202,7 @@ static void on_deadline(goc__timer *t, int64_t now) {
     cnode *n = t->arg;
     for (;;) {
         if (atomic_load_explicit(&n->err, memory_order_relaxed)) return;
-        if (goc__lock_try(&n->lock)) break;
+        if (goc__lock_try(&n->lock, GOC__RANK_CTX)) break;
         goc__cpu_relax();
     }
     if (atomic_load_explicit(&n->err, memory_order_relaxed)) {
@@ -233,11 +233,11 @@ static void init_base(goc_ctx *c, goc_ctx *parent, int kind) {
 static void propagate(cnode *n) {
     cnode *up = n->up;
     if (!up) return;
-    goc__lock_acquire(&up->lock);
+    goc__lock_acquire(&up->lock, GOC__RANK_CTX);
     int err = atomic_load_explicit(&up->err, memory_order_relaxed);
     if (err) {
         goc__race_acquire(up);
-        goc__lock_acquire(&n->lock);
+        goc__lock_acquire_child(&n->lock, GOC__RANK_CTX, &up->lock);
         mark(n, err, false); /* its timer is not armed yet */
         goc__lock_release(&n->lock);
     } else {
@@ -258,7 +258,7 @@ static int arm(cnode *n) {
     }
     int r = goc__rt_start(); /* not under the lock: it may start threads */
     if (r != GOC_OK) return r;
-    goc__lock_acquire(&n->lock);
+    goc__lock_acquire(&n->lock, GOC__RANK_CTX);
     if (!atomic_load_explicit(&n->err, memory_order_relaxed))
         r = goc__timer_start(timer_of(n), n->base.deadline, 0);
     goc__lock_release(&n->lock);
@@ -330,7 +330,7 @@ int goc_ctx_err(goc_ctx *c) {
     if (!n) return 0;
     int err = atomic_load_explicit(&n->err, memory_order_acquire);
     if (err) {
-        goc__lock_acquire(&n->lock);
+        goc__lock_acquire(&n->lock, GOC__RANK_CTX);
         goc__lock_release(&n->lock);
         goc__race_acquire(n);
     }
@@ -385,7 +385,7 @@ void goc_ctx_release(goc_ctx *c) {
 size_t goc__ctx_children(goc_ctx *c) {
     if (!c || c->kind != KIND_CANCEL) return 0;
     cnode *n = (cnode *)c;
-    goc__lock_acquire(&n->lock);
+    goc__lock_acquire(&n->lock, GOC__RANK_CTX);
     size_t k = n->nchildren;
     goc__lock_release(&n->lock);
     return k;
@@ -395,7 +395,7 @@ size_t goc__ctx_timers_pending(void) {
     size_t n = 0;
     for (int i = 0; i < goc__nworkers(); i++) {
         goc__timers *h = &goc__worker(i)->timers;
-        goc__lock_acquire(&h->lock);
+        goc__lock_acquire(&h->lock, GOC__RANK_TIMERS);
         n += h->n;
         goc__lock_release(&h->lock);
     }

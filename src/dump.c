@@ -80,7 +80,7 @@ static bool grow_locked(void) {
 }
 
 void goc__reg_add(goc__g *g) {
-    goc__lock_acquire(&reg.lock);
+    goc__lock_acquire(&reg.lock, GOC__RANK_DUMP_REG);
     if ((reg.used + 1) * 2 > reg.cap && !grow_locked()) {
         goc__lock_release(&reg.lock); /* not listed; tried again at its next spawn */
         return;
@@ -97,7 +97,7 @@ void goc__reg_add(goc__g *g) {
 
 #if defined(GOC_TSAN)
 void goc__reg_exit(goc__g *g) {
-    goc__lock_acquire(&reg.lock);
+    goc__lock_acquire(&reg.lock, GOC__RANK_DUMP_REG);
     atomic_store_explicit(&g->live, 0, memory_order_relaxed);
     if (g->registered && reg.cap) {
         size_t i = find(g);
@@ -127,7 +127,7 @@ void goc__thread_blocked(goc__tblock *b, goc__g *g) {
     if (!my_tid) my_tid = (int)syscall(SYS_gettid);
     b->g = g;
     b->tid = my_tid;
-    goc__lock_acquire(&threads.lock);
+    goc__lock_acquire(&threads.lock, GOC__RANK_DUMP_THREADS);
     goc__list_push_front(&threads.list, &b->link);
     threads.n++;
     goc__lock_release(&threads.lock);
@@ -137,14 +137,14 @@ void goc__thread_blocked(goc__tblock *b, goc__g *g) {
 }
 
 void goc__thread_unblocked(goc__tblock *b) {
-    goc__lock_acquire(&threads.lock);
+    goc__lock_acquire(&threads.lock, GOC__RANK_DUMP_THREADS);
     goc__list_remove(&threads.list, &b->link);
     threads.n--;
     goc__lock_release(&threads.lock);
 }
 
 int goc__threads_blocked(bool *woken) {
-    goc__lock_acquire(&threads.lock);
+    goc__lock_acquire(&threads.lock, GOC__RANK_DUMP_THREADS);
     int n = threads.n;
     *woken = false;
     for (goc__link *l = threads.list.head; l; l = l->next)
@@ -289,8 +289,8 @@ static entry *snapshot(size_t *n) {
         return NULL;
     }
     for (int i = 0; i < nw; i++) cur[i] = *(goc__g *volatile *)&goc__worker(i)->cur;
-    goc__lock_acquire(&reg.lock);
-    goc__lock_acquire(&threads.lock);
+    goc__lock_acquire(&reg.lock, GOC__RANK_DUMP_REG);
+    goc__lock_acquire(&threads.lock, GOC__RANK_DUMP_THREADS);
     size_t cap = reg.n + (size_t)threads.n + 1, k = 0;
     entry *v = goc__malloc_quiet(cap * sizeof *v);
     if (!v) goto out;

@@ -161,7 +161,7 @@ int goc__fd_event(int fd, uint32_t seq, uint32_t events) {
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) bits |= GOC_READ;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) bits |= GOC_WRITE;
     goc__list wake = {0};
-    goc__lock_acquire(&pd->lock);
+    goc__lock_acquire(&pd->lock, GOC__RANK_FD);
     if (pd->seq == seq) {
         for (int dir = 0; dir < 2; dir++) {
             uint8_t bit = (uint8_t)(1 << dir);
@@ -177,7 +177,7 @@ int goc__fd_event(int fd, uint32_t seq, uint32_t events) {
 static void really_close(goc__pd *pd, int fd) {
     goc__race_acquire(pd); /* every call inside fd left before the close */
     if (goc__netpoll_init() == GOC_OK) epoll_ctl(goc__netpoll_fd(), EPOLL_CTL_DEL, fd, NULL);
-    goc__lock_acquire(&pd->lock);
+    goc__lock_acquire(&pd->lock, GOC__RANK_FD);
     pd->seq++;
     pd->ready = 0;
     pd->owned = false;
@@ -211,7 +211,7 @@ int goc_fd_close(int fd) {
         return close(fd) == 0 ? GOC_OK : -errno;
     }
     goc__list wake = {0};
-    goc__lock_acquire(&pd->lock);
+    goc__lock_acquire(&pd->lock, GOC__RANK_FD);
     if (pd->closing) {
         goc__lock_release(&pd->lock);
         return GOC_CLOSED;
@@ -239,7 +239,7 @@ int goc__fd_register(int fd) {
     int err;
     goc__pd *pd = goc__pd_open(fd, &err);
     if (!pd) return err;
-    goc__lock_acquire(&pd->lock);
+    goc__lock_acquire(&pd->lock, GOC__RANK_FD);
     int r = epoll_add(pd, fd, pd->seq);
     if (r == GOC_OK) {
         pd->owned = true;
@@ -250,7 +250,7 @@ int goc__fd_register(int fd) {
 }
 
 int goc__pd_watch(goc__pd *pd, int fd) {
-    goc__lock_acquire(&pd->lock);
+    goc__lock_acquire(&pd->lock, GOC__RANK_FD);
     bool owned = pd->owned;
     uint32_t seq = pd->seq;
     goc__lock_release(&pd->lock);
@@ -284,7 +284,7 @@ static void unlock_held(void *p) {
 
 static void lock_all(goc__fdw *nodes, size_t n) {
     for (size_t i = 0; i < n; i++)
-        if (i == 0 || nodes[i].pd != nodes[i - 1].pd) goc__lock_acquire(&nodes[i].pd->lock);
+        if (i == 0 || nodes[i].pd != nodes[i - 1].pd) goc__lock_acquire(&nodes[i].pd->lock, GOC__RANK_FD);
 }
 
 static void unlock_all(goc__fdw *nodes, size_t n) {
@@ -362,7 +362,7 @@ int goc__pd_wait(goc__pd *pd, int fd, int dir, int64_t deadline, goc_ctx *ctx) {
 
 int goc__pd_lock(goc__pd *pd, int fd, int dir, int64_t deadline, goc_ctx *ctx) {
     for (;;) {
-        goc__lock_acquire(&pd->lock);
+        goc__lock_acquire(&pd->lock, GOC__RANK_FD);
         int r = pd->closing ? GOC_CLOSED : !pd->busy[dir] ? GOC_OK : deadline == 0 ? GOC_EAGAIN : 1;
         if (r == GOC_OK) pd->busy[dir] = true;
         goc__lock_release(&pd->lock);
@@ -375,7 +375,7 @@ int goc__pd_lock(goc__pd *pd, int fd, int dir, int64_t deadline, goc_ctx *ctx) {
 
 void goc__pd_unlock(goc__pd *pd, int dir) {
     goc__list wake = {0};
-    goc__lock_acquire(&pd->lock);
+    goc__lock_acquire(&pd->lock, GOC__RANK_FD);
     pd->busy[dir] = false;
     /* The waiters retry: those queued for the lock take it, the rest find
      * their system call still would block and wait again. */
@@ -396,7 +396,7 @@ static int poll_bits(short revents) {
 /* Clears the ready bits the caller is about to look at with poll(2): an
  * edge after this sets them again, so the wait that follows cannot miss it. */
 static void forget_ready(goc__pd *pd, int events) {
-    goc__lock_acquire(&pd->lock);
+    goc__lock_acquire(&pd->lock, GOC__RANK_FD);
     pd->ready &= (uint8_t)~events;
     goc__lock_release(&pd->lock);
 }

@@ -65,7 +65,7 @@ static bool grow_locked(void) {
 }
 
 void goc__leak_chan_made(goc_chan *c, void *pc) {
-    goc__lock_acquire(&chans.lock);
+    goc__lock_acquire(&chans.lock, GOC__RANK_LEAKS);
     if ((chans.used + 1) * 2 <= chans.cap || grow_locked()) {
         size_t i = find(c);
         if (!chans.v[i].c) chans.used++;
@@ -76,7 +76,7 @@ void goc__leak_chan_made(goc_chan *c, void *pc) {
 }
 
 void goc__leak_chan_freed(goc_chan *c) {
-    goc__lock_acquire(&chans.lock);
+    goc__lock_acquire(&chans.lock, GOC__RANK_LEAKS);
     if (chans.cap) {
         size_t i = find(c);
         if (chans.v[i].c == c) {
@@ -102,7 +102,7 @@ static int cmp_leak(const void *pa, const void *pb) {
 }
 
 static void report(void) {
-    goc__lock_acquire(&chans.lock);
+    goc__lock_acquire(&chans.lock, GOC__RANK_LEAKS);
     size_t n = 0;
     leak *v = goc__malloc_quiet((chans.n + 1) * sizeof *v);
     for (size_t i = 0; v && i < chans.cap; i++) {

@@ -68,7 +68,7 @@ static void give_back_locked(goc__w *w) {
 /* An idle worker whose thread is not polling, now LENT; NULL if none. */
 static goc__w *borrow(void) {
     if (atomic_load_explicit(&goc__sched.nidle, memory_order_relaxed) == 0) return NULL;
-    goc__lock_acquire(&goc__sched.lock);
+    goc__lock_acquire(&goc__sched.lock, GOC__RANK_SCHED);
     goc__w **p = &goc__sched.idle, *w;
     while ((w = *p) && atomic_load(&w->polling)) p = &w->idle_next;
     if (w) {
@@ -79,7 +79,7 @@ static goc__w *borrow(void) {
     }
     goc__lock_release(&goc__sched.lock);
     if (w && atomic_load(&w->polling)) { /* it went polling meanwhile */
-        goc__lock_acquire(&goc__sched.lock);
+        goc__lock_acquire(&goc__sched.lock, GOC__RANK_SCHED);
         give_back_locked(w);
         goc__lock_release(&goc__sched.lock);
         return NULL;
@@ -93,7 +93,7 @@ static goc__w *borrow(void) {
 static void give_back(goc__w *w) {
     bool work = !goc__runq_empty(&w->q);
     int64_t t = goc__timers_next(&w->timers);
-    goc__lock_acquire(&goc__sched.lock);
+    goc__lock_acquire(&goc__sched.lock, GOC__RANK_SCHED);
     give_back_locked(w);
     goc__lock_release(&goc__sched.lock);
     if (t < atomic_load(&w->sleep_until)) goc__unpark(w);

@@ -56,7 +56,7 @@ static void raise_nofile(void) {
 }
 
 static int init_slow(void) {
-    goc__lock_acquire(&np.init_lock);
+    goc__lock_acquire(&np.init_lock, GOC__RANK_NETPOLL);
     int st = atomic_load(&np.state);
     if (st == 0) {
         raise_nofile();

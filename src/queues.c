@@ -24,7 +24,7 @@ void goc__gq_prepend_locked(goc__g *head, goc__g *tail, size_t n) {
 }
 
 void goc__gq_append(goc__g *head, goc__g *tail, size_t n) {
-    goc__lock_acquire(&goc__sched.lock);
+    goc__lock_acquire(&goc__sched.lock, GOC__RANK_SCHED);
     goc__gq_append_locked(head, tail, n);
     goc__lock_release(&goc__sched.lock);
 }
@@ -48,7 +48,7 @@ goc__g *goc__gq_take_locked(goc__w *w, bool one) {
 }
 
 goc__g *goc__gq_take_slow(goc__w *w, bool one) {
-    goc__lock_acquire(&goc__sched.lock);
+    goc__lock_acquire(&goc__sched.lock, GOC__RANK_SCHED);
     goc__g *g = goc__gq_take_locked(w, one);
     goc__lock_release(&goc__sched.lock);
     return g;

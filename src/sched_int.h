@@ -50,6 +50,9 @@ static inline void goc__run_hook(goc__w *w) {
         w->hook = NULL;
         h(w, w->hook_arg);
     }
+#if GOC_LOCKRANK
+    goc__lockrank_none_held("a context switch");
+#endif
 }
 
 /* One more coroutine scheduled on w (the monitor watches this count). */

@@ -305,7 +305,7 @@ static void open_batch(int c, char **v, bool *guarded, size_t n, goc__g **out) {
 /* Takes one slot from the shared pool of class c, resident ones first. */
 static goc__g *class_take(int c) {
     struct klass *k = &classes[c];
-    goc__lock_acquire(&k->lock);
+    goc__lock_acquire(&k->lock, GOC__RANK_STACK);
     goc__g *g = pop(&k->fresh, &k->nfresh);
     if (!g) g = pop(&k->aged, &k->naged);
     if (g) {
@@ -328,7 +328,7 @@ static bool cache_open_fresh(goc__stacks *cache, int c) {
     goc__g *g[BATCH];
     size_t want = cache_max(c) / 2 < BATCH ? cache_max(c) / 2 : BATCH;
     struct klass *k = &classes[c];
-    goc__lock_acquire(&k->lock);
+    goc__lock_acquire(&k->lock, GOC__RANK_STACK);
     size_t n = carve_n(k, c, v, guarded, want);
     goc__lock_release(&k->lock);
     open_batch(c, v, guarded, n, g);
@@ -343,7 +343,7 @@ static bool cache_open_fresh(goc__stacks *cache, int c) {
 /* Moves up to n resident slots of class c from the shared pool into cache. */
 static void cache_refill(goc__stacks *cache, int c, uint32_t n) {
     struct klass *k = &classes[c];
-    goc__lock_acquire(&k->lock);
+    goc__lock_acquire(&k->lock, GOC__RANK_STACK);
     while (n-- > 0) {
         goc__g *g = pop(&k->fresh, &k->nfresh);
         if (!g) g = pop(&k->aged, &k->naged);
@@ -370,7 +370,7 @@ goc__g *goc__stack_alloc(goc__stacks *cache, size_t size) {
 /* Gives n slots of the list to the shared pool as freshly freed. */
 static void class_give(int c, goc__g *head, goc__g *tail, size_t n) {
     struct klass *k = &classes[c];
-    goc__lock_acquire(&k->lock);
+    goc__lock_acquire(&k->lock, GOC__RANK_STACK);
     tail->next = k->fresh;
     k->fresh = head;
     k->nfresh += n;
@@ -431,7 +431,7 @@ static void release_sorted(int c, char **v, size_t n) {
         size_t j = i + 1;
         while (j < n && v[j] == v[j - 1] + sb) j++;
         size_t bytes = (j - i) * sb;
-        goc__lock_acquire(&k->lock);
+        goc__lock_acquire(&k->lock, GOC__RANK_STACK);
         bool unmap = bytes >= UNMAP_MIN && k->nidle * sb + bytes > IDLE_KEEP;
         goc__lock_release(&k->lock);
         if (unmap && unmap_slots(c, v[i], j - i)) {
@@ -439,7 +439,7 @@ static void release_sorted(int c, char **v, size_t n) {
             continue;
         }
         madvise(v[i], bytes, MADV_DONTNEED);
-        goc__lock_acquire(&k->lock);
+        goc__lock_acquire(&k->lock, GOC__RANK_STACK);
         bool ok = runs_push(k, c, v[i], j - i, true); /* guards survive DONTNEED */
         goc__lock_release(&k->lock);
         if (!ok) { /* no memory for the run: keep them as slots, reopened
@@ -455,7 +455,7 @@ static void release_sorted(int c, char **v, size_t n) {
 
 static void trim_class(int c) {
     struct klass *k = &classes[c];
-    goc__lock_acquire(&k->lock);
+    goc__lock_acquire(&k->lock, GOC__RANK_STACK);
     goc__g *list = k->aged;
     size_t n = k->naged;
     k->aged = k->fresh;
@@ -467,7 +467,7 @@ static void trim_class(int c) {
     char **v = goc__malloc(n * sizeof *v);
     if (!v) {
         /* No memory to sort: give them back aged; the next trim tries again. */
-        goc__lock_acquire(&k->lock);
+        goc__lock_acquire(&k->lock, GOC__RANK_STACK);
         goc__g *tail = list;
         while (tail->next) tail = tail->next;
         tail->next = k->aged;
@@ -489,7 +489,7 @@ bool goc__stack_trim(void) {
     bool pending = false;
     for (int c = 0; c < GOC__STACK_CLASSES; c++) {
         trim_class(c);
-        goc__lock_acquire(&classes[c].lock);
+        goc__lock_acquire(&classes[c].lock, GOC__RANK_STACK);
         pending |= classes[c].naged > 0;
         goc__lock_release(&classes[c].lock);
     }
@@ -499,7 +499,7 @@ bool goc__stack_trim(void) {
 size_t goc__stack_rss_slots(void) {
     size_t n = 0;
     for (int c = 0; c < GOC__STACK_CLASSES; c++) {
-        goc__lock_acquire(&classes[c].lock);
+        goc__lock_acquire(&classes[c].lock, GOC__RANK_STACK);
         n += classes[c].nfresh + classes[c].naged;
         goc__lock_release(&classes[c].lock);
     }

@@ -124,7 +124,7 @@ static int heap_insert(goc__timers *h, goc__timer *t) {
 
 /* A slot of h for a re-arm (goc__timers_run); false if h cannot grow. */
 static bool slot_take(goc__timers *h) {
-    goc__lock_acquire(&h->lock);
+    goc__lock_acquire(&h->lock, GOC__RANK_TIMERS);
     bool ok = heap_room(h);
     if (ok) h->reserved++;
     goc__lock_release(&h->lock);
@@ -132,13 +132,13 @@ static bool slot_take(goc__timers *h) {
 }
 
 static void slot_give_back(goc__timers *h) {
-    goc__lock_acquire(&h->lock);
+    goc__lock_acquire(&h->lock, GOC__RANK_TIMERS);
     h->reserved--;
     goc__lock_release(&h->lock);
 }
 
 int goc__timers_add(goc__timers *h, goc__timer *t, int64_t when, int64_t period, bool *earliest) {
-    goc__lock_acquire(&h->lock);
+    goc__lock_acquire(&h->lock, GOC__RANK_TIMERS);
     if (atomic_load_explicit(&t->state, memory_order_relaxed) != GOC__TIMER_IDLE)
         goc__throw("a timer was armed while armed or running (concurrent start)");
     t->when = when;
@@ -171,7 +171,7 @@ bool goc__timer_stop(goc__timer *t) {
         }
         goc__timers *h = atomic_load_explicit(&t->heap, memory_order_relaxed);
         if (!h) continue;
-        goc__lock_acquire(&h->lock);
+        goc__lock_acquire(&h->lock, GOC__RANK_TIMERS);
         if (atomic_load_explicit(&t->heap, memory_order_relaxed) == h &&
             atomic_load_explicit(&t->state, memory_order_relaxed) == GOC__TIMER_PENDING) {
             heap_remove(h, t);
@@ -197,7 +197,7 @@ static int64_t next_period(const goc__timer *t, int64_t now) {
  * re-arm is undone when the CAS fails. */
 static void finish(goc__timers *h, goc__timer *t, int64_t now) {
     if (t->period > 0) {
-        goc__lock_acquire(&h->lock);
+        goc__lock_acquire(&h->lock, GOC__RANK_TIMERS);
         h->reserved--;
         t->when = next_period(t, now);
         heap_place(h, t);
@@ -221,7 +221,7 @@ int goc__timers_run(goc__timers *h, goc__timers *home, int64_t now, int max) {
         /* From another heap, reserve home's slot first (locks are never
          * nested); in home itself, the popped timer's slot is the reserve. */
         if (h != home && !slot_take(home)) break;
-        goc__lock_acquire(&h->lock);
+        goc__lock_acquire(&h->lock, GOC__RANK_TIMERS);
         /* Read the clock under the lock: callbacks of one heap see
          * non-decreasing times, even with two runners. */
         now = goc__now();
@@ -248,8 +248,8 @@ int goc__timers_run(goc__timers *h, goc__timers *home, int64_t now, int max) {
 bool goc__timers_move(goc__timers *from, goc__timers *to) {
     if (from == to) return true;
     goc__timers *a = from < to ? from : to, *b = from < to ? to : from;
-    goc__lock_acquire(&a->lock);
-    goc__lock_acquire(&b->lock);
+    goc__lock_acquire(&a->lock, GOC__RANK_TIMERS);
+    goc__lock_acquire(&b->lock, GOC__RANK_TIMERS);
     /* All or nothing: a timer left behind would wait for a retired worker. */
     bool room = heap_reserve(to, to->n + to->reserved + from->n);
     while (room && from->n > 0) {

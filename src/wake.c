@@ -47,7 +47,7 @@ void goc__wakep(void) {
     if (atomic_load_explicit(&goc__sched.nspinning, memory_order_relaxed) != 0 ||
         !atomic_compare_exchange_strong(&goc__sched.nspinning, &zero, 1))
         return;
-    goc__lock_acquire(&goc__sched.lock);
+    goc__lock_acquire(&goc__sched.lock, GOC__RANK_SCHED);
     goc__w *w = goc__sched.idle;
     if (w) {
         goc__sched.idle = w->idle_next;
@@ -109,7 +109,7 @@ static void lent_wait(goc__w *w) {
  * idle list, false if wakep popped it. */
 static bool idle_leave(goc__w *w) {
     for (;;) {
-        goc__lock_acquire(&goc__sched.lock);
+        goc__lock_acquire(&goc__sched.lock, GOC__RANK_SCHED);
         if (atomic_load(&w->state) != GOC__W_LENT) {
             bool listed = w->in_idle;
             idle_leave_locked(w);
@@ -150,7 +150,7 @@ static bool worker_sleep(goc__w *w, int64_t deadline) {
 /* Nothing to run: sleeps until woken or w's next timer. Returns a coroutine
  * found on the way, or NULL to look again. */
 goc__g *goc__idle(goc__w *w) {
-    goc__lock_acquire(&goc__sched.lock);
+    goc__lock_acquire(&goc__sched.lock, GOC__RANK_SCHED);
     if (atomic_load(&w->retire)) {
         goc__lock_release(&goc__sched.lock);
         return NULL;

@@ -80,7 +80,7 @@ static GOC_NOINLINE uint64_t settle(wg *w) {
  * access to w), then wakes them. */
 static GOC_NOINLINE void wake_waiters(wg *w, uint32_t n) {
     goc__list woken = {0};
-    goc__lock_acquire(&w->lock);
+    goc__lock_acquire(&w->lock, GOC__RANK_WG);
     for (; n > 0; n--) {
         goc__syncw *x = goc__syncq_pop(&w->q);
         if (!x) goc__throw("goc_wg: a counted waiter is not queued");
@@ -122,7 +122,7 @@ void goc_wg_wait(goc_wg *g) {
     } else if (counter(s) != 0) {
         goc__syncw x;
         goc__wait_init(&x.wt, goc__self(), false);
-        goc__lock_acquire(&w->lock);
+        goc__lock_acquire(&w->lock, GOC__RANK_WG);
         uint64_t old = atomic_load_explicit(&w->state, memory_order_acquire);
         for (;;) {
             if (old & WAKING) { /* it reached zero meanwhile, being published */
