@@ -51,6 +51,7 @@ static struct job *dequeue_locked(void) {
         if (!pool.head) pool.tail = NULL;
         pool.nqueued--;
     }
+    GOC_ASSERT(pool.nqueued >= 0 && 0 <= pool.nidle && pool.nidle <= pool.nhelpers);
     return j;
 }
 

@@ -105,11 +105,13 @@ size_t goc_cap(goc_chan *c) { return c ? c->cap : 0; }
 /* ---- wait queues ------------------------------------------------------ */
 
 void goc__waitq_push(goc__list *q, goc__node *n) {
+    GOC_ASSERT(!n->queued);
     goc__list_push_back(q, &n->link);
     n->queued = true;
 }
 
 void goc__waitq_unlink(goc__list *q, goc__node *n) {
+    GOC_ASSERT(n->queued);
     goc__list_remove(q, &n->link);
     n->queued = false;
 }
@@ -159,10 +161,12 @@ static GOC_INLINE int send_locked(goc_chan *c, const void *v, goc__node **wake) 
         c->count++;
         return GOC_OK;
     }
+    GOC_ASSERT(c->count == c->cap); /* senders wait only on a full buffer */
     return GOC_EAGAIN;
 }
 
 static GOC_INLINE int recv_locked(goc_chan *c, void *out, goc__node **wake) {
+    GOC_ASSERT(c->count <= c->cap);
     goc__node *s = c->count == c->cap ? waitq_take(&c->sendq) : NULL;
     if (s) {
         goc__race_acquire(s);
@@ -269,6 +273,8 @@ static GOC_NOINLINE int chan_wait_block(goc_chan *c, goc__list *q, void *v, int6
  * queue until a peer completes it, close, or the deadline. The waits are
  * out of line so that the operations that complete at once stay small. */
 static GOC_INLINE int chan_wait(goc_chan *c, void *v, bool send, int64_t deadline) {
+    GOC_ASSERT_HELD(&c->lock);
+    GOC_ASSERT(!c->closed); /* nothing waits on a closed channel */
     goc__list *q = send ? &c->sendq : &c->recvq;
     goc__w *w = goc__tls_w();
     if (deadline < 0 && w && w->cur)
@@ -334,6 +340,7 @@ int goc__chan_close(goc_chan *c) {
     goc__list wake = {0};
     close_waiters(&c->recvq, c->elem, &wake);
     close_waiters(&c->sendq, 0, &wake);
+    GOC_ASSERT(goc__list_empty(&c->recvq) && goc__list_empty(&c->sendq));
     goc__lock_release(&c->lock);
     goc__link *l; /* each popped before its wake: it lives on its waiter's stack */
     while ((l = goc__list_pop_front(&wake))) goc__chan_wake(GOC__LIST_ENTRY(l, goc__node, link));

@@ -70,6 +70,8 @@ void goc_cond_signal(goc_cond *gc) {
         return; /* nobody waits (a ticket taken after this load is not ours) */
     goc__lock_acquire(&c->lock, GOC__RANK_COND);
     uint32_t t = atomic_load_explicit(&c->notify, memory_order_relaxed);
+    /* notify <= wait */
+    GOC_ASSERT(!before(atomic_load_explicit(&c->wait, memory_order_relaxed), t));
     if (t == atomic_load_explicit(&c->wait, memory_order_relaxed)) {
         goc__lock_release(&c->lock);
         return;

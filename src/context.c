@@ -110,12 +110,16 @@ goc_ctx *goc_ctx_background(void) { return &background; }
 static cnode *child_of(goc__link *l) { return GOC__LIST_ENTRY(l, cnode, sibling); }
 
 static void link_child(cnode *p, cnode *c) {
+    GOC_ASSERT_HELD(&p->lock);
+    GOC_ASSERT(!c->linked && c->up == p);
     goc__list_push_front(&p->children, &c->sibling);
     c->linked = true;
     p->nchildren++;
 }
 
 static void unlink_child(cnode *p, cnode *c) {
+    GOC_ASSERT_HELD(&p->lock);
+    GOC_ASSERT(c->linked && c->up == p && p->nchildren > 0);
     goc__list_remove(&p->children, &c->sibling);
     c->linked = false;
     p->nchildren--;
@@ -151,6 +155,8 @@ static goc__timer *timer_of(cnode *n) { return &((struct dnode *)n)->timer; }
 /* With n locked and its err 0: records err and closes done (in this order:
  * see goc_ctx_err); stops n's timer unless we run inside its callback. */
 static void mark(cnode *n, int err, bool stop_timer) {
+    GOC_ASSERT_HELD(&n->lock);
+    GOC_ASSERT(err != 0 && atomic_load_explicit(&n->err, memory_order_relaxed) == 0); /* once */
     goc__race_release(n);
     atomic_store_explicit(&n->err, err, memory_order_release);
     goc__chan_close(n->done);
@@ -364,6 +370,7 @@ static void destroy(goc_ctx *c) {
         detach(n);
         if (!goc__list_empty(&n->children))
             goc__throw("context %p freed with children linked", (void *)n);
+        GOC_ASSERT(n->nchildren == 0 && !n->linked);
         goc_chan_release(n->done);
     }
     goc__free(c);

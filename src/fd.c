@@ -108,12 +108,16 @@ goc__pd *goc__pd_open(int fd, int *err) {
 /* ---- waiter lists (descriptor locked) ---------------------------------- */
 
 static void node_push(goc__fdw *n) {
+    GOC_ASSERT_HELD(&n->pd->lock);
+    GOC_ASSERT(!n->queued); /* on at most one list */
     goc__list_push_back(&n->pd->waiters[n->dir], &n->link);
     n->queued = true;
     goc__netpoll_wait_added();
 }
 
 static void node_unlink(goc__fdw *n) {
+    GOC_ASSERT_HELD(&n->pd->lock);
+    GOC_ASSERT(n->queued);
     goc__list_remove(&n->pd->waiters[n->dir], &n->link);
     n->queued = false;
     goc__netpoll_wait_removed();

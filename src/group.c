@@ -82,6 +82,7 @@ void goc_group_free(goc_group *g) {
 /* With g locked: hands free slots to the oldest slot waiters, onto the front
  * of wake. */
 static void grant_slots(goc_group *g, goc__list *wake) {
+    GOC_ASSERT_HELD(&g->lock);
     while (!goc__list_empty(&g->slotq) && (g->limit == 0 || g->active < (size_t)g->limit)) {
         goc__syncw *w = goc__syncq_pop(&g->slotq);
         g->active++;
@@ -112,6 +113,7 @@ static void acquire_slot(goc_group *g) {
 static void release_slot(goc_group *g) {
     goc__list wake = {0};
     goc__lock_acquire(&g->lock, GOC__RANK_GROUP);
+    GOC_ASSERT(g->active > 0);
     g->active--;
     grant_slots(g, &wake);
     if (g->active == 0) {
@@ -121,6 +123,7 @@ static void release_slot(goc_group *g) {
             goc__list_push_front(&wake, &w->link);
         }
     }
+    GOC_ASSERT(g->active > 0 || goc__list_empty(&g->waitq));
     goc__lock_release(&g->lock);
     goc__sync_wake_list(&wake);
 }

@@ -58,11 +58,13 @@ static bool lending_allowed(void) {
 }
 
 static void give_back_locked(goc__w *w) {
+    GOC_ASSERT(!w->in_idle && atomic_load(&w->state) == GOC__W_LENT);
     atomic_store(&w->state, GOC__W_IDLE);
     w->in_idle = true;
     w->idle_next = goc__sched.idle;
     goc__sched.idle = w;
     atomic_fetch_add(&goc__sched.nidle, 1);
+    goc__idle_check_locked();
 }
 
 /* An idle worker whose thread is not polling, now LENT; NULL if none. */
@@ -77,6 +79,7 @@ static goc__w *borrow(void) {
         atomic_fetch_sub(&goc__sched.nidle, 1);
         atomic_store(&w->state, GOC__W_LENT);
     }
+    goc__idle_check_locked();
     goc__lock_release(&goc__sched.lock);
     if (w && atomic_load(&w->polling)) { /* it went polling meanwhile */
         goc__lock_acquire(&goc__sched.lock, GOC__RANK_SCHED);

@@ -100,4 +100,12 @@ static inline void goc__lock_acquire(goc__lock *l, enum goc__lockrank r) {
     goc__lock_spin(l, r);
 }
 
+/* GOC_ASSERT_HELD(l): this thread holds l. Checked in builds with both
+ * GOC_LOCKRANK (which knows the holder) and GOC_DEBUG_CHECKS. */
+#if GOC_LOCKRANK
+#define GOC_ASSERT_HELD(l) GOC_ASSERT(goc__lockrank_held(l))
+#else
+#define GOC_ASSERT_HELD(l) ((void)sizeof(l))
+#endif
+
 #endif

@@ -59,7 +59,10 @@ static inline bool goc__wait_claim(goc__wait *wt, int why) {
 }
 
 /* Wakes a claimed wait; wt must not be touched after this. */
-static inline void goc__wait_wake(goc__wait *wt) { goc__ready(wt->g, true); }
+static inline void goc__wait_wake(goc__wait *wt) {
+    GOC_ASSERT(!wt->multi || atomic_load_explicit(&wt->claimed, memory_order_relaxed));
+    goc__ready(wt->g, true);
+}
 
 /* Blocks until claimed and woken, or until deadline (goc_now clock; < 0 none)
  * when it claims itself with GOC_ETIMEDOUT. unlock(arg), if given, runs once

@@ -75,6 +75,7 @@ static void serve(sem *s, goc__list *woken) {
         s->cur += w->n;
         goc__list_push_back(woken, &w->link);
     }
+    GOC_ASSERT(0 <= s->cur && s->cur <= s->size);
 }
 
 void goc_sem_init(goc_sem *gs, int64_t n) {
@@ -89,6 +90,7 @@ static int take_locked(sem *s, int64_t n) {
     if (n > s->size) return GOC_EINVAL;
     if (!goc__list_empty(&s->q) || s->size - s->cur < n) return GOC_EAGAIN;
     s->cur += n;
+    GOC_ASSERT(0 <= s->cur && s->cur <= s->size);
     return GOC_OK;
 }
 

@@ -86,6 +86,7 @@ typedef struct goc__sema {
  * obj say what the caller waits for (goc_dump). */
 static inline void goc__sema_acquire(goc__sema *s, bool lifo, uint8_t why, const void *obj) {
     goc__lock_acquire(&s->lock, GOC__RANK_SEMA);
+    GOC_ASSERT(s->count == 0 || goc__list_empty(&s->q));
     if (s->count > 0) {
         s->count--;
         goc__lock_release(&s->lock);
@@ -108,6 +109,7 @@ static inline void goc__sema_release_n(goc__sema *s, uint32_t n) {
         goc__list_push_back(&woken, &w->link);
     }
     s->count += n;
+    GOC_ASSERT(s->count == 0 || goc__list_empty(&s->q));
     goc__lock_release(&s->lock);
     goc__sync_wake_list(&woken);
 }

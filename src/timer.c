@@ -74,10 +74,15 @@ static void sift_down(goc__timers *h, uint32_t i) {
 }
 
 static void update_next(goc__timers *h) {
+    GOC_ASSERT_HELD(&h->lock);
+    GOC_ASSERT(h->n + h->reserved <= h->cap);
     atomic_store_explicit(&h->next, h->n ? h->v[0].when : INT64_MAX, memory_order_relaxed);
 }
 
 static void heap_remove(goc__timers *h, goc__timer *t) {
+    GOC_ASSERT_HELD(&h->lock);
+    GOC_ASSERT(atomic_load_explicit(&t->heap, memory_order_relaxed) == h && t->idx < h->n &&
+               h->v[t->idx].t == t && h->v[t->idx].when == t->when);
     uint32_t i = t->idx;
     h->n--;
     if (i != h->n) {
@@ -110,6 +115,8 @@ static bool heap_room(goc__timers *h) {
 
 /* With h locked and room for t: inserts it. */
 static void heap_place(goc__timers *h, goc__timer *t) {
+    GOC_ASSERT_HELD(&h->lock);
+    GOC_ASSERT(h->n + h->reserved < h->cap); /* its room was made or reserved */
     place(h, h->n++, (struct goc__tentry){t->when, t});
     sift_up(h, t->idx);
     atomic_store_explicit(&t->heap, h, memory_order_relaxed);
@@ -231,6 +238,7 @@ int goc__timers_run(goc__timers *h, goc__timers *home, int64_t now, int max) {
             break;
         }
         goc__timer *t = h->v[0].t;
+        GOC_ASSERT(atomic_load_explicit(&t->state, memory_order_relaxed) == GOC__TIMER_PENDING);
         bool periodic = t->period > 0;
         heap_remove(h, t);
         if (periodic && h == home) h->reserved++;

@@ -22,6 +22,7 @@
 #include "netpoll.h"
 
 static void idle_unlink_locked(goc__w *w) {
+    GOC_ASSERT(w->in_idle);
     for (goc__w **p = &goc__sched.idle; *p; p = &(*p)->idle_next) {
         if (*p == w) {
             *p = w->idle_next;
@@ -30,6 +31,7 @@ static void idle_unlink_locked(goc__w *w) {
     }
     w->in_idle = false;
     atomic_fetch_sub(&goc__sched.nidle, 1);
+    goc__idle_check_locked();
 }
 
 /* worker_sleep's counterpart. A worker asleep in epoll_wait sets `polling`
@@ -55,9 +57,10 @@ void goc__wakep(void) {
         atomic_fetch_sub(&goc__sched.nidle, 1);
         atomic_store(&w->state, GOC__W_RUNNING);
     }
+    goc__idle_check_locked();
     goc__lock_release(&goc__sched.lock);
     if (!w) {
-        atomic_fetch_sub(&goc__sched.nspinning, 1);
+        goc__spinning_dec();
         return;
     }
     goc__unpark(w);
@@ -161,16 +164,18 @@ goc__g *goc__idle(goc__w *w) {
         return g;
     }
     atomic_store(&w->park, 0);
+    GOC_ASSERT(!w->in_idle);
     w->in_idle = true;
     w->idle_next = goc__sched.idle;
     goc__sched.idle = w;
     atomic_store(&w->state, GOC__W_IDLE);
     atomic_fetch_add(&goc__sched.nidle, 1);
+    goc__idle_check_locked();
     goc__lock_release(&goc__sched.lock);
 
     if (w->spinning) {
         w->spinning = false;
-        atomic_fetch_sub(&goc__sched.nspinning, 1);
+        goc__spinning_dec();
         if (work_anywhere()) {
             if (idle_leave(w)) {
                 w->spinning = true;

@@ -42,7 +42,7 @@ int goc__worker_index(void) {
 static goc__g *found(goc__w *w, goc__g *g) {
     if (w->spinning) {
         w->spinning = false;
-        if (atomic_fetch_sub(&goc__sched.nspinning, 1) == 1) goc__wakep();
+        if (goc__spinning_dec() == 1) goc__wakep();
     }
     return g;
 }
@@ -170,7 +170,7 @@ static void retire(goc__w *w) {
     if (n) goc__gq_append(head, tail, n);
     if (w->spinning) {
         w->spinning = false;
-        atomic_fetch_sub(&goc__sched.nspinning, 1);
+        goc__spinning_dec();
     }
     goc__lock_acquire(&goc__sched.lock, GOC__RANK_SCHED);
     atomic_store(&w->retire, false);
@@ -246,7 +246,7 @@ void goc__replace_worker(goc__w *stuck) {
         size_t n = goc__lq_drain(w, &head, &tail);
         if (n) goc__gq_prepend_locked(head, tail, n); /* queued before the rest */
         atomic_fetch_sub(&goc__sched.nactive, 1);
-        atomic_fetch_sub(&goc__sched.nspinning, 1);
+        goc__spinning_dec();
         goc__lock_release(&goc__sched.lock);
         goc__worker_free(w);
         return;
