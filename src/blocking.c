@@ -14,7 +14,7 @@
  * only idle helpers missed one woken for a job and not yet at it; counting
  * a job only once queued let another caller take for its own the helper that
  * the first one had just started.)
- * Locking: pool.lock guards the queue and the counters; never nested.
+ * Locking: pool.lock guards the queue and the counters (rank: lockrank.h).
  */
 #include "goc.h"
 #include "park.h"

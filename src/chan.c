@@ -14,8 +14,9 @@
  * timeout) may linger in a queue until its owner or a waker unlinks it; it is
  * never paired with.
  *
- * Locking: one lock per channel; select holds several, in address order. A
- * waiter is woken only after the lock is released (goc__chan_wake).
+ * Locking: one lock per channel; select holds several, in address order
+ * (lockrank.h). A waiter is woken only after the lock is released
+ * (goc__chan_wake).
  *
  * Values move once: from a waiting sender straight into a waiting receiver's
  * destination, otherwise through the buffer. When a receiver takes from a full

@@ -24,9 +24,10 @@
  *     node has a timer only when its own deadline is the earlier one.
  *
  * Locking: a node's lock guards its err (written), its list, its nchildren,
- * and the `linked`/`sibling` fields of the nodes in its list.
- * Lock order: ancestor's lock < descendant's lock < channel lock, sched.lock
- * and timer heap lock (arming a deadline holds the node's lock). Cancelling
+ * and the `linked`/`sibling` fields of the nodes in its list. Its rank
+ * (lockrank.h) comes before channels, sched.lock and timer heaps, since
+ * closing done, readying and arming a deadline happen under it; a node's
+ * lock is taken under its parent's only (goc__lock_acquire_child). Cancelling
  * holds the locks of the whole path from the cancelled node down to the node
  * it is working on (as Go holds c.mu while it cancels the children), so a
  * second canceller of any node on the path waits until the subtree is done;

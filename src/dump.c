@@ -10,8 +10,9 @@
  *
  * Locking: reg.lock guards the registry's table and is held while the dump
  * copies records out (so under TSan no record is unmapped under it);
- * threads.lock guards the blocked-thread list. Neither is held with any
- * other lock, nor while writing the report.
+ * threads.lock guards the blocked-thread list, and is taken under reg.lock
+ * and under the lock a plain thread's wait releases (park.c), a leaf
+ * (lockrank.h). Neither is held while writing the report.
  *
  * Design: Go keeps allgs, every g ever made, and marks dead ones; here the
  * record lives at the top of a stack slot and slots are reused, so the

@@ -22,11 +22,12 @@
  *
  * Locking: a descriptor's lock guards its waiter lists and flags. A wait on
  * several fds (goc_poll) takes their locks in ascending address order, then
- * a context's done channel lock: pd locks (by address) < channel lock <
- * sched.lock < timer heap locks. A park hook releases them, the done lock first and
- * the descriptors' last, since the waiter's own clean-up takes every
- * descriptor lock again before it returns (so the hook may read the node
- * array on its stack until its last release).
+ * a context's done channel lock (lockrank.h); a context's error is read
+ * after they are released, as a context's lock ranks before them. A park
+ * hook releases them, the done lock first and the descriptors' last, since
+ * the waiter's own clean-up takes every descriptor lock again before it
+ * returns (so the hook may read the node array on its stack until its last
+ * release).
  *
  * ThreadSanitizer tracks fds: the descriptor carries the edges that the
  * kernel gives (a call's use of the fd before its close, a close before the

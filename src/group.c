@@ -18,9 +18,9 @@
  *     freed while someone waits goes to the oldest waiter (active unchanged);
  *   - waitq is non-empty only while active > 0; err changes once, from 0.
  *
- * Locking: one spin lock per group, never held with another lock, never
- * across a wait (goc__wait_block releases it in the park hook) or a wake-up
- * (waiters are collected under the lock and woken after it).
+ * Locking: one spin lock per group (rank: lockrank.h), never held across a
+ * wait (goc__wait_block releases it in the park hook) or a wake-up (waiters
+ * are collected under the lock and woken after it).
  *
  * Happens-before (TSan, see san.h): a member's return happens-before
  * goc_group_wait returns (release/acquire on the group), and, in a group

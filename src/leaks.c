@@ -6,7 +6,7 @@
  * program started is in chans exactly until its last release; the flag is
  * set before main (a constructor) and never changes, so a channel is
  * either tracked from birth to death or not at all.
- * Locking: chans.lock guards the table; never held with another lock.
+ * Locking: chans.lock guards the table; a leaf (lockrank.h).
  *
  * Design: Go has no such report (its collector frees what is unreachable;
  * goroutine leaks are found with goleak in tests). Here nothing collects a

@@ -12,8 +12,9 @@
  *            unlock L; goc__wait_wake(wt)
  * A coroutine is off its stack before L is released (the unlock runs as a park
  * hook), so a waker can never ready a coroutine that is still running. The
- * deadline timer is armed in the same hook, before the unlock (lock order:
- * L < timer heap). A woken waiter removes its other nodes itself.
+ * deadline timer is armed in the same hook, before the unlock (so L ranks
+ * before timer heaps: lockrank.h). A woken waiter removes its other nodes
+ * itself.
  */
 #ifndef GOC_PARK_H
 #define GOC_PARK_H

@@ -17,8 +17,8 @@
  *
  * Locking: goc__sched.lock guards the global queue and the idle and spare
  * lists, and is held while timers move between heaps (so a timer never lands
- * in a heap that is retiring). Lock order: channel/sync locks < sched.lock <
- * timer heap locks; stack class locks never nest with others.
+ * in a heap that is retiring). Where it stands among the other locks:
+ * lockrank.h, the one statement of the lock order.
  */
 #ifndef GOC_SCHED_INT_H
 #define GOC_SCHED_INT_H

@@ -11,7 +11,8 @@
  *
  * Invariants: a blocked select is claimed, hence woken, exactly once; when it
  * returns, none of its nodes is in any queue.
- * Locking: the channel locks of the select, ascending by address.
+ * Locking: the channel locks of the select, ascending by address, the one
+ * way lockrank.h allows two channel locks at once.
  */
 #include "chan.h"
 

@@ -15,9 +15,8 @@
  *
  * Locking: `lock` guards everything; waiters are woken after it is released.
  * goc_sem_acquire_ctx also reads its context's error (which may take the
- * context node's lock) and takes its done channel's lock inside it: lock <
- * context lock < channel lock, the order cancellation already uses. Nothing
- * else nests with it.
+ * context node's lock) and takes its done channel's lock inside it, so it
+ * ranks before both (lockrank.h), the order cancellation already uses.
  *
  * acquire_ctx waits in two places at once, one goc__wait shared by its node
  * in the queue and a receive node on the context's done channel: a release

@@ -28,8 +28,9 @@
  *     first instruction when stop looks is not seen.
  *
  * Locking: reg.lock (an internal spin lock: every critical section is short,
- * sigaction and a try-send at worst) guards the registry; reg.lock < channel
- * lock (the reader try-sends with it held). The handler takes no lock.
+ * sigaction and a try-send at worst) guards the registry; it ranks before
+ * channel locks (lockrank.h): the reader try-sends with it held. The
+ * handler takes no lock.
  *
  * Design: a self-pipe rather than signalfd: signalfd needs the signals
  * blocked in every thread, including threads the program starts itself, and

@@ -13,9 +13,9 @@
  * range of contiguous slots whose guards are installed iff run.guarded;
  * nidle is the sum of the runs' lengths.
  *
- * Locking: class->lock guards fresh, aged and runs; never held with another
- * lock. Trimming (the monitor) takes the aged list out under the lock and
- * calls madvise outside it.
+ * Locking: class->lock guards fresh, aged and runs; carving a slab registers
+ * it with stats.c under it (lockrank.h). Trimming (the monitor) takes the
+ * aged list out under the lock and calls madvise outside it.
  *
  * Guards (64 KiB, stack.h says why): MADV_GUARD_INSTALL (Linux 6.13+) marks
  * guard pages without a VMA or memory, and they survive MADV_DONTNEED, so

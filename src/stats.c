@@ -5,8 +5,8 @@
  * relaxed load and store, so counting costs the hot paths no atomic
  * read-modify-write and no shared cache line; a reader sums relaxed loads.
  * Each counter only grows, so a later goc_stats never reports less.
- * Locking: maps.lock guards the list of stack mappings; never held with
- * another lock.
+ * Locking: maps.lock guards the list of stack mappings; a leaf (lockrank.h),
+ * taken under a stack class lock when a slab is mapped.
  *
  * Design: Go keeps such counters per P and sums them on read (runtime/metrics)
  * as well. Switches are the workers' schedule ticks (w->tick), which the

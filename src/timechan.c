@@ -25,9 +25,8 @@
  *
  * Locking: stop and reset hold the timechan's lock, so that any number of
  * coroutines and threads may stop and reset one timer at once, as in Go (a
- * runtime timer must not be started twice). Lock order: timechan lock <
- * channel lock < sched.lock < timer heap lock. The callback takes no
- * timechan lock.
+ * runtime timer must not be started twice); its channel and its timers are
+ * locked under it (lockrank.h). The callback takes no timechan lock.
  */
 #include "chan.h"
 #include "goc.h"

@@ -11,7 +11,7 @@
  * Locking: one lock per heap; never two at once except in goc__timers_move,
  * which takes them in address order (under sched.lock). Callbacks run with no
  * heap lock, so a callback may take channel locks while a channel operation
- * holding its lock arms a timer: channel lock < sched.lock < heap lock.
+ * holding its lock arms a timer (heap locks rank after both: lockrank.h).
  *
  * Design: a heap per worker keeps sleep/wake on one core and its lock
  * uncontended; the alternative, one global heap with a timer thread, puts a

@@ -26,8 +26,8 @@
  * while holding `lock` and queues itself before releasing it, so counting and
  * queueing are one step as seen by the waker, which takes `lock` after its
  * zeroing CAS: every waiter it counted is queued by then, and waiters of a
- * later wave (counted after the zeroing) are queued behind them. Nothing
- * else nests with `lock`.
+ * later wave (counted after the zeroing) are queued behind them. Its rank:
+ * lockrank.h.
  *
  * Memory orders: add's CAS is acq_rel, the waiter's loads acquire, so every
  * done happens-before a wait that returns (the zeroing CAS reads from each
