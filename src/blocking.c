@@ -14,7 +14,7 @@
  * only idle helpers missed one woken for a job and not yet at it; counting
  * a job only once queued let another caller take for its own the helper that
  * the first one had just started.)
- * Locking: pool.lock guards the queue and the counters; never nested.
+ * Locking: pool.lock guards the queue and the counters (rank: lockrank.h).
  */
 #include "goc.h"
 #include "park.h"
@@ -38,7 +38,7 @@ static struct {
 } pool;
 
 void goc__blocking_census(int *threads, int *busy) {
-    goc__lock_acquire(&pool.lock);
+    goc__lock_acquire(&pool.lock, GOC__RANK_BLOCKING);
     *threads = pool.nhelpers;
     *busy = pool.nhelpers - pool.nidle + pool.nqueued;
     goc__lock_release(&pool.lock);
@@ -51,12 +51,13 @@ static struct job *dequeue_locked(void) {
         if (!pool.head) pool.tail = NULL;
         pool.nqueued--;
     }
+    GOC_ASSERT(pool.nqueued >= 0 && 0 <= pool.nidle && pool.nidle <= pool.nhelpers);
     return j;
 }
 
 static void *helper_main(void *arg) {
     (void)arg;
-    goc__lock_acquire(&pool.lock);
+    goc__lock_acquire(&pool.lock, GOC__RANK_BLOCKING);
     for (;;) {
         struct job *j = dequeue_locked();
         if (!j) {
@@ -65,7 +66,7 @@ static void *helper_main(void *arg) {
             goc__lock_release(&pool.lock);
             int64_t until = goc__now() + IDLE_EXIT;
             goc__futex_wait(&pool.seq, seq, until);
-            goc__lock_acquire(&pool.lock);
+            goc__lock_acquire(&pool.lock, GOC__RANK_BLOCKING);
             pool.nidle--;
             if (pool.nqueued == 0 && goc__now() >= until) break; /* none counted on us */
             continue;
@@ -76,7 +77,7 @@ static void *helper_main(void *arg) {
         goc__race_release(j);
         goc__wait_claim(&j->wt, GOC_OK);
         goc__wait_wake(&j->wt);
-        goc__lock_acquire(&pool.lock);
+        goc__lock_acquire(&pool.lock, GOC__RANK_BLOCKING);
     }
     pool.nhelpers--;
     goc__lock_release(&pool.lock);
@@ -97,13 +98,13 @@ int goc_blocking(void (*fn)(void *), void *arg) {
     }
     struct job j = {.fn = fn, .arg = arg, .next = NULL};
     goc__wait_init(&j.wt, self, false);
-    goc__lock_acquire(&pool.lock);
+    goc__lock_acquire(&pool.lock, GOC__RANK_BLOCKING);
     pool.nqueued++; /* counted before a helper starts for it */
     if (pool.nidle < pool.nqueued && pool.nhelpers < MAX_HELPERS) {
         pool.nhelpers++;
         goc__lock_release(&pool.lock);
         int r = goc__thread_start(helper_main, NULL, 0);
-        goc__lock_acquire(&pool.lock);
+        goc__lock_acquire(&pool.lock, GOC__RANK_BLOCKING);
         if (r != 0) {
             pool.nhelpers--;
             /* No helper is free for this job: queued behind busy ones, it

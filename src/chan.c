@@ -14,11 +14,11 @@
  * timeout) may linger in a queue until its owner or a waker unlinks it; it is
  * never paired with.
  *
- * Locking: one lock per channel; select holds several, in address order. A
- * waiter is woken only after the lock is released (goc__chan_wake). The last
- * release takes the lock once more, to see waiters that outlived every
- * reference (abandon); kept.lock, the list of such channels, is never held
- * with another.
+ * Locking: one lock per channel; select holds several, in address order
+ * (lockrank.h). A waiter is woken only after the lock is released
+ * (goc__chan_wake). The last release takes the lock once more, to see
+ * waiters that outlived every reference (abandon); kept.lock, the list of
+ * such channels, is never held with another.
  *
  * Values move once: from a waiting sender straight into a waiting receiver's
  * destination, otherwise through the buffer. When a receiver takes from a full
@@ -144,7 +144,7 @@ static GOC_NOINLINE void abandon(goc_chan *c) {
     struct kept *k = goc__malloc_quiet(sizeof *k);
     if (k) {
         k->c = c;
-        goc__lock_acquire(&kept.lock);
+        goc__lock_acquire(&kept.lock, GOC__RANK_KEPT);
         k->next = kept.head;
         kept.head = k;
         goc__lock_release(&kept.lock);
@@ -159,7 +159,7 @@ void goc_chan_release(goc_chan *c) {
     if (c->on_free) c->on_free(c->on_free_arg); /* goc_after's timer: stopped first */
     /* Anyone still queued? Under the lock: a waiter that queued under a
      * reference released since is seen (lock release -> acquire). */
-    goc__lock_acquire(&c->lock);
+    goc__lock_acquire(&c->lock, GOC__RANK_CHAN);
     if (GOC_UNLIKELY(c->recvq.head || c->sendq.head)) {
         abandon(c);
         return;
@@ -173,7 +173,7 @@ void goc_chan_release(goc_chan *c) {
 
 size_t goc_len(goc_chan *c) {
     if (!c) return 0;
-    goc__lock_acquire(&c->lock);
+    goc__lock_acquire(&c->lock, GOC__RANK_CHAN);
     size_t n = c->count;
     goc__lock_release(&c->lock);
     return n;
@@ -184,11 +184,13 @@ size_t goc_cap(goc_chan *c) { return c ? c->cap : 0; }
 /* ---- wait queues ------------------------------------------------------ */
 
 void goc__waitq_push(goc__list *q, goc__node *n) {
+    GOC_ASSERT(!n->queued);
     goc__list_push_back(q, &n->link);
     n->queued = true;
 }
 
 void goc__waitq_unlink(goc__list *q, goc__node *n) {
+    GOC_ASSERT(n->queued);
     goc__list_remove(q, &n->link);
     n->queued = false;
 }
@@ -238,10 +240,12 @@ static GOC_INLINE int send_locked(goc_chan *c, const void *v, goc__node **wake) 
         c->count++;
         return GOC_OK;
     }
+    GOC_ASSERT(c->count == c->cap); /* senders wait only on a full buffer */
     return GOC_EAGAIN;
 }
 
 static GOC_INLINE int recv_locked(goc_chan *c, void *out, goc__node **wake) {
+    GOC_ASSERT(c->count <= c->cap);
     goc__node *s = c->count == c->cap ? waitq_take(&c->sendq) : NULL;
     if (s) {
         goc__race_acquire(s);
@@ -348,6 +352,8 @@ static GOC_NOINLINE int chan_wait_block(goc_chan *c, goc__list *q, void *v, int6
  * queue until a peer completes it, close, or the deadline. The waits are
  * out of line so that the operations that complete at once stay small. */
 static GOC_INLINE int chan_wait(goc_chan *c, void *v, bool send, int64_t deadline) {
+    GOC_ASSERT_HELD(&c->lock);
+    GOC_ASSERT(!c->closed); /* nothing waits on a closed channel */
     goc__list *q = send ? &c->sendq : &c->recvq;
     goc__w *w = goc__tls_w();
     if (deadline < 0 && w && w->cur)
@@ -413,6 +419,7 @@ int goc__chan_close(goc_chan *c) {
     goc__list wake = {0};
     close_waiters(&c->recvq, c->elem, &wake);
     close_waiters(&c->sendq, 0, &wake);
+    GOC_ASSERT(goc__list_empty(&c->recvq) && goc__list_empty(&c->sendq));
     goc__lock_release(&c->lock);
     goc__link *l; /* each popped before its wake: it lives on its waiter's stack */
     while ((l = goc__list_pop_front(&wake))) goc__chan_wake(GOC__LIST_ENTRY(l, goc__node, link));

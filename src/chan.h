@@ -44,8 +44,8 @@ struct goc_chan {
 /* Locks c; a wait for the lock is reported to the scheduler, which then
  * keeps coroutines that share channels together (ring_stealable). */
 static inline void goc__chan_lock(goc_chan *c) {
-    if (GOC_LIKELY(goc__lock_try(&c->lock))) return;
-    goc__lock_slow(&c->lock);
+    if (GOC_LIKELY(goc__lock_take(&c->lock, GOC__RANK_CHAN))) return;
+    goc__lock_spin(&c->lock, GOC__RANK_CHAN);
     goc__sched_contended();
 }
 

@@ -55,7 +55,7 @@ void goc_cond_wait(goc_cond *gc, goc_mutex *m) {
     goc__syncw w;
     goc__wait_init(&w.wt, goc__self(), false);
     w.n = t;
-    goc__lock_acquire(&c->lock);
+    goc__lock_acquire(&c->lock, GOC__RANK_COND);
     if (before(t, atomic_load_explicit(&c->notify, memory_order_relaxed)))
         goc__lock_release(&c->lock); /* notified before we queued */
     else
@@ -68,8 +68,10 @@ void goc_cond_signal(goc_cond *gc) {
     if (atomic_load_explicit(&c->wait, memory_order_relaxed) ==
         atomic_load_explicit(&c->notify, memory_order_relaxed))
         return; /* nobody waits (a ticket taken after this load is not ours) */
-    goc__lock_acquire(&c->lock);
+    goc__lock_acquire(&c->lock, GOC__RANK_COND);
     uint32_t t = atomic_load_explicit(&c->notify, memory_order_relaxed);
+    /* notify <= wait */
+    GOC_ASSERT(!before(atomic_load_explicit(&c->wait, memory_order_relaxed), t));
     if (t == atomic_load_explicit(&c->wait, memory_order_relaxed)) {
         goc__lock_release(&c->lock);
         return;
@@ -91,7 +93,7 @@ void goc_cond_broadcast(goc_cond *gc) {
     if (atomic_load_explicit(&c->wait, memory_order_relaxed) ==
         atomic_load_explicit(&c->notify, memory_order_relaxed))
         return;
-    goc__lock_acquire(&c->lock);
+    goc__lock_acquire(&c->lock, GOC__RANK_COND);
     atomic_store_explicit(&c->notify, atomic_load_explicit(&c->wait, memory_order_relaxed),
                           memory_order_relaxed);
     goc__list all = c->q; /* moved out whole (list.h) */
@@ -103,5 +105,5 @@ void goc_cond_broadcast(goc_cond *gc) {
 
 size_t goc__cond_waiters(goc_cond *gc) {
     cond *c = C(gc);
-    return goc__syncq_count(&c->lock, &c->q);
+    return goc__syncq_count(&c->lock, GOC__RANK_COND, &c->q);
 }

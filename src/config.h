@@ -38,4 +38,14 @@ CMAKE_C_FLAGS has -fsanitize=thread), or compile src/ with -DGOC_TSAN and withou
 -fsanitize=thread, and your program with it."
 #endif
 
+/* Debug checks, off unless asked for (CMake turns both on in Debug builds):
+ * GOC_LOCKRANK checks the lock order on every acquire (lockrank.h),
+ * GOC_DEBUG_CHECKS compiles GOC_ASSERT (sys.h). */
+#ifndef GOC_LOCKRANK
+#define GOC_LOCKRANK 0
+#endif
+#ifndef GOC_DEBUG_CHECKS
+#define GOC_DEBUG_CHECKS 0
+#endif
+
 #endif

@@ -24,9 +24,10 @@
  *     node has a timer only when its own deadline is the earlier one.
  *
  * Locking: a node's lock guards its err (written), its list, its nchildren,
- * and the `linked`/`sibling` fields of the nodes in its list.
- * Lock order: ancestor's lock < descendant's lock < channel lock, sched.lock
- * and timer heap lock (arming a deadline holds the node's lock). Cancelling
+ * and the `linked`/`sibling` fields of the nodes in its list. Its rank
+ * (lockrank.h) comes before channels, sched.lock and timer heaps, since
+ * closing done, readying and arming a deadline happen under it; a node's
+ * lock is taken under its parent's only (goc__lock_acquire_child). Cancelling
  * holds the locks of the whole path from the cancelled node down to the node
  * it is working on (as Go holds c.mu while it cancels the children), so a
  * second canceller of any node on the path waits until the subtree is done;
@@ -110,12 +111,16 @@ goc_ctx *goc_ctx_background(void) { return &background; }
 static cnode *child_of(goc__link *l) { return GOC__LIST_ENTRY(l, cnode, sibling); }
 
 static void link_child(cnode *p, cnode *c) {
+    GOC_ASSERT_HELD(&p->lock);
+    GOC_ASSERT(!c->linked && c->up == p);
     goc__list_push_front(&p->children, &c->sibling);
     c->linked = true;
     p->nchildren++;
 }
 
 static void unlink_child(cnode *p, cnode *c) {
+    GOC_ASSERT_HELD(&p->lock);
+    GOC_ASSERT(c->linked && c->up == p && p->nchildren > 0);
     goc__list_remove(&p->children, &c->sibling);
     c->linked = false;
     p->nchildren--;
@@ -139,7 +144,7 @@ static cnode *pop_child(cnode *p) {
 static void detach(cnode *c) {
     cnode *up = c->up;
     if (!up) return;
-    goc__lock_acquire(&up->lock);
+    goc__lock_acquire(&up->lock, GOC__RANK_CTX);
     if (c->linked) unlink_child(up, c);
     goc__lock_release(&up->lock);
 }
@@ -151,6 +156,8 @@ static goc__timer *timer_of(cnode *n) { return &((struct dnode *)n)->timer; }
 /* With n locked and its err 0: records err and closes done (in this order:
  * see goc_ctx_err); stops n's timer unless we run inside its callback. */
 static void mark(cnode *n, int err, bool stop_timer) {
+    GOC_ASSERT_HELD(&n->lock);
+    GOC_ASSERT(err != 0 && atomic_load_explicit(&n->err, memory_order_relaxed) == 0); /* once */
     goc__race_release(n);
     atomic_store_explicit(&n->err, err, memory_order_release);
     goc__chan_close(n->done);
@@ -167,7 +174,7 @@ static void cancel_tree(cnode *root, int err, bool in_callback) {
     for (;;) {
         cnode *c = pop_child(n);
         if (c) {
-            goc__lock_acquire(&c->lock);
+            goc__lock_acquire_child(&c->lock, GOC__RANK_CTX, &n->lock);
             if (atomic_load_explicit(&c->err, memory_order_relaxed)) {
                 goc__lock_release(&c->lock);
                 continue;
@@ -184,7 +191,7 @@ static void cancel_tree(cnode *root, int err, bool in_callback) {
 }
 
 static void cancel(cnode *n, int err) {
-    goc__lock_acquire(&n->lock);
+    goc__lock_acquire(&n->lock, GOC__RANK_CTX);
     if (atomic_load_explicit(&n->err, memory_order_relaxed)) {
         goc__lock_release(&n->lock);
         return;
@@ -202,7 +209,7 @@ static void on_deadline(goc__timer *t, int64_t now) {
     cnode *n = t->arg;
     for (;;) {
         if (atomic_load_explicit(&n->err, memory_order_relaxed)) return;
-        if (goc__lock_try(&n->lock)) break;
+        if (goc__lock_try(&n->lock, GOC__RANK_CTX)) break;
         goc__cpu_relax();
     }
     if (atomic_load_explicit(&n->err, memory_order_relaxed)) {
@@ -233,11 +240,11 @@ static void init_base(goc_ctx *c, goc_ctx *parent, int kind) {
 static void propagate(cnode *n) {
     cnode *up = n->up;
     if (!up) return;
-    goc__lock_acquire(&up->lock);
+    goc__lock_acquire(&up->lock, GOC__RANK_CTX);
     int err = atomic_load_explicit(&up->err, memory_order_relaxed);
     if (err) {
         goc__race_acquire(up);
-        goc__lock_acquire(&n->lock);
+        goc__lock_acquire_child(&n->lock, GOC__RANK_CTX, &up->lock);
         mark(n, err, false); /* its timer is not armed yet */
         goc__lock_release(&n->lock);
     } else {
@@ -258,7 +265,7 @@ static int arm(cnode *n) {
     }
     int r = goc__rt_start(); /* not under the lock: it may start threads */
     if (r != GOC_OK) return r;
-    goc__lock_acquire(&n->lock);
+    goc__lock_acquire(&n->lock, GOC__RANK_CTX);
     if (!atomic_load_explicit(&n->err, memory_order_relaxed))
         r = goc__timer_start(timer_of(n), n->base.deadline, 0);
     goc__lock_release(&n->lock);
@@ -330,7 +337,7 @@ int goc_ctx_err(goc_ctx *c) {
     if (!n) return 0;
     int err = atomic_load_explicit(&n->err, memory_order_acquire);
     if (err) {
-        goc__lock_acquire(&n->lock);
+        goc__lock_acquire(&n->lock, GOC__RANK_CTX);
         goc__lock_release(&n->lock);
         goc__race_acquire(n);
     }
@@ -364,6 +371,7 @@ static void destroy(goc_ctx *c) {
         detach(n);
         if (!goc__list_empty(&n->children))
             goc__throw("context %p freed with children linked", (void *)n);
+        GOC_ASSERT(n->nchildren == 0 && !n->linked);
         goc_chan_release(n->done);
     }
     goc__free(c);
@@ -385,7 +393,7 @@ void goc_ctx_release(goc_ctx *c) {
 size_t goc__ctx_children(goc_ctx *c) {
     if (!c || c->kind != KIND_CANCEL) return 0;
     cnode *n = (cnode *)c;
-    goc__lock_acquire(&n->lock);
+    goc__lock_acquire(&n->lock, GOC__RANK_CTX);
     size_t k = n->nchildren;
     goc__lock_release(&n->lock);
     return k;
@@ -395,7 +403,7 @@ size_t goc__ctx_timers_pending(void) {
     size_t n = 0;
     for (int i = 0; i < goc__nworkers(); i++) {
         goc__timers *h = &goc__worker(i)->timers;
-        goc__lock_acquire(&h->lock);
+        goc__lock_acquire(&h->lock, GOC__RANK_TIMERS);
         n += h->n;
         goc__lock_release(&h->lock);
     }

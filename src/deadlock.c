@@ -156,7 +156,7 @@ void goc__partial_deadlock(const void *c, goc__g *const *g, const uint64_t *ids,
     p->ids = (uint64_t *)(p->g + n);
     memcpy(p->g, g, n * sizeof *g);
     memcpy(p->ids, ids, n * sizeof *ids);
-    goc__lock_acquire(&pend.lock);
+    goc__lock_acquire(&pend.lock, GOC__RANK_PARTIAL);
     if (!pend.head) pend.tail = &pend.head;
     *pend.tail = p;
     pend.tail = &p->next;
@@ -168,7 +168,7 @@ void goc__partial_deadlock(const void *c, goc__g *const *g, const uint64_t *ids,
 void goc__partial_report(void) {
     if (!atomic_load_explicit(&pend.any, memory_order_relaxed)) return;
     pthread_mutex_lock(&pend.print);
-    goc__lock_acquire(&pend.lock);
+    goc__lock_acquire(&pend.lock, GOC__RANK_PARTIAL);
     partial *p = pend.head;
     pend.head = NULL;
     atomic_store(&pend.any, false);

@@ -10,8 +10,9 @@
  *
  * Locking: reg.lock guards the registry's table and is held while the dump
  * copies records out (so under TSan no record is unmapped under it);
- * threads.lock guards the blocked-thread list. Neither is held with any
- * other lock, nor while writing the report.
+ * threads.lock guards the blocked-thread list, and is taken under reg.lock
+ * and under the lock a plain thread's wait releases (park.c), a leaf
+ * (lockrank.h). Neither is held while writing the report.
  *
  * Design: Go keeps allgs, every g ever made, and marks dead ones; here the
  * record lives at the top of a stack slot and slots are reused, so the
@@ -80,7 +81,7 @@ static bool grow_locked(void) {
 }
 
 void goc__reg_add(goc__g *g) {
-    goc__lock_acquire(&reg.lock);
+    goc__lock_acquire(&reg.lock, GOC__RANK_DUMP_REG);
     if ((reg.used + 1) * 2 > reg.cap && !grow_locked()) {
         goc__lock_release(&reg.lock); /* not listed; tried again at its next spawn */
         return;
@@ -97,7 +98,7 @@ void goc__reg_add(goc__g *g) {
 
 #if defined(GOC_TSAN)
 void goc__reg_exit(goc__g *g) {
-    goc__lock_acquire(&reg.lock);
+    goc__lock_acquire(&reg.lock, GOC__RANK_DUMP_REG);
     atomic_store_explicit(&g->live, 0, memory_order_relaxed);
     if (g->registered && reg.cap) {
         size_t i = find(g);
@@ -127,7 +128,7 @@ void goc__thread_blocked(goc__tblock *b, goc__g *g) {
     if (!my_tid) my_tid = (int)syscall(SYS_gettid);
     b->g = g;
     b->tid = my_tid;
-    goc__lock_acquire(&threads.lock);
+    goc__lock_acquire(&threads.lock, GOC__RANK_DUMP_THREADS);
     goc__list_push_front(&threads.list, &b->link);
     threads.n++;
     goc__lock_release(&threads.lock);
@@ -137,14 +138,14 @@ void goc__thread_blocked(goc__tblock *b, goc__g *g) {
 }
 
 void goc__thread_unblocked(goc__tblock *b) {
-    goc__lock_acquire(&threads.lock);
+    goc__lock_acquire(&threads.lock, GOC__RANK_DUMP_THREADS);
     goc__list_remove(&threads.list, &b->link);
     threads.n--;
     goc__lock_release(&threads.lock);
 }
 
 int goc__threads_blocked(bool *woken) {
-    goc__lock_acquire(&threads.lock);
+    goc__lock_acquire(&threads.lock, GOC__RANK_DUMP_THREADS);
     int n = threads.n;
     *woken = false;
     for (goc__link *l = threads.list.head; l; l = l->next)
@@ -323,7 +324,7 @@ static int backtrace_of(const entry *e, void **pcs, uint64_t *buf) {
     goc__g *g = e->g;
     uintptr_t sp = 0;
     size_t len = 0;
-    goc__lock_acquire(&reg.lock);
+    goc__lock_acquire(&reg.lock, GOC__RANK_DUMP_REG);
     if (g && e->state == ST_WAITING && g->registered && still_parked(g, e)) {
         sp = (uintptr_t)g->ctx.sp;
         uintptr_t top = (uintptr_t)g; /* frames lie below the record */
@@ -355,8 +356,8 @@ static entry *snapshot(size_t *n) {
         return NULL;
     }
     for (int i = 0; i < nw; i++) cur[i] = *(goc__g *volatile *)&goc__worker(i)->cur;
-    goc__lock_acquire(&reg.lock);
-    goc__lock_acquire(&threads.lock);
+    goc__lock_acquire(&reg.lock, GOC__RANK_DUMP_REG);
+    goc__lock_acquire(&threads.lock, GOC__RANK_DUMP_THREADS);
     size_t cap = reg.n + (size_t)threads.n + 1, k = 0;
     entry *v = goc__malloc_quiet(cap * sizeof *v);
     if (!v) goto out;

@@ -21,12 +21,13 @@
  * leaves and the fd is closed, and no call enters meanwhile.
  *
  * Locking: a descriptor's lock guards its waiter lists and flags. A wait on
- * several fds (goc_poll) takes their locks in ascending fd order, then a
- * context's done channel lock: pd locks (by fd) < channel lock < sched.lock
- * < timer heap locks. A park hook releases them, the done lock first and
- * the descriptors' last, since the waiter's own clean-up takes every
- * descriptor lock again before it returns (so the hook may read the node
- * array on its stack until its last release).
+ * several fds (goc_poll) takes their locks in ascending address order, then
+ * a context's done channel lock (lockrank.h); a context's error is read
+ * after they are released, as a context's lock ranks before them. A park
+ * hook releases them, the done lock first and the descriptors' last, since
+ * the waiter's own clean-up takes every descriptor lock again before it
+ * returns (so the hook may read the node array on its stack until its last
+ * release).
  *
  * ThreadSanitizer tracks fds: the descriptor carries the edges that the
  * kernel gives (a call's use of the fd before its close, a close before the
@@ -108,12 +109,16 @@ goc__pd *goc__pd_open(int fd, int *err) {
 /* ---- waiter lists (descriptor locked) ---------------------------------- */
 
 static void node_push(goc__fdw *n) {
+    GOC_ASSERT_HELD(&n->pd->lock);
+    GOC_ASSERT(!n->queued); /* on at most one list */
     goc__list_push_back(&n->pd->waiters[n->dir], &n->link);
     n->queued = true;
     goc__netpoll_wait_added();
 }
 
 static void node_unlink(goc__fdw *n) {
+    GOC_ASSERT_HELD(&n->pd->lock);
+    GOC_ASSERT(n->queued);
     goc__list_remove(&n->pd->waiters[n->dir], &n->link);
     n->queued = false;
     goc__netpoll_wait_removed();
@@ -161,7 +166,7 @@ int goc__fd_event(int fd, uint32_t seq, uint32_t events) {
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) bits |= GOC_READ;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) bits |= GOC_WRITE;
     goc__list wake = {0};
-    goc__lock_acquire(&pd->lock);
+    goc__lock_acquire(&pd->lock, GOC__RANK_FD);
     if (pd->seq == seq) {
         for (int dir = 0; dir < 2; dir++) {
             uint8_t bit = (uint8_t)(1 << dir);
@@ -177,7 +182,7 @@ int goc__fd_event(int fd, uint32_t seq, uint32_t events) {
 static void really_close(goc__pd *pd, int fd) {
     goc__race_acquire(pd); /* every call inside fd left before the close */
     if (goc__netpoll_init() == GOC_OK) epoll_ctl(goc__netpoll_fd(), EPOLL_CTL_DEL, fd, NULL);
-    goc__lock_acquire(&pd->lock);
+    goc__lock_acquire(&pd->lock, GOC__RANK_FD);
     pd->seq++;
     pd->ready = 0;
     pd->owned = false;
@@ -211,7 +216,7 @@ int goc_fd_close(int fd) {
         return close(fd) == 0 ? GOC_OK : -errno;
     }
     goc__list wake = {0};
-    goc__lock_acquire(&pd->lock);
+    goc__lock_acquire(&pd->lock, GOC__RANK_FD);
     if (pd->closing) {
         goc__lock_release(&pd->lock);
         return GOC_CLOSED;
@@ -239,7 +244,7 @@ int goc__fd_register(int fd) {
     int err;
     goc__pd *pd = goc__pd_open(fd, &err);
     if (!pd) return err;
-    goc__lock_acquire(&pd->lock);
+    goc__lock_acquire(&pd->lock, GOC__RANK_FD);
     int r = epoll_add(pd, fd, pd->seq);
     if (r == GOC_OK) {
         pd->owned = true;
@@ -250,7 +255,7 @@ int goc__fd_register(int fd) {
 }
 
 int goc__pd_watch(goc__pd *pd, int fd) {
-    goc__lock_acquire(&pd->lock);
+    goc__lock_acquire(&pd->lock, GOC__RANK_FD);
     bool owned = pd->owned;
     uint32_t seq = pd->seq;
     goc__lock_release(&pd->lock);
@@ -269,7 +274,7 @@ struct held {
 };
 
 /* Park hook: the done lock, then each descriptor once (nodes are sorted by
- * fd); nothing of h is read after the last release. */
+ * descriptor); nothing of h is read after the last release. */
 static void unlock_held(void *p) {
     struct held *h = p;
     goc__fdw *nodes = h->nodes;
@@ -284,7 +289,7 @@ static void unlock_held(void *p) {
 
 static void lock_all(goc__fdw *nodes, size_t n) {
     for (size_t i = 0; i < n; i++)
-        if (i == 0 || nodes[i].pd != nodes[i - 1].pd) goc__lock_acquire(&nodes[i].pd->lock);
+        if (i == 0 || nodes[i].pd != nodes[i - 1].pd) goc__lock_acquire(&nodes[i].pd->lock, GOC__RANK_FD);
 }
 
 static void unlock_all(goc__fdw *nodes, size_t n) {
@@ -309,7 +314,7 @@ static int check_locked(goc__fdw *nodes, size_t n) {
     return 1;
 }
 
-/* Waits on nodes (sorted by fd, pd/fd/dir set) as goc__pd_wait does. */
+/* Waits on nodes (sorted by descriptor, pd/fd/dir set) as goc__pd_wait does. */
 static int wait_nodes(goc__fdw *nodes, size_t n, int64_t deadline, goc_ctx *ctx) {
     goc__wait wt;
     goc__wait_init(&wt, goc__self(), true);
@@ -317,16 +322,16 @@ static int wait_nodes(goc__fdw *nodes, size_t n, int64_t deadline, goc_ctx *ctx)
     lock_all(nodes, n);
     int r = check_locked(nodes, n);
     if (r == 1 && deadline == 0) r = GOC_EAGAIN;
+    bool cancelled = false;
     if (r == 1 && done) {
         goc__chan_lock(done);
-        if (done->closed) {
-            goc__lock_release(&done->lock);
-            r = goc_ctx_err(ctx);
-        }
+        cancelled = done->closed;
+        if (cancelled) goc__lock_release(&done->lock);
     }
-    if (r != 1) {
+    if (r != 1 || cancelled) {
         unlock_all(nodes, n);
-        return r;
+        /* The error only now: a context's lock ranks before these. */
+        return cancelled ? goc_ctx_err(ctx) : r;
     }
     for (size_t i = 0; i < n; i++) {
         nodes[i].wt = &wt;
@@ -335,7 +340,9 @@ static int wait_nodes(goc__fdw *nodes, size_t n, int64_t deadline, goc_ctx *ctx)
     goc__node dn = {.wt = &wt, .index = CTX_WON};
     if (done) goc__waitq_push(&done->recvq, &dn);
     struct held h = {nodes, n, done};
-    goc__waiting(wt.g, GOC__WAIT_FD, (void *)(intptr_t)nodes[0].fd, (uint32_t)n);
+    int lowest = nodes[0].fd; /* what goc_dump shows */
+    for (size_t i = 1; i < n; i++) lowest = nodes[i].fd < lowest ? nodes[i].fd : lowest;
+    goc__waiting(wt.g, GOC__WAIT_FD, (void *)(intptr_t)lowest, (uint32_t)n);
     int why = goc__wait_block(&wt, deadline, unlock_held, &h);
     lock_all(nodes, n);
     for (size_t i = 0; i < n; i++)
@@ -360,7 +367,7 @@ int goc__pd_wait(goc__pd *pd, int fd, int dir, int64_t deadline, goc_ctx *ctx) {
 
 int goc__pd_lock(goc__pd *pd, int fd, int dir, int64_t deadline, goc_ctx *ctx) {
     for (;;) {
-        goc__lock_acquire(&pd->lock);
+        goc__lock_acquire(&pd->lock, GOC__RANK_FD);
         int r = pd->closing ? GOC_CLOSED : !pd->busy[dir] ? GOC_OK : deadline == 0 ? GOC_EAGAIN : 1;
         if (r == GOC_OK) pd->busy[dir] = true;
         goc__lock_release(&pd->lock);
@@ -373,7 +380,7 @@ int goc__pd_lock(goc__pd *pd, int fd, int dir, int64_t deadline, goc_ctx *ctx) {
 
 void goc__pd_unlock(goc__pd *pd, int dir) {
     goc__list wake = {0};
-    goc__lock_acquire(&pd->lock);
+    goc__lock_acquire(&pd->lock, GOC__RANK_FD);
     pd->busy[dir] = false;
     /* The waiters retry: those queued for the lock take it, the rest find
      * their system call still would block and wait again. */
@@ -394,7 +401,7 @@ static int poll_bits(short revents) {
 /* Clears the ready bits the caller is about to look at with poll(2): an
  * edge after this sets them again, so the wait that follows cannot miss it. */
 static void forget_ready(goc__pd *pd, int events) {
-    goc__lock_acquire(&pd->lock);
+    goc__lock_acquire(&pd->lock, GOC__RANK_FD);
     pd->ready &= (uint8_t)~events;
     goc__lock_release(&pd->lock);
 }
@@ -441,12 +448,15 @@ int goc_fd_wait_ctx(goc_ctx *ctx, int fd, int events) {
     return goc__fd_wait(ctx, fd, events, -1);
 }
 
+/* By descriptor address, the order their locks are taken in (one fd, one
+ * descriptor: a chunk's descriptors are in fd order, but chunks are not). */
 static int cmp_node(const void *a, const void *b) {
     const goc__fdw *x = a, *y = b;
-    return x->fd != y->fd ? (x->fd < y->fd ? -1 : 1) : x->dir - y->dir;
+    if (x->pd != y->pd) return (uintptr_t)x->pd < (uintptr_t)y->pd ? -1 : 1;
+    return x->dir - y->dir;
 }
 
-/* Nodes for the fds of a poll set, sorted by fd; how many. Files and fds
+/* Nodes for the fds of a poll set, sorted by descriptor; how many. Files and fds
  * epoll refuses get none: poll(2) reports them. */
 static size_t poll_nodes(struct pollfd *fds, size_t n, goc__fdw *nodes, int *err) {
     size_t k = 0;

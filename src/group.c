@@ -18,9 +18,9 @@
  *     freed while someone waits goes to the oldest waiter (active unchanged);
  *   - waitq is non-empty only while active > 0; err changes once, from 0.
  *
- * Locking: one spin lock per group, never held with another lock, never
- * across a wait (goc__wait_block releases it in the park hook) or a wake-up
- * (waiters are collected under the lock and woken after it).
+ * Locking: one spin lock per group (rank: lockrank.h), never held across a
+ * wait (goc__wait_block releases it in the park hook) or a wake-up (waiters
+ * are collected under the lock and woken after it).
  *
  * Happens-before (TSan, see san.h): a member's return happens-before
  * goc_group_wait returns (release/acquire on the group), and, in a group
@@ -69,7 +69,7 @@ goc_ctx *goc_group_ctx(goc_group *g) { return g ? g->ctx : NULL; }
 void goc_group_free(goc_group *g) {
     if (!g) return;
     /* Under the lock: the last member may still be releasing it. */
-    goc__lock_acquire(&g->lock);
+    goc__lock_acquire(&g->lock, GOC__RANK_GROUP);
     size_t active = g->active;
     goc__lock_release(&g->lock);
     if (active) goc__throw("goc_group_free: %zu members still running", active);
@@ -82,6 +82,7 @@ void goc_group_free(goc_group *g) {
 /* With g locked: hands free slots to the oldest slot waiters, onto the front
  * of wake. */
 static void grant_slots(goc_group *g, goc__list *wake) {
+    GOC_ASSERT_HELD(&g->lock);
     while (!goc__list_empty(&g->slotq) && (g->limit == 0 || g->active < (size_t)g->limit)) {
         goc__syncw *w = goc__syncq_pop(&g->slotq);
         g->active++;
@@ -92,7 +93,7 @@ static void grant_slots(goc_group *g, goc__list *wake) {
 
 /* Takes a slot, waiting in line for one when the limit is reached. */
 static void acquire_slot(goc_group *g) {
-    goc__lock_acquire(&g->lock);
+    goc__lock_acquire(&g->lock, GOC__RANK_GROUP);
     if (goc__list_empty(&g->slotq) && (g->limit == 0 || g->active < (size_t)g->limit)) {
         bool limited = g->limit != 0;
         g->active++;
@@ -111,7 +112,8 @@ static void acquire_slot(goc_group *g) {
  * waiter as soon as the lock is released: it is not touched after. */
 static void release_slot(goc_group *g) {
     goc__list wake = {0};
-    goc__lock_acquire(&g->lock);
+    goc__lock_acquire(&g->lock, GOC__RANK_GROUP);
+    GOC_ASSERT(g->active > 0);
     g->active--;
     grant_slots(g, &wake);
     if (g->active == 0) {
@@ -121,6 +123,7 @@ static void release_slot(goc_group *g) {
             goc__list_push_front(&wake, &w->link);
         }
     }
+    GOC_ASSERT(g->active > 0 || goc__list_empty(&g->waitq));
     goc__lock_release(&g->lock);
     goc__sync_wake_list(&wake);
 }
@@ -128,7 +131,7 @@ static void release_slot(goc_group *g) {
 /* ---- members --------------------------------------------------------- */
 
 static void record(goc_group *g, int err) {
-    goc__lock_acquire(&g->lock);
+    goc__lock_acquire(&g->lock, GOC__RANK_GROUP);
     bool first = g->err == 0;
     if (first) g->err = err;
     goc__lock_release(&g->lock);
@@ -161,7 +164,7 @@ int goc_group_go(goc_group *g, int (*fn)(goc_ctx *, void *), void *arg) {
 void goc_group_limit(goc_group *g, int n) {
     if (!g) return;
     goc__list wake = {0};
-    goc__lock_acquire(&g->lock);
+    goc__lock_acquire(&g->lock, GOC__RANK_GROUP);
     g->limit = n > 0 ? n : 0;
     grant_slots(g, &wake);
     goc__lock_release(&g->lock);
@@ -170,12 +173,12 @@ void goc_group_limit(goc_group *g, int n) {
 
 int goc_group_wait(goc_group *g) {
     if (!g) return GOC_EINVAL;
-    goc__lock_acquire(&g->lock);
+    goc__lock_acquire(&g->lock, GOC__RANK_GROUP);
     if (g->active > 0) {
         goc__syncw w;
         goc__wait_init(&w.wt, goc__self(), false);
         goc__sync_block(&g->lock, &g->waitq, &w, true, GOC__WAIT_GROUP, g);
-        goc__lock_acquire(&g->lock);
+        goc__lock_acquire(&g->lock, GOC__RANK_GROUP);
     }
     int err = g->err;
     goc__lock_release(&g->lock);

@@ -39,7 +39,7 @@ struct io {
 };
 
 static enum kind kind_of(goc__pd *pd, int fd, int *err) {
-    goc__lock_acquire(&pd->lock);
+    goc__lock_acquire(&pd->lock, GOC__RANK_FD);
     bool owned = pd->owned;
     goc__lock_release(&pd->lock);
     if (owned) return NONBLOCKING;

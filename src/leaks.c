@@ -6,7 +6,7 @@
  * program started is in chans exactly until its last release; the flag is
  * set before main (a constructor) and never changes, so a channel is
  * either tracked from birth to death or not at all.
- * Locking: chans.lock guards the table; never held with another lock.
+ * Locking: chans.lock guards the table; a leaf (lockrank.h).
  *
  * Design: Go has no such report (its collector frees what is unreachable;
  * goroutine leaks are found with goleak in tests). Here nothing collects a
@@ -65,7 +65,7 @@ static bool grow_locked(void) {
 }
 
 void goc__leak_chan_made(goc_chan *c, void *pc) {
-    goc__lock_acquire(&chans.lock);
+    goc__lock_acquire(&chans.lock, GOC__RANK_LEAKS);
     if ((chans.used + 1) * 2 <= chans.cap || grow_locked()) {
         size_t i = find(c);
         if (!chans.v[i].c) chans.used++;
@@ -76,7 +76,7 @@ void goc__leak_chan_made(goc_chan *c, void *pc) {
 }
 
 void goc__leak_chan_freed(goc_chan *c) {
-    goc__lock_acquire(&chans.lock);
+    goc__lock_acquire(&chans.lock, GOC__RANK_LEAKS);
     if (chans.cap) {
         size_t i = find(c);
         if (chans.v[i].c == c) {
@@ -102,7 +102,7 @@ static int cmp_leak(const void *pa, const void *pb) {
 }
 
 static void report(void) {
-    goc__lock_acquire(&chans.lock);
+    goc__lock_acquire(&chans.lock, GOC__RANK_LEAKS);
     size_t n = 0;
     leak *v = goc__malloc_quiet((chans.n + 1) * sizeof *v);
     for (size_t i = 0; v && i < chans.cap; i++) {

@@ -58,17 +58,19 @@ static bool lending_allowed(void) {
 }
 
 static void give_back_locked(goc__w *w) {
+    GOC_ASSERT(!w->in_idle && atomic_load(&w->state) == GOC__W_LENT);
     atomic_store(&w->state, GOC__W_IDLE);
     w->in_idle = true;
     w->idle_next = goc__sched.idle;
     goc__sched.idle = w;
     atomic_fetch_add(&goc__sched.nidle, 1);
+    goc__idle_check_locked();
 }
 
 /* An idle worker whose thread is not polling, now LENT; NULL if none. */
 static goc__w *borrow(void) {
     if (atomic_load_explicit(&goc__sched.nidle, memory_order_relaxed) == 0) return NULL;
-    goc__lock_acquire(&goc__sched.lock);
+    goc__lock_acquire(&goc__sched.lock, GOC__RANK_SCHED);
     goc__w **p = &goc__sched.idle, *w;
     while ((w = *p) && atomic_load(&w->polling)) p = &w->idle_next;
     if (w) {
@@ -77,9 +79,10 @@ static goc__w *borrow(void) {
         atomic_fetch_sub(&goc__sched.nidle, 1);
         atomic_store(&w->state, GOC__W_LENT);
     }
+    goc__idle_check_locked();
     goc__lock_release(&goc__sched.lock);
     if (w && atomic_load(&w->polling)) { /* it went polling meanwhile */
-        goc__lock_acquire(&goc__sched.lock);
+        goc__lock_acquire(&goc__sched.lock, GOC__RANK_SCHED);
         give_back_locked(w);
         goc__lock_release(&goc__sched.lock);
         return NULL;
@@ -93,7 +96,7 @@ static goc__w *borrow(void) {
 static void give_back(goc__w *w) {
     bool work = !goc__runq_empty(&w->q);
     int64_t t = goc__timers_next(&w->timers);
-    goc__lock_acquire(&goc__sched.lock);
+    goc__lock_acquire(&goc__sched.lock, GOC__RANK_SCHED);
     give_back_locked(w);
     goc__lock_release(&goc__sched.lock);
     if (t < atomic_load(&w->sleep_until)) goc__unpark(w);

@@ -25,7 +25,7 @@
  *     semaphore has count 0 and an empty queue (tests check this).
  *
  * Locking: the state word is lock-free; sema.lock guards the waiter queue and
- * is held only inside goc__sema_* (never while waking, never with another).
+ * is held only inside goc__sema_*, never while waking (rank: lockrank.h).
  *
  * Memory orders: the CAS that sets LOCKED is acquire and unlock's fetch_sub
  * is release, so unlock happens-before the next lock; in starvation mode the

@@ -5,7 +5,8 @@
  * np.wake_sig is 1 from a goc__netpoll_break that wrote the eventfd until
  * the poller read it, so a storm of breaks costs one write.
  *
- * Locking: none here; fd.c takes the descriptor's lock per event.
+ * Locking: init_lock guards the instance's one creation, a leaf (lockrank.h);
+ * fd.c takes the descriptor's lock per event.
  *
  * Design: Go's netpoll_epoll.go: edge-triggered, each fd registered once, an
  * eventfd to interrupt a blocked poll, one poller at a time (go#65064: many
@@ -56,7 +57,7 @@ static void raise_nofile(void) {
 }
 
 static int init_slow(void) {
-    goc__lock_acquire(&np.init_lock);
+    goc__lock_acquire(&np.init_lock, GOC__RANK_NETPOLL);
     int st = atomic_load(&np.state);
     if (st == 0) {
         raise_nofile();

@@ -43,6 +43,9 @@ static int block_thread(goc__wait *wt, int64_t deadline, void (*unlock)(void *),
     bool forever = deadline < 0;
     if (forever) goc__thread_blocked(&tb, g); /* for goc_dump and deadlock.c */
     if (unlock) unlock(arg);
+#if GOC_LOCKRANK
+    goc__lockrank_none_held("a thread's wait");
+#endif
     for (;;) {
         if (atomic_load_explicit(&g->wake, memory_order_acquire)) break;
         if (deadline >= 0 && goc__now() >= deadline) {

@@ -12,8 +12,9 @@
  *            unlock L; goc__wait_wake(wt)
  * A coroutine is off its stack before L is released (the unlock runs as a park
  * hook), so a waker can never ready a coroutine that is still running. The
- * deadline timer is armed in the same hook, before the unlock (lock order:
- * L < timer heap). A woken waiter removes its other nodes itself.
+ * deadline timer is armed in the same hook, before the unlock (so L ranks
+ * before timer heaps: lockrank.h). A woken waiter removes its other nodes
+ * itself.
  */
 #ifndef GOC_PARK_H
 #define GOC_PARK_H
@@ -59,7 +60,10 @@ static inline bool goc__wait_claim(goc__wait *wt, int why) {
 }
 
 /* Wakes a claimed wait; wt must not be touched after this. */
-static inline void goc__wait_wake(goc__wait *wt) { goc__ready(wt->g, true); }
+static inline void goc__wait_wake(goc__wait *wt) {
+    GOC_ASSERT(!wt->multi || atomic_load_explicit(&wt->claimed, memory_order_relaxed));
+    goc__ready(wt->g, true);
+}
 
 /* Blocks until claimed and woken, or until deadline (goc_now clock; < 0 none)
  * when it claims itself with GOC_ETIMEDOUT. unlock(arg), if given, runs once

@@ -6,7 +6,18 @@
 
 size_t goc__sched_gq_len(void) { return atomic_load(&goc__sched.ngq); }
 
+/* With sched.lock: the global queue's cheap invariants. Its length is ngq;
+ * a list of up to millions is not walked, but empty means both ends NULL. */
+static inline void gq_check_locked(void) {
+    GOC_ASSERT_HELD(&goc__sched.lock);
+    GOC_ASSERT((atomic_load_explicit(&goc__sched.ngq, memory_order_relaxed) == 0) ==
+               (goc__sched.gq_head == NULL));
+    GOC_ASSERT((goc__sched.gq_head == NULL) == (goc__sched.gq_tail == NULL));
+    GOC_ASSERT(!goc__sched.gq_tail || !goc__sched.gq_tail->next);
+}
+
 void goc__gq_append_locked(goc__g *head, goc__g *tail, size_t n) {
+    GOC_ASSERT(n > 0 && head->kind == GOC__G_CORO && !atomic_load(&head->wait));
     tail->next = NULL;
     if (goc__sched.gq_tail)
         goc__sched.gq_tail->next = head;
@@ -14,17 +25,20 @@ void goc__gq_append_locked(goc__g *head, goc__g *tail, size_t n) {
         goc__sched.gq_head = head;
     goc__sched.gq_tail = tail;
     atomic_fetch_add(&goc__sched.ngq, n);
+    gq_check_locked();
 }
 
 void goc__gq_prepend_locked(goc__g *head, goc__g *tail, size_t n) {
+    GOC_ASSERT(n > 0 && head->kind == GOC__G_CORO);
     tail->next = goc__sched.gq_head;
     if (!goc__sched.gq_head) goc__sched.gq_tail = tail;
     goc__sched.gq_head = head;
     atomic_fetch_add(&goc__sched.ngq, n);
+    gq_check_locked();
 }
 
 void goc__gq_append(goc__g *head, goc__g *tail, size_t n) {
-    goc__lock_acquire(&goc__sched.lock);
+    goc__lock_acquire(&goc__sched.lock, GOC__RANK_SCHED);
     goc__gq_append_locked(head, tail, n);
     goc__lock_release(&goc__sched.lock);
 }
@@ -44,11 +58,12 @@ goc__g *goc__gq_take_locked(goc__w *w, bool one) {
     }
     if (!goc__sched.gq_head) goc__sched.gq_tail = NULL;
     atomic_fetch_sub(&goc__sched.ngq, taken);
+    gq_check_locked();
     return g;
 }
 
 goc__g *goc__gq_take_slow(goc__w *w, bool one) {
-    goc__lock_acquire(&goc__sched.lock);
+    goc__lock_acquire(&goc__sched.lock, GOC__RANK_SCHED);
     goc__g *g = goc__gq_take_locked(w, one);
     goc__lock_release(&goc__sched.lock);
     return g;

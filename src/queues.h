@@ -36,6 +36,8 @@ static inline goc__g *goc__gq_take(goc__w *w, bool one) {
 /* Owner: queues g in `next` (the previous occupant moves to the ring) or at
  * the tail of the ring. True when the ring grew: time to wake a helper. */
 static GOC_INLINE bool goc__lq_put(goc__w *w, goc__g *g, bool next) {
+    /* Cheap signs of a coroutine queued twice or while it runs. */
+    GOC_ASSERT(g != w->cur && g->kind == GOC__G_CORO && !atomic_load(&g->wait));
     if (next && !(g = goc__runq_put_next(&w->q, g))) return false;
     if (!goc__runq_push(&w->q, g)) goc__lq_spill(w, g);
     return true;
@@ -80,6 +82,7 @@ static inline bool goc__lq_lifo_done(goc__w *w) {
  * fork/join tree go breadth first for good once the bound tripped, since its
  * FIFO spawns keep the ring full. True when the ring grew. */
 static GOC_INLINE bool goc__lq_spawn(goc__w *w, goc__g *g) {
+    GOC_ASSERT(g != w->cur && g->kind == GOC__G_CORO);
     g = goc__runq_put_next(&w->q, g);
     if (!g) return false;
     if (w->lifo_off && goc__lq_lifo_done(w)) {

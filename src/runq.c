@@ -7,6 +7,7 @@ uint32_t goc__runq_grab_half(goc__runq *q, struct goc__g **out) {
     for (;;) {
         uint64_t hv = atomic_load_explicit(&q->head, GOC__ACQ);
         uint32_t h = goc__runq_idx(hv), t = atomic_load_explicit(&q->tail, GOC__RLX);
+        GOC_ASSERT(t - h <= GOC_RUNQ_SIZE);
         uint32_t n = (t - h) / 2;
         if (n == 0) return 0;
         for (uint32_t i = 0; i < n; i++)

@@ -68,6 +68,7 @@ static inline struct goc__g *goc__runq_pop(goc__runq *q) {
     for (;;) {
         uint64_t hv = atomic_load_explicit(&q->head, GOC__ACQ);
         uint32_t h = goc__runq_idx(hv), t = atomic_load_explicit(&q->tail, GOC__RLX);
+        GOC_ASSERT(t - h <= GOC_RUNQ_SIZE); /* the owner's tail, a head no older */
         if (t == h) return NULL;
         struct goc__g *g = atomic_load_explicit(&q->buf[h % GOC_RUNQ_SIZE], GOC__RLX);
         if (atomic_compare_exchange_weak_explicit(&q->head, &hv, goc__runq_advance(hv, 1),
@@ -90,6 +91,7 @@ static inline bool goc__runq_push_head(goc__runq *q, struct goc__g *g) {
     for (;;) {
         uint64_t hv = atomic_load_explicit(&q->head, GOC__ACQ);
         uint32_t h = goc__runq_idx(hv), t = atomic_load_explicit(&q->tail, GOC__RLX);
+        GOC_ASSERT(t - h <= GOC_RUNQ_SIZE);
         if (t - h >= GOC_RUNQ_SIZE) return false;
         atomic_store_explicit(&q->buf[(h - 1) % GOC_RUNQ_SIZE], g, GOC__RLX);
         if (atomic_compare_exchange_weak_explicit(&q->head, &hv, goc__runq_retreat(hv),
@@ -102,6 +104,7 @@ static inline bool goc__runq_push_head(goc__runq *q, struct goc__g *g) {
 static inline bool goc__runq_push(goc__runq *q, struct goc__g *g) {
     uint32_t h = goc__runq_idx(atomic_load_explicit(&q->head, GOC__ACQ));
     uint32_t t = atomic_load_explicit(&q->tail, GOC__RLX);
+    GOC_ASSERT(t - h <= GOC_RUNQ_SIZE);
     if (t - h >= GOC_RUNQ_SIZE) return false;
     atomic_store_explicit(&q->buf[t % GOC_RUNQ_SIZE], g, GOC__RLX);
     atomic_store_explicit(&q->tail, t + 1, GOC__REL);

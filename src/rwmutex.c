@@ -16,9 +16,9 @@
  *     both semaphores are idle (count 0, empty queue).
  *
  * Locking: readers and departing are lock-free; each semaphore has its own
- * goc__lock, held only inside goc__sema_*; the writer mutex is a goc_mutex
- * and is held across a writer's whole critical section. Order: w < the
- * semaphores' locks (which never nest).
+ * goc__lock, held only inside goc__sema_* (rank: lockrank.h); the writer
+ * mutex is a goc_mutex and is held across a writer's whole critical
+ * section, so it comes before the semaphores'.
  *
  * Memory orders: all counter updates are acq_rel read-modify-writes: a
  * reader's increment reads from the releasing writer's add (writer unlock ->

@@ -82,8 +82,10 @@ static GOC_NOINLINE void resumed_traced(goc__w *w) {
     goc__run_hook(w);
 }
 
-/* First thing a coroutine does on w after a switch. */
+/* First thing a coroutine does on w after a switch. It runs only once
+ * readied (goc__ready clears its wait reason). */
 static inline void resumed(goc__w *w) {
+    GOC_ASSERT(atomic_load_explicit(&w->cur->wait, memory_order_relaxed) == 0);
     if (GOC__TRACING()) {
         resumed_traced(w);
         return;
@@ -137,6 +139,7 @@ static goc__w *sched_switch(goc__w *w, goc__g *g, void (*hook)(goc__w *, void *)
     w->hook = hook;
     w->hook_arg = arg;
     goc__g *next = pick_local(w);
+    GOC_ASSERT(next != g);
     goc__ctx *to;
     goc__san *to_san;
     if (next) {

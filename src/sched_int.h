@@ -17,8 +17,8 @@
  *
  * Locking: goc__sched.lock guards the global queue and the idle and spare
  * lists, and is held while timers move between heaps (so a timer never lands
- * in a heap that is retiring). Lock order: channel/sync locks < sched.lock <
- * timer heap locks; stack class locks never nest with others.
+ * in a heap that is retiring). Where it stands among the other locks:
+ * lockrank.h, the one statement of the lock order.
  */
 #ifndef GOC_SCHED_INT_H
 #define GOC_SCHED_INT_H
@@ -43,6 +43,26 @@ extern struct goc__sched goc__sched;
 /* sched.c: binds the calling thread to worker w (worker.c's thread start). */
 void goc__tls_set(goc__w *w);
 
+/* One spinner fewer; returns how many there were (never 0: see above). */
+static inline int goc__spinning_dec(void) {
+    int old = atomic_fetch_sub(&goc__sched.nspinning, 1);
+    GOC_ASSERT(old > 0);
+    return old;
+}
+
+/* With sched.lock: the idle list's invariants (above): nidle is its length,
+ * and every worker on it is IDLE and knows it is listed. O(idle workers),
+ * GOC_DEBUG_CHECKS builds only; called where the list changes. */
+static inline void goc__idle_check_locked(void) {
+    GOC_ASSERT_HELD(&goc__sched.lock);
+#if GOC_DEBUG_CHECKS
+    int n = 0;
+    for (goc__w *w = goc__sched.idle; w; w = w->idle_next, n++)
+        GOC_ASSERT(w->in_idle && atomic_load(&w->state) == GOC__W_IDLE);
+    GOC_ASSERT(n == atomic_load_explicit(&goc__sched.nidle, memory_order_relaxed));
+#endif
+}
+
 /* Runs what the context that left w asked to be done off its stack. */
 static inline void goc__run_hook(goc__w *w) {
     void (*h)(goc__w *, void *) = w->hook;
@@ -50,6 +70,9 @@ static inline void goc__run_hook(goc__w *w) {
         w->hook = NULL;
         h(w, w->hook_arg);
     }
+#if GOC_LOCKRANK
+    goc__lockrank_none_held("a context switch");
+#endif
 }
 
 /* One more coroutine scheduled on w (the monitor watches this count). */

@@ -11,7 +11,8 @@
  *
  * Invariants: a blocked select is claimed, hence woken, exactly once; when it
  * returns, none of its nodes is in any queue.
- * Locking: the channel locks of the select, ascending by address.
+ * Locking: the channel locks of the select, ascending by address, the one
+ * way lockrank.h allows two channel locks at once.
  */
 #include "chan.h"
 
@@ -119,6 +120,7 @@ static int block(sel *s, int64_t deadline) {
         goc__node *nd = &s->nodes[i];
         *nd = (goc__node){.wt = &wt, .elem = cs->ptr, .index = (int)i};
         if (!cs->ch) continue;
+        GOC_ASSERT(!cs->ch->closed); /* poll_ready took any closed one */
         goc__waitq_push(queue_of(cs), nd);
         goc__race_release(nd);
     }
@@ -127,6 +129,9 @@ static int block(sel *s, int64_t deadline) {
     lock_all(s);
     for (size_t i = 0; i < s->n; i++)
         if (s->nodes[i].queued) goc__waitq_unlink(queue_of(&s->cases[i]), &s->nodes[i]);
+#if GOC_DEBUG_CHECKS
+    for (size_t i = 0; i < s->n; i++) GOC_ASSERT(!s->nodes[i].queued); /* in no queue now */
+#endif
     unlock_all(s);
     if (r >= 0) {
         goc__node *nd = &s->nodes[r];

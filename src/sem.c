@@ -15,9 +15,8 @@
  *
  * Locking: `lock` guards everything; waiters are woken after it is released.
  * goc_sem_acquire_ctx also reads its context's error (which may take the
- * context node's lock) and takes its done channel's lock inside it: lock <
- * context lock < channel lock, the order cancellation already uses. Nothing
- * else nests with it.
+ * context node's lock) and takes its done channel's lock inside it, so it
+ * ranks before both (lockrank.h), the order cancellation already uses.
  *
  * acquire_ctx waits in two places at once, one goc__wait shared by its node
  * in the queue and a receive node on the context's done channel: a release
@@ -75,6 +74,7 @@ static void serve(sem *s, goc__list *woken) {
         s->cur += w->n;
         goc__list_push_back(woken, &w->link);
     }
+    GOC_ASSERT(0 <= s->cur && s->cur <= s->size);
 }
 
 void goc_sem_init(goc_sem *gs, int64_t n) {
@@ -89,13 +89,14 @@ static int take_locked(sem *s, int64_t n) {
     if (n > s->size) return GOC_EINVAL;
     if (!goc__list_empty(&s->q) || s->size - s->cur < n) return GOC_EAGAIN;
     s->cur += n;
+    GOC_ASSERT(0 <= s->cur && s->cur <= s->size);
     return GOC_OK;
 }
 
 int goc_sem_acquire(goc_sem *gs, int64_t n) {
     sem *s = S(gs);
     if (n < 0) return GOC_EINVAL;
-    goc__lock_acquire(&s->lock);
+    goc__lock_acquire(&s->lock, GOC__RANK_SEM);
     int r = take_locked(s, n);
     if (r == GOC_EAGAIN) {
         goc__syncw w;
@@ -129,7 +130,7 @@ static void unlock_both(void *p) {
  * fit now are served. */
 static void leave_queue(sem *s, goc__syncw *w) {
     goc__list woken = {0};
-    goc__lock_acquire(&s->lock);
+    goc__lock_acquire(&s->lock, GOC__RANK_SEM);
     if (w->queued) {
         bool head = s->q.head == &w->link;
         goc__list_remove(&s->q, &w->link);
@@ -180,7 +181,7 @@ int goc_sem_acquire_ctx(goc_sem *gs, goc_ctx *ctx, int64_t n) {
     if (!done) return goc_sem_acquire(gs, n); /* never cancelled */
     if (n < 0) return GOC_EINVAL;
     for (;;) {
-        goc__lock_acquire(&s->lock);
+        goc__lock_acquire(&s->lock, GOC__RANK_SEM);
         int r = goc_ctx_err(ctx); /* done before we hold the lock: fail, as Go */
         if (r == 0) r = take_locked(s, n);
         if (r != GOC_EAGAIN) {
@@ -199,7 +200,7 @@ int goc_sem_acquire_ctx(goc_sem *gs, goc_ctx *ctx, int64_t n) {
 bool goc_sem_try_acquire(goc_sem *gs, int64_t n) {
     sem *s = S(gs);
     if (n < 0) return false;
-    goc__lock_acquire(&s->lock);
+    goc__lock_acquire(&s->lock, GOC__RANK_SEM);
     bool ok = take_locked(s, n) == GOC_OK;
     goc__lock_release(&s->lock);
     if (ok) goc__race_acquire(s);
@@ -210,7 +211,7 @@ void goc_sem_release(goc_sem *gs, int64_t n) {
     sem *s = S(gs);
     goc__race_release(s);
     goc__list woken = {0};
-    goc__lock_acquire(&s->lock);
+    goc__lock_acquire(&s->lock, GOC__RANK_SEM);
     if (n < 0 || n > s->cur) {
         long long held = (long long)s->cur;
         goc__lock_release(&s->lock);
@@ -224,14 +225,14 @@ void goc_sem_release(goc_sem *gs, int64_t n) {
 
 size_t goc__sem_waiters(goc_sem *gs) {
     sem *s = S(gs);
-    return goc__syncq_count(&s->lock, &s->q);
+    return goc__syncq_count(&s->lock, GOC__RANK_SEM, &s->q);
 }
 
 goc__lock *goc__sem_lock(goc_sem *gs) { return &S(gs)->lock; }
 
 int64_t goc__sem_held(goc_sem *gs) {
     sem *s = S(gs);
-    goc__lock_acquire(&s->lock);
+    goc__lock_acquire(&s->lock, GOC__RANK_SEM);
     int64_t n = s->cur;
     goc__lock_release(&s->lock);
     return n;

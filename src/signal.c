@@ -28,8 +28,9 @@
  *     first instruction when stop looks is not seen.
  *
  * Locking: reg.lock (an internal spin lock: every critical section is short,
- * sigaction and a try-send at worst) guards the registry; reg.lock < channel
- * lock (the reader try-sends with it held). The handler takes no lock.
+ * sigaction and a try-send at worst) guards the registry; it ranks before
+ * channel locks (lockrank.h): the reader try-sends with it held. The
+ * handler takes no lock.
  *
  * Design: a self-pipe rather than signalfd: signalfd needs the signals
  * blocked in every thread, including threads the program starts itself, and
@@ -93,7 +94,7 @@ static void on_signal(int sig) {
 void goc__test_signal_stall(void (*fn)(int)) { atomic_store(&test_stall, fn); }
 
 void goc__signal_census(int *threads, bool *active) {
-    goc__lock_acquire(&reg.lock);
+    goc__lock_acquire(&reg.lock, GOC__RANK_SIGNAL);
     *threads = reg.started;
     *active = reg.n > 0;
     goc__lock_release(&reg.lock);
@@ -116,7 +117,7 @@ static void *reader_main(void *arg) {
         ssize_t n = read(fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) goc__throw("signal pipe: read returned %zd, errno %d", n, errno);
-        goc__lock_acquire(&reg.lock);
+        goc__lock_acquire(&reg.lock, GOC__RANK_SIGNAL);
         for (ssize_t i = 0; i < n; i++) deliver(buf[i]);
         goc__lock_release(&reg.lock);
         atomic_fetch_add_explicit(&handled, (uint32_t)n, memory_order_release);
@@ -195,7 +196,7 @@ int goc_signal_notify(goc_chan *ch, const int *signals, size_t n) {
         mask |= BIT(signals[i]);
     }
     goc__fork_watch(); /* a child of fork gets the old dispositions back */
-    goc__lock_acquire(&reg.lock);
+    goc__lock_acquire(&reg.lock, GOC__RANK_SIGNAL);
     entry *e = find(ch);
     int r = start();
     if (r == GOC_OK && !e) r = reserve(); /* adding signals needs no new entry */
@@ -230,7 +231,7 @@ static void wait_delivered(void) {
 
 int goc_signal_stop(goc_chan *ch) {
     if (!ch) return GOC_EINVAL;
-    goc__lock_acquire(&reg.lock);
+    goc__lock_acquire(&reg.lock, GOC__RANK_SIGNAL);
     entry *e = find(ch);
     if (!e) {
         goc__lock_release(&reg.lock);
@@ -242,7 +243,7 @@ int goc_signal_stop(goc_chan *ch) {
     e->mask = 0;
     goc__lock_release(&reg.lock);
     wait_delivered(); /* signals caught before now reach ch first */
-    goc__lock_acquire(&reg.lock);
+    goc__lock_acquire(&reg.lock, GOC__RANK_SIGNAL);
     e = find(ch); /* reg.v may have moved; a concurrent stop may have removed it */
     bool removed = e && e->mask == 0;
     if (e) e->stopping = 0;

@@ -13,9 +13,9 @@
  * range of contiguous slots whose guards are installed iff run.guarded;
  * nidle is the sum of the runs' lengths.
  *
- * Locking: class->lock guards fresh, aged and runs; never held with another
- * lock. Trimming (the monitor) takes the aged list out under the lock and
- * calls madvise outside it.
+ * Locking: class->lock guards fresh, aged and runs; carving a slab registers
+ * it with stats.c under it (lockrank.h). Trimming (the monitor) takes the
+ * aged list out under the lock and calls madvise outside it.
  *
  * Guards (64 KiB, stack.h says why): MADV_GUARD_INSTALL (Linux 6.13+) marks
  * guard pages without a VMA or memory, and they survive MADV_DONTNEED, so
@@ -324,7 +324,7 @@ static void open_batch(int c, char **v, bool *guarded, size_t n, goc__g **out) {
 /* Takes one slot from the shared pool of class c, resident ones first. */
 static goc__g *class_take(int c) {
     struct klass *k = &classes[c];
-    goc__lock_acquire(&k->lock);
+    goc__lock_acquire(&k->lock, GOC__RANK_STACK);
     goc__g *g = pop(&k->fresh, &k->nfresh);
     if (!g) g = pop(&k->aged, &k->naged);
     if (g) {
@@ -347,7 +347,7 @@ static bool cache_open_fresh(goc__stacks *cache, int c) {
     goc__g *g[BATCH];
     size_t want = cache_max(c) / 2 < BATCH ? cache_max(c) / 2 : BATCH;
     struct klass *k = &classes[c];
-    goc__lock_acquire(&k->lock);
+    goc__lock_acquire(&k->lock, GOC__RANK_STACK);
     size_t n = carve_n(k, c, v, guarded, want);
     goc__lock_release(&k->lock);
     open_batch(c, v, guarded, n, g);
@@ -362,7 +362,7 @@ static bool cache_open_fresh(goc__stacks *cache, int c) {
 /* Moves up to n resident slots of class c from the shared pool into cache. */
 static void cache_refill(goc__stacks *cache, int c, uint32_t n) {
     struct klass *k = &classes[c];
-    goc__lock_acquire(&k->lock);
+    goc__lock_acquire(&k->lock, GOC__RANK_STACK);
     while (n-- > 0) {
         goc__g *g = pop(&k->fresh, &k->nfresh);
         if (!g) g = pop(&k->aged, &k->naged);
@@ -389,7 +389,7 @@ goc__g *goc__stack_alloc(goc__stacks *cache, size_t size) {
 /* Gives n slots of the list to the shared pool as freshly freed. */
 static void class_give(int c, goc__g *head, goc__g *tail, size_t n) {
     struct klass *k = &classes[c];
-    goc__lock_acquire(&k->lock);
+    goc__lock_acquire(&k->lock, GOC__RANK_STACK);
     tail->next = k->fresh;
     k->fresh = head;
     k->nfresh += n;
@@ -450,7 +450,7 @@ static void release_sorted(int c, char **v, size_t n) {
         size_t j = i + 1;
         while (j < n && v[j] == v[j - 1] + sb) j++;
         size_t bytes = (j - i) * sb;
-        goc__lock_acquire(&k->lock);
+        goc__lock_acquire(&k->lock, GOC__RANK_STACK);
         bool unmap = bytes >= UNMAP_MIN && k->nidle * sb + bytes > IDLE_KEEP;
         goc__lock_release(&k->lock);
         if (unmap && unmap_slots(c, v[i], j - i)) {
@@ -458,7 +458,7 @@ static void release_sorted(int c, char **v, size_t n) {
             continue;
         }
         madvise(v[i], bytes, MADV_DONTNEED);
-        goc__lock_acquire(&k->lock);
+        goc__lock_acquire(&k->lock, GOC__RANK_STACK);
         bool ok = runs_push(k, c, v[i], j - i, true); /* guards survive DONTNEED */
         goc__lock_release(&k->lock);
         if (!ok) { /* no memory for the run: keep them as slots, reopened
@@ -474,7 +474,7 @@ static void release_sorted(int c, char **v, size_t n) {
 
 static void trim_class(int c) {
     struct klass *k = &classes[c];
-    goc__lock_acquire(&k->lock);
+    goc__lock_acquire(&k->lock, GOC__RANK_STACK);
     goc__g *list = k->aged;
     size_t n = k->naged;
     k->aged = k->fresh;
@@ -486,7 +486,7 @@ static void trim_class(int c) {
     char **v = goc__malloc(n * sizeof *v);
     if (!v) {
         /* No memory to sort: give them back aged; the next trim tries again. */
-        goc__lock_acquire(&k->lock);
+        goc__lock_acquire(&k->lock, GOC__RANK_STACK);
         goc__g *tail = list;
         while (tail->next) tail = tail->next;
         tail->next = k->aged;
@@ -508,7 +508,7 @@ bool goc__stack_trim(void) {
     bool pending = false;
     for (int c = 0; c < GOC__STACK_CLASSES; c++) {
         trim_class(c);
-        goc__lock_acquire(&classes[c].lock);
+        goc__lock_acquire(&classes[c].lock, GOC__RANK_STACK);
         pending |= classes[c].naged > 0;
         goc__lock_release(&classes[c].lock);
     }
@@ -518,7 +518,7 @@ bool goc__stack_trim(void) {
 size_t goc__stack_rss_slots(void) {
     size_t n = 0;
     for (int c = 0; c < GOC__STACK_CLASSES; c++) {
-        goc__lock_acquire(&classes[c].lock);
+        goc__lock_acquire(&classes[c].lock, GOC__RANK_STACK);
         n += classes[c].nfresh + classes[c].naged;
         goc__lock_release(&classes[c].lock);
     }

@@ -31,7 +31,7 @@ void goc__overflow_handler_install(void);
 
 static int rt_start_slow(void) {
     if (atomic_load(&rt_state) == RT_FORKED) return GOC_EFORKED;
-    goc__lock_acquire(&rt_lock);
+    goc__lock_acquire(&rt_lock, GOC__RANK_RT);
     if (atomic_load(&rt_state)) {
         goc__lock_release(&rt_lock);
         return GOC_OK;

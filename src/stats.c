@@ -5,8 +5,8 @@
  * relaxed load and store, so counting costs the hot paths no atomic
  * read-modify-write and no shared cache line; a reader sums relaxed loads.
  * Each counter only grows, so a later goc_stats never reports less.
- * Locking: maps.lock guards the list of stack mappings; never held with
- * another lock.
+ * Locking: maps.lock guards the list of stack mappings; a leaf (lockrank.h),
+ * taken under a stack class lock when a slab is mapped.
  *
  * Design: Go keeps such counters per P and sums them on read (runtime/metrics)
  * as well. Switches are the workers' schedule ticks (w->tick), which the
@@ -38,7 +38,7 @@ static struct {
 
 void goc__stat_stack_map(void *base, size_t len) {
     atomic_fetch_add_explicit(&maps.reserved, len, memory_order_relaxed);
-    goc__lock_acquire(&maps.lock);
+    goc__lock_acquire(&maps.lock, GOC__RANK_STATS);
     if (maps.n == maps.cap) {
         size_t cap = maps.cap ? 2 * maps.cap : 64;
         struct map *v = goc__realloc_quiet(maps.v, cap * sizeof *v);
@@ -55,7 +55,7 @@ void goc__stat_stack_map(void *base, size_t len) {
 
 void goc__stat_stack_unmap(void *base, size_t len) {
     atomic_fetch_sub_explicit(&maps.reserved, len, memory_order_relaxed);
-    goc__lock_acquire(&maps.lock);
+    goc__lock_acquire(&maps.lock, GOC__RANK_STATS);
     for (size_t i = maps.n; i-- > 0;) {
         if (maps.v[i].base == base) {
             maps.v[i] = maps.v[--maps.n];
@@ -72,7 +72,7 @@ static uint64_t committed(void) {
     uint64_t bytes = 0;
     unsigned char *vec = NULL;
     size_t veclen = 0;
-    goc__lock_acquire(&maps.lock);
+    goc__lock_acquire(&maps.lock, GOC__RANK_STATS);
     for (size_t i = 0; i < maps.n; i++) {
         size_t pages = (maps.v[i].len + (size_t)page - 1) / (size_t)page;
         if (pages > veclen) {

@@ -39,10 +39,10 @@ static inline goc__syncw *goc__syncq_pop(goc__list *q) {
     return l ? goc__syncw_of(l) : NULL;
 }
 
-/* Test hooks: how many wait in q, counted under l. */
-static inline size_t goc__syncq_count(goc__lock *l, goc__list *q) {
+/* Test hooks: how many wait in q, counted under l (of rank r). */
+static inline size_t goc__syncq_count(goc__lock *l, enum goc__lockrank r, goc__list *q) {
     size_t n = 0;
-    goc__lock_acquire(l);
+    goc__lock_acquire(l, r);
     for (goc__link *x = q->head; x; x = x->next) n++;
     goc__lock_release(l);
     return n;
@@ -85,7 +85,8 @@ typedef struct goc__sema {
  * the head (a mutex waiter that was woken and lost the race again); why and
  * obj say what the caller waits for (goc_dump). */
 static inline void goc__sema_acquire(goc__sema *s, bool lifo, uint8_t why, const void *obj) {
-    goc__lock_acquire(&s->lock);
+    goc__lock_acquire(&s->lock, GOC__RANK_SEMA);
+    GOC_ASSERT(s->count == 0 || goc__list_empty(&s->q));
     if (s->count > 0) {
         s->count--;
         goc__lock_release(&s->lock);
@@ -101,13 +102,14 @@ static inline void goc__sema_acquire(goc__sema *s, bool lifo, uint8_t why, const
  * the last one woken runs next). */
 static inline void goc__sema_release_n(goc__sema *s, uint32_t n) {
     goc__list woken = {0};
-    goc__lock_acquire(&s->lock);
+    goc__lock_acquire(&s->lock, GOC__RANK_SEMA);
     for (; n > 0 && !goc__list_empty(&s->q); n--) {
         goc__syncw *w = goc__syncq_pop(&s->q);
         goc__sync_claim(w);
         goc__list_push_back(&woken, &w->link);
     }
     s->count += n;
+    GOC_ASSERT(s->count == 0 || goc__list_empty(&s->q));
     goc__lock_release(&s->lock);
     goc__sync_wake_list(&woken);
 }

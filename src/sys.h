@@ -83,6 +83,19 @@ int64_t goc__now(void);
 /* Corrupted internal state: print and abort, in every build. */
 GOC_NORETURN void goc__throw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* GOC_ASSERT(cond): an invariant a file's header states, checked in
+ * GOC_DEBUG_CHECKS builds (CMake's Debug builds by default): false is
+ * corrupted state, reported by goc__throw with the place and the
+ * expression. Elsewhere cond is not evaluated (only type-checked), so it
+ * may cost anything bounded; keep hot paths to O(1). */
+#if GOC_DEBUG_CHECKS
+#define GOC_ASSERT(cond)                                                                   \
+    (GOC_LIKELY(cond) ? (void)0                                                            \
+                      : goc__throw("%s:%d: assertion failed: %s", __FILE__, __LINE__, #cond))
+#else
+#define GOC_ASSERT(cond) ((void)sizeof(!(cond)))
+#endif
+
 /* Reference counts (channels, contexts). The last release poisons the count
  * with GOC__REFS_DEAD before the free, so a release past zero is a misuse
  * reported by goc__throw in every build (Go panics on misuse) rather than a

@@ -25,9 +25,8 @@
  *
  * Locking: stop and reset hold the timechan's lock, so that any number of
  * coroutines and threads may stop and reset one timer at once, as in Go (a
- * runtime timer must not be started twice). Lock order: timechan lock <
- * channel lock < sched.lock < timer heap lock. The callback takes no
- * timechan lock.
+ * runtime timer must not be started twice); its channel and its timers are
+ * locked under it (lockrank.h). The callback takes no timechan lock.
  */
 #include "chan.h"
 #include "goc.h"
@@ -122,7 +121,7 @@ static bool stop_locked(struct timechan *c) {
 /* Re-arms c at `first`, then every period (0: once): GOC_OK with *pending
  * as stop_locked says, or GOC_ENOMEM with nothing changed. */
 static int timechan_reset(struct timechan *c, int64_t first, int64_t period, bool *pending) {
-    goc__lock_acquire(&c->lock);
+    goc__lock_acquire(&c->lock, GOC__RANK_TIMECHAN);
     int n = 1 - c->cur;
     atomic_store(&c->gate[n], GATE_CLOSED);
     int r = goc__timer_start(&c->t[n], first, period);
@@ -140,7 +139,7 @@ static int timechan_reset(struct timechan *c, int64_t first, int64_t period, boo
 }
 
 static bool timechan_stop(struct timechan *c) {
-    goc__lock_acquire(&c->lock);
+    goc__lock_acquire(&c->lock, GOC__RANK_TIMECHAN);
     bool pending = stop_locked(c);
     goc__lock_release(&c->lock);
     return pending;

@@ -11,7 +11,7 @@
  * Locking: one lock per heap; never two at once except in goc__timers_move,
  * which takes them in address order (under sched.lock). Callbacks run with no
  * heap lock, so a callback may take channel locks while a channel operation
- * holding its lock arms a timer: channel lock < sched.lock < heap lock.
+ * holding its lock arms a timer (heap locks rank after both: lockrank.h).
  *
  * Design: a heap per worker keeps sleep/wake on one core and its lock
  * uncontended; the alternative, one global heap with a timer thread, puts a
@@ -74,10 +74,15 @@ static void sift_down(goc__timers *h, uint32_t i) {
 }
 
 static void update_next(goc__timers *h) {
+    GOC_ASSERT_HELD(&h->lock);
+    GOC_ASSERT(h->n + h->reserved <= h->cap);
     atomic_store_explicit(&h->next, h->n ? h->v[0].when : INT64_MAX, memory_order_relaxed);
 }
 
 static void heap_remove(goc__timers *h, goc__timer *t) {
+    GOC_ASSERT_HELD(&h->lock);
+    GOC_ASSERT(atomic_load_explicit(&t->heap, memory_order_relaxed) == h && t->idx < h->n &&
+               h->v[t->idx].t == t && h->v[t->idx].when == t->when);
     uint32_t i = t->idx;
     h->n--;
     if (i != h->n) {
@@ -110,6 +115,8 @@ static bool heap_room(goc__timers *h) {
 
 /* With h locked and room for t: inserts it. */
 static void heap_place(goc__timers *h, goc__timer *t) {
+    GOC_ASSERT_HELD(&h->lock);
+    GOC_ASSERT(h->n + h->reserved < h->cap); /* its room was made or reserved */
     place(h, h->n++, (struct goc__tentry){t->when, t});
     sift_up(h, t->idx);
     atomic_store_explicit(&t->heap, h, memory_order_relaxed);
@@ -124,7 +131,7 @@ static int heap_insert(goc__timers *h, goc__timer *t) {
 
 /* A slot of h for a re-arm (goc__timers_run); false if h cannot grow. */
 static bool slot_take(goc__timers *h) {
-    goc__lock_acquire(&h->lock);
+    goc__lock_acquire(&h->lock, GOC__RANK_TIMERS);
     bool ok = heap_room(h);
     if (ok) h->reserved++;
     goc__lock_release(&h->lock);
@@ -132,13 +139,13 @@ static bool slot_take(goc__timers *h) {
 }
 
 static void slot_give_back(goc__timers *h) {
-    goc__lock_acquire(&h->lock);
+    goc__lock_acquire(&h->lock, GOC__RANK_TIMERS);
     h->reserved--;
     goc__lock_release(&h->lock);
 }
 
 int goc__timers_add(goc__timers *h, goc__timer *t, int64_t when, int64_t period, bool *earliest) {
-    goc__lock_acquire(&h->lock);
+    goc__lock_acquire(&h->lock, GOC__RANK_TIMERS);
     if (atomic_load_explicit(&t->state, memory_order_relaxed) != GOC__TIMER_IDLE)
         goc__throw("a timer was armed while armed or running (concurrent start)");
     t->when = when;
@@ -171,7 +178,7 @@ bool goc__timer_stop(goc__timer *t) {
         }
         goc__timers *h = atomic_load_explicit(&t->heap, memory_order_relaxed);
         if (!h) continue;
-        goc__lock_acquire(&h->lock);
+        goc__lock_acquire(&h->lock, GOC__RANK_TIMERS);
         if (atomic_load_explicit(&t->heap, memory_order_relaxed) == h &&
             atomic_load_explicit(&t->state, memory_order_relaxed) == GOC__TIMER_PENDING) {
             heap_remove(h, t);
@@ -197,7 +204,7 @@ static int64_t next_period(const goc__timer *t, int64_t now) {
  * re-arm is undone when the CAS fails. */
 static void finish(goc__timers *h, goc__timer *t, int64_t now) {
     if (t->period > 0) {
-        goc__lock_acquire(&h->lock);
+        goc__lock_acquire(&h->lock, GOC__RANK_TIMERS);
         h->reserved--;
         t->when = next_period(t, now);
         heap_place(h, t);
@@ -221,7 +228,7 @@ int goc__timers_run(goc__timers *h, goc__timers *home, int64_t now, int max) {
         /* From another heap, reserve home's slot first (locks are never
          * nested); in home itself, the popped timer's slot is the reserve. */
         if (h != home && !slot_take(home)) break;
-        goc__lock_acquire(&h->lock);
+        goc__lock_acquire(&h->lock, GOC__RANK_TIMERS);
         /* Read the clock under the lock: callbacks of one heap see
          * non-decreasing times, even with two runners. */
         now = goc__now();
@@ -231,6 +238,7 @@ int goc__timers_run(goc__timers *h, goc__timers *home, int64_t now, int max) {
             break;
         }
         goc__timer *t = h->v[0].t;
+        GOC_ASSERT(atomic_load_explicit(&t->state, memory_order_relaxed) == GOC__TIMER_PENDING);
         bool periodic = t->period > 0;
         heap_remove(h, t);
         if (periodic && h == home) h->reserved++;
@@ -248,8 +256,8 @@ int goc__timers_run(goc__timers *h, goc__timers *home, int64_t now, int max) {
 bool goc__timers_move(goc__timers *from, goc__timers *to) {
     if (from == to) return true;
     goc__timers *a = from < to ? from : to, *b = from < to ? to : from;
-    goc__lock_acquire(&a->lock);
-    goc__lock_acquire(&b->lock);
+    goc__lock_acquire(&a->lock, GOC__RANK_TIMERS);
+    goc__lock_acquire(&b->lock, GOC__RANK_TIMERS);
     /* All or nothing: a timer left behind would wait for a retired worker. */
     bool room = heap_reserve(to, to->n + to->reserved + from->n);
     while (room && from->n > 0) {

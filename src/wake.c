@@ -22,6 +22,7 @@
 #include "netpoll.h"
 
 static void idle_unlink_locked(goc__w *w) {
+    GOC_ASSERT(w->in_idle);
     for (goc__w **p = &goc__sched.idle; *p; p = &(*p)->idle_next) {
         if (*p == w) {
             *p = w->idle_next;
@@ -30,6 +31,7 @@ static void idle_unlink_locked(goc__w *w) {
     }
     w->in_idle = false;
     atomic_fetch_sub(&goc__sched.nidle, 1);
+    goc__idle_check_locked();
 }
 
 /* worker_sleep's counterpart. A worker asleep in epoll_wait sets `polling`
@@ -47,7 +49,7 @@ void goc__wakep(void) {
     if (atomic_load_explicit(&goc__sched.nspinning, memory_order_relaxed) != 0 ||
         !atomic_compare_exchange_strong(&goc__sched.nspinning, &zero, 1))
         return;
-    goc__lock_acquire(&goc__sched.lock);
+    goc__lock_acquire(&goc__sched.lock, GOC__RANK_SCHED);
     goc__w *w = goc__sched.idle;
     if (w) {
         goc__sched.idle = w->idle_next;
@@ -55,9 +57,10 @@ void goc__wakep(void) {
         atomic_fetch_sub(&goc__sched.nidle, 1);
         atomic_store(&w->state, GOC__W_RUNNING);
     }
+    goc__idle_check_locked();
     goc__lock_release(&goc__sched.lock);
     if (!w) {
-        atomic_fetch_sub(&goc__sched.nspinning, 1);
+        goc__spinning_dec();
         return;
     }
     goc__unpark(w);
@@ -109,7 +112,7 @@ static void lent_wait(goc__w *w) {
  * idle list, false if wakep popped it. */
 static bool idle_leave(goc__w *w) {
     for (;;) {
-        goc__lock_acquire(&goc__sched.lock);
+        goc__lock_acquire(&goc__sched.lock, GOC__RANK_SCHED);
         if (atomic_load(&w->state) != GOC__W_LENT) {
             bool listed = w->in_idle;
             idle_leave_locked(w);
@@ -150,7 +153,7 @@ static bool worker_sleep(goc__w *w, int64_t deadline) {
 /* Nothing to run: sleeps until woken or w's next timer. Returns a coroutine
  * found on the way, or NULL to look again. */
 goc__g *goc__idle(goc__w *w) {
-    goc__lock_acquire(&goc__sched.lock);
+    goc__lock_acquire(&goc__sched.lock, GOC__RANK_SCHED);
     if (atomic_load(&w->retire)) {
         goc__lock_release(&goc__sched.lock);
         return NULL;
@@ -161,16 +164,18 @@ goc__g *goc__idle(goc__w *w) {
         return g;
     }
     atomic_store(&w->park, 0);
+    GOC_ASSERT(!w->in_idle);
     w->in_idle = true;
     w->idle_next = goc__sched.idle;
     goc__sched.idle = w;
     atomic_store(&w->state, GOC__W_IDLE);
     atomic_fetch_add(&goc__sched.nidle, 1);
+    goc__idle_check_locked();
     goc__lock_release(&goc__sched.lock);
 
     if (w->spinning) {
         w->spinning = false;
-        atomic_fetch_sub(&goc__sched.nspinning, 1);
+        goc__spinning_dec();
         if (work_anywhere()) {
             if (idle_leave(w)) {
                 w->spinning = true;

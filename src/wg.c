@@ -26,8 +26,8 @@
  * while holding `lock` and queues itself before releasing it, so counting and
  * queueing are one step as seen by the waker, which takes `lock` after its
  * zeroing CAS: every waiter it counted is queued by then, and waiters of a
- * later wave (counted after the zeroing) are queued behind them. Nothing
- * else nests with `lock`.
+ * later wave (counted after the zeroing) are queued behind them. Its rank:
+ * lockrank.h.
  *
  * Memory orders: add's CAS is acq_rel, the waiter's loads acquire, so every
  * done happens-before a wait that returns (the zeroing CAS reads from each
@@ -69,6 +69,7 @@ static GOC_NOINLINE uint64_t settle(wg *w) {
     for (unsigned i = 0;; i++) {
         uint64_t s = atomic_load_explicit(&w->state, memory_order_acquire);
         if (!(s & WAKING)) return s;
+        GOC_ASSERT(s == WAKING); /* a zeroing add wrote WAKING alone */
         if (i < 64)
             goc__cpu_relax();
         else
@@ -79,8 +80,9 @@ static GOC_NOINLINE uint64_t settle(wg *w) {
 /* With state WAKING: dequeues the first n waiters, publishes zero (the last
  * access to w), then wakes them. */
 static GOC_NOINLINE void wake_waiters(wg *w, uint32_t n) {
+    GOC_ASSERT(atomic_load_explicit(&w->state, memory_order_relaxed) == WAKING);
     goc__list woken = {0};
-    goc__lock_acquire(&w->lock);
+    goc__lock_acquire(&w->lock, GOC__RANK_WG);
     for (; n > 0; n--) {
         goc__syncw *x = goc__syncq_pop(&w->q);
         if (!x) goc__throw("goc_wg: a counted waiter is not queued");
@@ -100,6 +102,7 @@ int goc_wg_add(goc_wg *g, int64_t delta) {
         int64_t c = counter(old);
         if (delta < -c || delta > (int64_t)INT32_MAX - c) return GOC_ERANGE;
         int64_t nc = c + delta;
+        GOC_ASSERT(!(old & WAKING) && nc >= 0 && nc <= INT32_MAX);
         uint32_t nw = waiters(old);
         /* zero: 0 at once if nobody waits, else WAKING until they are taken */
         uint64_t new = nc != 0 ? (uint64_t)nc << 32 | nw : nw ? WAKING : 0;
@@ -122,7 +125,7 @@ void goc_wg_wait(goc_wg *g) {
     } else if (counter(s) != 0) {
         goc__syncw x;
         goc__wait_init(&x.wt, goc__self(), false);
-        goc__lock_acquire(&w->lock);
+        goc__lock_acquire(&w->lock, GOC__RANK_WG);
         uint64_t old = atomic_load_explicit(&w->state, memory_order_acquire);
         for (;;) {
             if (old & WAKING) { /* it reached zero meanwhile, being published */

@@ -42,7 +42,7 @@ int goc__worker_index(void) {
 static goc__g *found(goc__w *w, goc__g *g) {
     if (w->spinning) {
         w->spinning = false;
-        if (atomic_fetch_sub(&goc__sched.nspinning, 1) == 1) goc__wakep();
+        if (goc__spinning_dec() == 1) goc__wakep();
     }
     return g;
 }
@@ -166,9 +166,9 @@ static void retire(goc__w *w) {
     if (n) goc__gq_append(head, tail, n);
     if (w->spinning) {
         w->spinning = false;
-        atomic_fetch_sub(&goc__sched.nspinning, 1);
+        goc__spinning_dec();
     }
-    goc__lock_acquire(&goc__sched.lock);
+    goc__lock_acquire(&goc__sched.lock, GOC__RANK_SCHED);
     atomic_store(&w->retire, false);
     goc__w *heir = active_worker_locked(w);
     if (!heir || !goc__timers_move(&w->timers, &heir->timers)) {
@@ -214,7 +214,7 @@ static void hand_over(goc__w *stuck, goc__w *w) {
 }
 
 void goc__replace_worker(goc__w *stuck) {
-    goc__lock_acquire(&goc__sched.lock);
+    goc__lock_acquire(&goc__sched.lock, GOC__RANK_SCHED);
     if (atomic_load(&stuck->retire) || atomic_load(&stuck->state) != GOC__W_RUNNING) {
         goc__lock_release(&goc__sched.lock);
         return;
@@ -224,7 +224,7 @@ void goc__replace_worker(goc__w *stuck) {
     goc__lock_release(&goc__sched.lock);
     bool fresh = !w;
     if (fresh && !(w = goc__worker_new())) return;
-    goc__lock_acquire(&goc__sched.lock);
+    goc__lock_acquire(&goc__sched.lock, GOC__RANK_SCHED);
     hand_over(stuck, w);
     atomic_store(&w->state, GOC__W_RUNNING);
     atomic_fetch_add(&goc__sched.nactive, 1);
@@ -237,19 +237,19 @@ void goc__replace_worker(goc__w *stuck) {
     }
     w->spinning = true;
     if (goc__worker_start(w) != GOC_OK) { /* undo: the work goes first in line */
-        goc__lock_acquire(&goc__sched.lock);
+        goc__lock_acquire(&goc__sched.lock, GOC__RANK_SCHED);
         goc__g *head, *tail;
         size_t n = goc__lq_drain(w, &head, &tail);
         if (n) goc__gq_prepend_locked(head, tail, n); /* queued before the rest */
         atomic_fetch_sub(&goc__sched.nactive, 1);
-        atomic_fetch_sub(&goc__sched.nspinning, 1);
+        goc__spinning_dec();
         goc__lock_release(&goc__sched.lock);
         goc__worker_free(w);
         return;
     }
     /* Only now: a worker that retires must find its heir in allw, or its
      * timers stay behind in a spare's heap, where no one waits for them. */
-    goc__lock_acquire(&goc__sched.lock);
+    goc__lock_acquire(&goc__sched.lock, GOC__RANK_SCHED);
     atomic_store(&stuck->retire, true);
     goc__lock_release(&goc__sched.lock);
     goc__unpark(stuck); /* it may have gone idle meanwhile: retire now */
@@ -267,7 +267,7 @@ int goc__timer_start(goc__timer *t, int64_t when, int64_t period) {
     /* Off the workers: a heap of an active worker, chosen under sched.lock
      * so that it cannot retire in between and strand the timer. */
     static _Atomic uint32_t rr;
-    goc__lock_acquire(&goc__sched.lock);
+    goc__lock_acquire(&goc__sched.lock, GOC__RANK_SCHED);
     int n = atomic_load(&goc__sched.nallw);
     uint32_t start = atomic_fetch_add(&rr, 1);
     w = NULL;

@@ -1,6 +1,7 @@
 /* The scheduler: spawning (from main, coroutines and pthreads), yielding,
  * ids and counts, work spread over workers, blocked workers handed off,
- * goc_blocking, fork/join at scale, the parking interface, start-up errors. */
+ * goc_blocking, fork/join at scale, the parking interface, start-up errors,
+ * and in debug builds the lock-order checker and GOC_ASSERT. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -8,6 +9,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "chan.h"
 #include "check.h"
 #include "sched.h"
 #include "sys.h"
@@ -1196,4 +1198,69 @@ TEST(retiring_worker_keeps_timers_when_the_heir_is_full) {
 
 TEST(replaced_workers_queue_goes_before_the_global_queue) {
     run_retire_child("retire_child_hand_over", "handed over in order\n");
+}
+
+/* ---- the lock order and GOC_ASSERT (debug builds) --------------------- */
+
+static void lockrank_yielder(void *arg) {
+    goc__chan_lock(arg);
+    goc_yield(); /* a switch holding a lock: the check after the hook fires */
+}
+
+TEST(death_helper_lockrank) { /* runs only when spawned by the cases below */
+    const char *what = getenv("LOCKRANK_CASE");
+    if (!what) return;
+    goc_chan *a = goc_chan_make(0, 0), *b = goc_chan_make(0, 0);
+    CHECK(a && b);
+    if ((uintptr_t)a > (uintptr_t)b) {
+        goc_chan *t = a;
+        a = b;
+        b = t;
+    }
+    if (strcmp(what, "order") == 0) { /* a channel operation under a timer heap */
+        goc__timers h;
+        goc__timers_init(&h);
+        goc__lock_acquire(&h.lock, GOC__RANK_TIMERS);
+        goc__chan_lock(a);
+    } else if (strcmp(what, "addr") == 0) { /* two channels, not as select takes them */
+        goc__chan_lock(b);
+        goc__chan_lock(a);
+    } else if (strcmp(what, "switch") == 0) {
+        CHECK_OK(goc_go(lockrank_yielder, a));
+        sleep(5);
+    } else if (strcmp(what, "assert") == 0) { /* unlinking a node that is not queued */
+        goc__node n = {0};
+        goc__chan_lock(a);
+        goc__waitq_unlink(&a->recvq, &n);
+    }
+    _exit(0);
+}
+
+static void expect_death(const char *env, const char *msg) {
+    char out[4096];
+    int st = check_spawn("death_helper_lockrank", env, out, sizeof out);
+    if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT))
+        check_fail(__FILE__, __LINE__, "%s: status %#x, output: %s", env, st, out);
+    if (!strstr(out, msg))
+        check_fail(__FILE__, __LINE__, "%s: output lacks \"%s\": %s", env, msg, out);
+}
+
+TEST(lock_order_violations_are_fatal_with_both_ranks) {
+    if (!goc__lockrank_enabled()) {
+        printf("not a GOC_LOCKRANK build: nothing checks the lock order\n");
+        return;
+    }
+    expect_death("LOCKRANK_CASE=order", "lock order: channel lock 0x");
+    expect_death("LOCKRANK_CASE=order", "taken while holding a timer heap lock");
+    expect_death("LOCKRANK_CASE=addr", "only in ascending address order");
+    expect_death("LOCKRANK_CASE=switch", "a context switch with a channel lock held");
+}
+
+TEST(failed_assertion_is_fatal_with_place_and_expression) {
+#if GOC_DEBUG_CHECKS
+    expect_death("LOCKRANK_CASE=assert", "chan.c:");
+    expect_death("LOCKRANK_CASE=assert", "assertion failed: n->queued");
+#else
+    printf("not a GOC_DEBUG_CHECKS build: GOC_ASSERT checks nothing\n");
+#endif
 }

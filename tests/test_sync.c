@@ -1280,7 +1280,7 @@ TEST(sem_acquire_ctx_cancelled_while_it_waits_for_the_lock_fails) {
     goc_ctx *ctx = goc_ctx_with_cancel(NULL);
     CHECK(ctx);
     ctx_taker t = {&s, ctx, 1, NOT_YET};
-    goc__lock_acquire(goc__sem_lock(&s));
+    goc__lock_acquire(goc__sem_lock(&s), GOC__RANK_SEM);
     thr th;
     thr_start(&th, take_with_ctx, &t);
     goc_sleep(5 * GOC_MS); /* most likely spinning on the lock by now */

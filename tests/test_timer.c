@@ -680,7 +680,7 @@ static int fill_own_heap(goc_timer **out, int max) {
     CHECK(w != NULL);
     int k = 0;
     for (;;) {
-        goc__lock_acquire(&w->timers.lock);
+        goc__lock_acquire(&w->timers.lock, GOC__RANK_TIMERS);
         bool full = w->timers.n + w->timers.reserved == w->timers.cap && w->timers.cap > 0;
         goc__lock_release(&w->timers.lock);
         if (full) return k;

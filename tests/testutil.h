@@ -131,7 +131,7 @@ static void latch_unlock(void *arg) { goc__lock_release(arg); }
 
 __attribute__((unused)) static void latch_wait(latch *l) {
     TU_HIDDEN_BEGIN();
-    goc__lock_acquire(&l->lock);
+    goc__lock_acquire(&l->lock, GOC__RANK_TEST);
     if (l->pending == 0) {
         goc__lock_release(&l->lock);
         TU_HIDDEN_END();
@@ -151,7 +151,7 @@ __attribute__((unused)) static void latch_wait(latch *l) {
 __attribute__((unused)) static void latch_done(latch *l) {
     TU_RELEASE(l);
     TU_HIDDEN_BEGIN();
-    goc__lock_acquire(&l->lock);
+    goc__lock_acquire(&l->lock, GOC__RANK_TEST);
     goc__wait *wt = NULL;
     if (--l->pending == 0 && l->waiter && goc__wait_claim(l->waiter, GOC_OK)) {
         wt = l->waiter;
@@ -178,7 +178,7 @@ typedef struct {
 
 __attribute__((unused)) static void gate_wait(gate *g) {
     TU_HIDDEN_BEGIN();
-    goc__lock_acquire(&g->lock);
+    goc__lock_acquire(&g->lock, GOC__RANK_TEST);
     if (g->open) {
         goc__lock_release(&g->lock);
         TU_HIDDEN_END();
@@ -201,7 +201,7 @@ __attribute__((unused)) static void gate_wait(gate *g) {
  * they open the gate and check how many it woke. */
 __attribute__((unused)) static long gate_waiting(gate *g) {
     TU_HIDDEN_BEGIN();
-    goc__lock_acquire(&g->lock);
+    goc__lock_acquire(&g->lock, GOC__RANK_TEST);
     long n = g->waiting;
     goc__lock_release(&g->lock);
     TU_HIDDEN_END();
@@ -212,7 +212,7 @@ __attribute__((unused)) static long gate_waiting(gate *g) {
 __attribute__((unused)) static long gate_open(gate *g) {
     TU_RELEASE(g);
     TU_HIDDEN_BEGIN();
-    goc__lock_acquire(&g->lock);
+    goc__lock_acquire(&g->lock, GOC__RANK_TEST);
     g->open = 1;
     gate_node *list = g->head;
     g->head = NULL;
