@@ -31,8 +31,12 @@
  *
  * Memory orders: add's CAS is acq_rel, the waiter's loads acquire, so every
  * done happens-before a wait that returns (the zeroing CAS reads from each
- * earlier done's CAS, and the waker's release store of 0 follows it). ThreadSanitizer: add with delta < 0 merges into &wg
- * (goc__race_release), wait acquires &wg before it returns, as Go does.
+ * earlier done's CAS, and the waker's release store of 0 follows it).
+ * ThreadSanitizer: add with delta < 0 merges into &wg (goc__race_release). A
+ * wait that saw zero itself acquires &wg before it returns, as Go does; a
+ * queued waiter is handed the edge on its own node instead (the waker acquires
+ * &wg and releases each node it dequeues), because once woken it must not
+ * touch a group that another returning waiter may already have freed.
  *
  * Design: Go's word-plus-semaphore layout keeps add and done to one CAS
  * when nobody waits. Go releases waiters through a counting semaphore; here
@@ -82,10 +86,12 @@ static GOC_NOINLINE uint64_t settle(wg *w) {
 static GOC_NOINLINE void wake_waiters(wg *w, uint32_t n) {
     GOC_ASSERT(atomic_load_explicit(&w->state, memory_order_relaxed) == WAKING);
     goc__list woken = {0};
+    goc__race_acquire(w); /* every done of the wave, passed on to each waiter */
     goc__lock_acquire(&w->lock, GOC__RANK_WG);
     for (; n > 0; n--) {
         goc__syncw *x = goc__syncq_pop(&w->q);
         if (!x) goc__throw("goc_wg: a counted waiter is not queued");
+        goc__race_release(x);
         goc__sync_claim(x);
         goc__list_push_back(&woken, &x->link);
     }
@@ -142,7 +148,8 @@ void goc_wg_wait(goc_wg *g) {
                                                       memory_order_acq_rel,
                                                       memory_order_acquire)) {
                 goc__sync_block(&w->lock, &w->q, &x, false, GOC__WAIT_WG, g);
-                break;
+                goc__race_acquire(&x); /* w may be freed by now */
+                return;
             }
         }
     }
