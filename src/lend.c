@@ -21,9 +21,19 @@
  * its futex, as it would without lending.
  *
  * A thread lends while work is at hand (its borrowed queue, the global
- * queue, the network) and gives the worker back once its wait completes,
- * its deadline passes or nothing is left; then it sleeps. A coroutine it
- * runs delays its return until that coroutine switches out.
+ * queue, the network) until its wait completes or its deadline passes; a
+ * coroutine it runs delays its return until that coroutine switches out.
+ * If nothing is left it gives the worker back and sleeps.
+ *
+ * Holding: a thread whose wait completed keeps the worker (hold AWAY) while
+ * it runs its own code, as Go's main goroutine keeps its P: its readies go
+ * onto that worker's ring and its next wait takes the worker back with one
+ * CAS, so a thread trading values with coroutines takes no scheduler lock.
+ * A held worker is not idle, so GOC_PROCS still bounds what runs. Whoever
+ * needs it back takes it with a CAS from AWAY: the monitor once the thread
+ * has not lent it for a tick (monitor.c: watch), the thread itself before it
+ * sleeps outside goc's waits or spawns with no worker idle. The thread takes
+ * it with a CAS from AWAY to USED, so exactly one side wins.
  *
  * Deferred wakes: a thread whose last wait in goc ended within about a
  * millisecond readies coroutines into the global queue without waking a worker
@@ -43,6 +53,10 @@
 #include "queues.h"
 
 static _Atomic int lend_on = -1;      /* GOC_LEND, read once */
+
+/* The worker this thread holds between its waits (w->hold USED or AWAY),
+ * or was holding until somebody took it back. */
+static _Thread_local goc__w *tls_held;
 
 /* Not goc's own threads (goc_blocking's helpers, the resolver's): they
  * have their own work to get back to. */
@@ -122,10 +136,55 @@ static void lender_san(goc__g *self) {
     goc__san_thread(&self->san, lo, size ? size : 1); /* size 1: set up */
 }
 
+/* The worker this thread holds, back in its hands (USED); NULL if none, or
+ * if it was taken back meanwhile. */
+static goc__w *hold_take(void) {
+    goc__w *w = tls_held;
+    if (!w) return NULL;
+    int away = GOC__HOLD_AWAY;
+    if (atomic_compare_exchange_strong_explicit(&w->hold, &away, GOC__HOLD_USED,
+                                                memory_order_acquire, memory_order_relaxed))
+        return w;
+    tls_held = NULL;
+    return NULL;
+}
+
+/* The thread goes back to its own code, keeping w. The monitor, which
+ * takes w back if the thread stays away, sleeps only while every worker is
+ * idle: borrowing w made one busy before this reads whether it sleeps. */
+static void hold_leave(goc__w *w) {
+    atomic_store_explicit(&w->hold, GOC__HOLD_AWAY, memory_order_release);
+    goc__monitor_kick();
+}
+
+/* The thread gives w up for good. */
+static void hold_end(goc__w *w) {
+    tls_held = NULL;
+    atomic_store_explicit(&w->hold, GOC__HOLD_NONE, memory_order_relaxed);
+    give_back(w);
+}
+
+bool goc__lend_reclaim(goc__w *w) {
+    int away = GOC__HOLD_AWAY;
+    if (!atomic_compare_exchange_strong_explicit(&w->hold, &away, GOC__HOLD_NONE,
+                                                 memory_order_acq_rel, memory_order_relaxed))
+        return false;
+    give_back(w);
+    return true;
+}
+
+void goc__lend_drop(void) {
+    goc__w *w = hold_take();
+    if (w) hold_end(w);
+}
+
 bool goc__lend(goc__g *self, int64_t deadline) {
     if (!lending_allowed()) return false;
-    goc__w *w = borrow();
+    goc__w *w = hold_take();
+    if (!w) w = borrow();
     if (!w) return false;
+    atomic_store_explicit(&w->hold, GOC__HOLD_USED, memory_order_relaxed);
+    tls_held = w;
     lender_san(self);
     goc__san own = w->g0san; /* w's thread's, back when it is given back */
     w->g0san = self->san;
@@ -133,17 +192,24 @@ bool goc__lend(goc__g *self, int64_t deadline) {
     w->lender = self;
     goc__tls_set(w);
     int ran = 0;
+    bool idle = false;
     while (!atomic_load_explicit(&self->wake, memory_order_acquire)) {
         if (deadline >= 0 && goc__now() >= deadline) break;
         goc__g *g = lend_find(w);
-        if (!g) break;
+        if (!g) {
+            idle = true;
+            break;
+        }
         goc__worker_run(w, g);
         ran++;
     }
     goc__tls_set(NULL);
     w->lender = NULL;
     w->g0san = own;
-    give_back(w);
+    if (idle)
+        hold_end(w); /* the thread sleeps: w must not wait for it */
+    else
+        hold_leave(w);
     return ran > 0;
 }
 
@@ -163,8 +229,24 @@ void goc__lend_resumed(void) {
  * within the monitor's two ticks. */
 #define DEFER_WINDOW GOC_MS
 
-bool goc__lend_defer_wake(void) {
+static bool defer_wake(void) {
     int64_t now = atomic_load_explicit(&goc__recent_now, memory_order_relaxed);
     return lending_allowed() && now != INT64_MAX && now - tls_resumed <= DEFER_WINDOW &&
            goc__monitor_defer();
+}
+
+void goc__lend_ready(goc__g *g, bool next) {
+    if (defer_wake()) {
+        goc__w *w = hold_take();
+        if (w) {
+            goc__lq_put(w, g, next); /* run when this thread blocks next */
+            hold_leave(w);
+        } else {
+            goc__gq_append(g, g, 1);
+        }
+        return;
+    }
+    goc__lend_drop(); /* whoever runs g may need the worker this thread holds */
+    goc__gq_append(g, g, 1);
+    goc__wakep_fast();
 }

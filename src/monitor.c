@@ -96,6 +96,18 @@ static bool really_stuck(goc__w *w) {
 
 static void watch(goc__w *w, int64_t now) {
     uint64_t t = atomic_load_explicit(&w->tick, memory_order_relaxed);
+    if (atomic_load_explicit(&w->hold, memory_order_relaxed) == GOC__HOLD_AWAY) {
+        /* A thread keeps w between its waits (lend.c): after a tick in which
+         * it ran nothing there, w goes back to the idle list, and its queue
+         * and timers to whoever wakes for them. */
+        if (t == w->mon_tick && now - w->mon_since >= TICK) {
+            goc__lend_reclaim(w);
+        } else if (t != w->mon_tick) {
+            w->mon_tick = t;
+            w->mon_since = now;
+        }
+        return;
+    }
     bool busy = atomic_load_explicit(&w->busy, memory_order_relaxed);
     int state = atomic_load(&w->state); /* LENT: a lending thread runs it */
     if (t != w->mon_tick || !busy || (state != GOC__W_RUNNING && state != GOC__W_LENT)) {

@@ -94,6 +94,7 @@ int goc_sleep(int64_t ns) {
             goc_yield();
             return GOC_OK;
         }
+        goc__lend_drop(); /* its queue would wait for the monitor */
         int64_t d = goc__deadline(ns);
         struct timespec ts = {.tv_sec = d / GOC_SEC, .tv_nsec = d % GOC_SEC};
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {

@@ -68,8 +68,7 @@ void goc__ready(goc__g *g, bool next) {
         return;
     }
     goc__stat_global(&goc__stat_wakes_off, 1);
-    goc__gq_append(g, g, 1);
-    if (!goc__lend_defer_wake()) goc__wakep_fast();
+    goc__lend_ready(g, next);
 }
 
 /* ---- switching -------------------------------------------------------- */
@@ -243,6 +242,7 @@ void goc__sched_spawn(goc__w *w, goc__g *g) {
         return;
     }
     atomic_fetch_add(&goc__sched.spawned_off, 1);
+    if (atomic_load_explicit(&goc__sched.nidle, memory_order_relaxed) == 0) goc__lend_drop();
     goc__gq_append(g, g, 1);
     goc__wakep_fast();
 }

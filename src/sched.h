@@ -58,10 +58,16 @@ void goc__preempt_point(void);
  * or no work is at hand. True if it ran any (lend.c). */
 bool goc__lend(goc__g *self, int64_t deadline);
 
-/* For a ready off the workers: may the calling thread leave the wake-up to
- * itself (it lends when it blocks) and to the monitor? (lend.c) */
-bool goc__lend_defer_wake(void);
+/* goc__ready of a coroutine by a plain thread: queued where this thread
+ * will run it when it blocks, or woken for (lend.c). */
+void goc__lend_ready(goc__g *g, bool next);
 void goc__lend_resumed(void); /* a plain thread's wait in goc just ended */
+/* The calling thread gives back the worker it holds between waits, if any:
+ * it is about to wait outside goc's waits, or has work for a worker. */
+void goc__lend_drop(void);
+/* Monitor: takes w back from a thread holding it between waits; true if
+ * it did. */
+bool goc__lend_reclaim(goc__w *w);
 
 /* Makes a parked g runnable: next = run it before other queued work on this
  * worker (hand-off), else at the tail. A thread stand-in is woken. */

@@ -265,15 +265,20 @@ int goc__timer_start(goc__timer *t, int64_t when, int64_t period) {
     if (w) /* a worker arms its own heap; it retires only from its g0 */
         return goc__timers_add(&w->timers, t, when, period, &earliest);
     /* Off the workers: a heap of an active worker, chosen under sched.lock
-     * so that it cannot retire in between and strand the timer. */
+     * so that it cannot retire in between and strand the timer; not a lent
+     * one if another will do, since a lent worker's thread cannot run it
+     * (its lender may have gone back to its own code, lend.c). */
     static _Atomic uint32_t rr;
     goc__lock_acquire(&goc__sched.lock, GOC__RANK_SCHED);
     int n = atomic_load(&goc__sched.nallw);
     uint32_t start = atomic_fetch_add(&rr, 1);
     w = NULL;
-    for (int i = 0; i < n && !w; i++) {
-        goc__w *v = goc__sched.allw[(start + (uint32_t)i) % (uint32_t)n];
-        if (atomic_load(&v->state) != GOC__W_SPARE && !atomic_load(&v->retire)) w = v;
+    for (int pass = 0; pass < 2 && !w; pass++) {
+        for (int i = 0; i < n && !w; i++) {
+            goc__w *v = goc__sched.allw[(start + (uint32_t)i) % (uint32_t)n];
+            int st = atomic_load(&v->state);
+            if (st != GOC__W_SPARE && (pass || st != GOC__W_LENT) && !atomic_load(&v->retire)) w = v;
+        }
     }
     if (!w) w = active_worker_locked(NULL);
     if (!w) w = goc__sched.allw[0];

@@ -396,3 +396,104 @@ TEST(work_behind_a_long_coroutine_on_a_lent_worker_moves) {
         goc_chan_release(c);
     }
 }
+
+/* ---- a thread keeps its worker between waits, and gives it back ------- */
+
+/* Spins until *flag == want without any goc call that could block (so the
+ * thread never lends and never gives back a worker it holds); fails after
+ * 30 s. */
+static void spin_until(_Atomic int *flag, int want) {
+    int64_t deadline = goc_now() + 30 * GOC_SEC;
+    while (atomic_load(flag) != want)
+        if (goc_now() > deadline) CHECK_EQ(atomic_load(flag), want);
+}
+
+static void nanosleep_ms(int ms) {
+    struct timespec ts = {0, ms * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+static _Atomic int napped;
+
+static void answer_then_nap(void *p) {
+    int v;
+    CHECK_OK(goc_recv(p, &v));
+    v++;
+    CHECK_OK(goc_send(p, &v));
+    CHECK_OK(goc_sleep(2 * GOC_MS)); /* on the worker the thread holds */
+    atomic_store(&napped, v);
+}
+
+/* The thread's wait ends while it runs the coroutine on a borrowed worker,
+ * which it keeps as it goes back to its own code; the coroutine's timer is
+ * on that worker. The thread never blocks in goc again, so the worker must
+ * be taken back for the timer to fire, also when everything was idle before
+ * the thread blocked (the monitor asleep). */
+TEST(timer_on_a_worker_the_thread_keeps_fires_while_it_stays_away) {
+    for (int round = 1; round <= CHECK_SCALE(20); round++) {
+        nanosleep_ms(5); /* the workers, then maybe the monitor, go to sleep */
+        goc_chan *c = goc_chan_make(sizeof(int), 0);
+        atomic_store(&napped, 0);
+        CHECK_OK(goc_go(answer_then_nap, c));
+        int v = round;
+        CHECK_OK(goc_send(c, &v));
+        CHECK_OK(goc_recv(c, &v)); /* lends, runs the coroutine, keeps the worker */
+        CHECK_EQ(v, round + 1);
+        spin_until(&napped, round + 1);
+        WAIT_UNTIL(goc_count() == 0, 30);
+        goc_chan_release(c);
+    }
+}
+
+static _Atomic int spawned_ran;
+
+static void mark_ran(void *p) { atomic_store(&spawned_ran, (int)(intptr_t)p); }
+
+static void count_ran(void *p) {
+    (void)p;
+    atomic_fetch_add(&spawned_ran, 1);
+}
+
+/* A thread that keeps a worker spawns and then waits outside goc: with every
+ * worker busy or held, the spawn must still find one. */
+TEST(spawn_by_a_thread_that_keeps_a_worker_runs) {
+    for (int round = 1; round <= CHECK_SCALE(50); round++) {
+        goc_chan *c = goc_chan_make(sizeof(int), 0);
+        CHECK_OK(goc_go(answer, c));
+        CHECK_OK(goc_send(c, &round));
+        spin_until(&answered, round);
+        CHECK_OK(goc_go(mark_ran, (void *)(intptr_t)round));
+        spin_until(&spawned_ran, round);
+        goc_chan_release(c);
+    }
+}
+
+static void ping_pong_briefly(void *p) {
+    (void)p;
+    goc_chan *c = goc_chan_make(sizeof(int), 0);
+    CHECK_OK(goc_go(answer_then_nap, c));
+    int v = 1;
+    CHECK_OK(goc_send(c, &v));
+    CHECK_OK(goc_recv(c, &v)); /* ends keeping the worker it lent */
+    CHECK_EQ(v, 2);
+    spin_until(&napped, 2);
+    goc_chan_release(c);
+}
+
+/* Threads that exit while they keep a worker: every worker comes back, so
+ * coroutines spawned afterwards all run on GOC_PROCS of them. */
+TEST(workers_kept_by_exited_threads_come_back) {
+    for (int round = 0; round < CHECK_SCALE(20); round++) {
+        thr t[4];
+        atomic_store(&napped, 0);
+        for (int i = 0; i < 4; i++) {
+            thr_start(&t[i], ping_pong_briefly, NULL);
+            thr_join(&t[i]);
+        }
+        atomic_store(&spawned_ran, 0);
+        for (int i = 0; i < 100; i++) CHECK_OK(goc_go(count_ran, NULL));
+        spin_until(&spawned_ran, 100);
+        WAIT_UNTIL(goc_count() == 0, 30);
+    }
+}
