@@ -146,12 +146,22 @@ static bool claim_all(goc__pd *pd, int dir, int why, goc__list *wake) {
 
 /* After the descriptor locks are released: wakes what claim_all collected,
  * each popped before its wake (it is gone once its waiter runs); returns how
- * many. */
-static int wake_all(goc__list *wake) {
+ * many. An event from the poller (polled) queues its waiters at the tail, as
+ * Go's netpoll readies do, not in the hand-off slot a running coroutine's
+ * wake takes: polls also run in I/O calls that complete without blocking
+ * (sched.c: goc__preempt_point), and dialers such a poll readied into `next`
+ * would run ahead of an accept loop that yielded there, again and again,
+ * until the listen backlog overflowed (tests/test_net.c:
+ * io_loop_does_not_starve_its_peers). */
+static int wake_all(goc__list *wake, bool polled) {
     int k = 0;
     goc__link *l;
     while ((l = goc__list_pop_front(wake))) {
-        goc__wait_wake(node_of(l)->wt);
+        goc__wait *wt = node_of(l)->wt;
+        if (polled)
+            goc__ready(wt->g, false);
+        else
+            goc__wait_wake(wt);
         k++;
     }
     return k;
@@ -174,7 +184,7 @@ int goc__fd_event(int fd, uint32_t seq, uint32_t events) {
         }
     }
     goc__lock_release(&pd->lock);
-    return wake_all(&wake);
+    return wake_all(&wake, true);
 }
 
 /* The last call out (or goc_fd_close itself) closes fd: the registration
@@ -225,7 +235,7 @@ int goc_fd_close(int fd) {
     claim_all(pd, GOC__DIR_READ, GOC_CLOSED, &wake);
     claim_all(pd, GOC__DIR_WRITE, GOC_CLOSED, &wake);
     goc__lock_release(&pd->lock);
-    wake_all(&wake);
+    wake_all(&wake, false);
     if (atomic_fetch_or(&pd->refs, PD_CLOSING) == 0) really_close(pd, fd);
     return GOC_OK;
 }
@@ -386,7 +396,7 @@ void goc__pd_unlock(goc__pd *pd, int dir) {
      * their system call still would block and wait again. */
     claim_all(pd, dir, GOC_OK, &wake);
     goc__lock_release(&pd->lock);
-    wake_all(&wake);
+    wake_all(&wake, false);
 }
 
 /* ---- goc_fd_wait and goc_poll ------------------------------------------ */
