@@ -59,8 +59,10 @@ struct goc__g {
 enum { GOC__W_RUNNING, GOC__W_IDLE, GOC__W_SPARE, GOC__W_LENT };
 
 /* A LENT worker's hold (lend.c): its lending thread uses it, or keeps it
- * while it runs its own code between waits. */
-enum { GOC__HOLD_NONE, GOC__HOLD_USED, GOC__HOLD_AWAY };
+ * while it runs its own code between waits. The hold word is the state
+ * or'ed with a token of the holding thread, so a thread whose worker was
+ * taken back and lent to another cannot take it from that one. */
+enum { GOC__HOLD_NONE, GOC__HOLD_USED, GOC__HOLD_AWAY, GOC__HOLD_MASK = 3 };
 
 /* What a spinning worker saw of another's queue (steal.c): a mark (the
  * victim's tick for `next`, its ring's head for the ring) and since when. */
@@ -81,7 +83,7 @@ struct goc__w {
     _Atomic bool slow;                  /* (a) monitor: same tick for a while */
     _Atomic bool retire;                /* (a) monitor: replaced, must retire */
     goc__g *lender;                     /* (o) the thread stand-in running as w */
-    _Atomic int hold;                   /* (a) GOC__HOLD_*, lend.c           */
+    _Atomic uintptr_t hold;             /* (a) token | GOC__HOLD_*, lend.c   */
     bool spinning;                      /* (o) counted in sched.nspinning    */
     bool lifo_off;                      /* (o) spawns queue FIFO until ...    */
     uint32_t lifo_until;                /* (o) ... head reaches this index    */

@@ -136,13 +136,17 @@ static void lender_san(goc__g *self) {
     goc__san_thread(&self->san, lo, size ? size : 1); /* size 1: set up */
 }
 
+/* This thread's hold word in state st: its token is the address of its
+ * tls_held, unique among live threads. */
+static uintptr_t hold_word(int st) { return (uintptr_t)(void *)&tls_held | (uintptr_t)st; }
+
 /* The worker this thread holds, back in its hands (USED); NULL if none, or
  * if it was taken back meanwhile. */
 static goc__w *hold_take(void) {
     goc__w *w = tls_held;
     if (!w) return NULL;
-    int away = GOC__HOLD_AWAY;
-    if (atomic_compare_exchange_strong_explicit(&w->hold, &away, GOC__HOLD_USED,
+    uintptr_t away = hold_word(GOC__HOLD_AWAY);
+    if (atomic_compare_exchange_strong_explicit(&w->hold, &away, hold_word(GOC__HOLD_USED),
                                                 memory_order_acquire, memory_order_relaxed))
         return w;
     tls_held = NULL;
@@ -153,7 +157,7 @@ static goc__w *hold_take(void) {
  * takes w back if the thread stays away, sleeps only while every worker is
  * idle: borrowing w made one busy before this reads whether it sleeps. */
 static void hold_leave(goc__w *w) {
-    atomic_store_explicit(&w->hold, GOC__HOLD_AWAY, memory_order_release);
+    atomic_store_explicit(&w->hold, hold_word(GOC__HOLD_AWAY), memory_order_release);
     goc__monitor_kick();
 }
 
@@ -164,9 +168,15 @@ static void hold_end(goc__w *w) {
     give_back(w);
 }
 
+bool goc__lend_held_away(goc__w *w) {
+    return (atomic_load_explicit(&w->hold, memory_order_relaxed) & GOC__HOLD_MASK) ==
+           GOC__HOLD_AWAY;
+}
+
 bool goc__lend_reclaim(goc__w *w) {
-    int away = GOC__HOLD_AWAY;
-    if (!atomic_compare_exchange_strong_explicit(&w->hold, &away, GOC__HOLD_NONE,
+    uintptr_t h = atomic_load_explicit(&w->hold, memory_order_relaxed);
+    if ((h & GOC__HOLD_MASK) != GOC__HOLD_AWAY ||
+        !atomic_compare_exchange_strong_explicit(&w->hold, &h, GOC__HOLD_NONE,
                                                  memory_order_acq_rel, memory_order_relaxed))
         return false;
     give_back(w);
@@ -183,7 +193,7 @@ bool goc__lend(goc__g *self, int64_t deadline) {
     goc__w *w = hold_take();
     if (!w) w = borrow();
     if (!w) return false;
-    atomic_store_explicit(&w->hold, GOC__HOLD_USED, memory_order_relaxed);
+    atomic_store_explicit(&w->hold, hold_word(GOC__HOLD_USED), memory_order_relaxed);
     tls_held = w;
     lender_san(self);
     goc__san own = w->g0san; /* w's thread's, back when it is given back */

@@ -96,7 +96,7 @@ static bool really_stuck(goc__w *w) {
 
 static void watch(goc__w *w, int64_t now) {
     uint64_t t = atomic_load_explicit(&w->tick, memory_order_relaxed);
-    if (atomic_load_explicit(&w->hold, memory_order_relaxed) == GOC__HOLD_AWAY) {
+    if (goc__lend_held_away(w)) {
         /* A thread keeps w between its waits (lend.c): after a tick in which
          * it ran nothing there, w goes back to the idle list, and its queue
          * and timers to whoever wakes for them. */

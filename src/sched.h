@@ -65,8 +65,9 @@ void goc__lend_resumed(void); /* a plain thread's wait in goc just ended */
 /* The calling thread gives back the worker it holds between waits, if any:
  * it is about to wait outside goc's waits, or has work for a worker. */
 void goc__lend_drop(void);
-/* Monitor: takes w back from a thread holding it between waits; true if
- * it did. */
+/* Monitor: is w held by a thread between its waits? Takes it back from
+ * that thread; true if it did. */
+bool goc__lend_held_away(goc__w *w);
 bool goc__lend_reclaim(goc__w *w);
 
 /* Makes a parked g runnable: next = run it before other queued work on this
