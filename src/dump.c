@@ -149,7 +149,7 @@ int goc__threads_blocked(bool *woken) {
     int n = threads.n;
     *woken = false;
     for (goc__link *l = threads.list.head; l; l = l->next)
-        *woken |= atomic_load_explicit(&tblock_of(l)->g->wake, memory_order_acquire) != 0;
+        *woken |= goc__thread_woken(tblock_of(l)->g);
     goc__lock_release(&threads.lock);
     return n;
 }

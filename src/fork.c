@@ -24,6 +24,7 @@ void goc__signal_forked(void);
 static void child(void) {
     goc__rt_forked();
     goc__signal_forked();
+    goc__lend_forked();
 }
 
 static void watch(void) { pthread_atfork(NULL, NULL, child); }

@@ -26,6 +26,11 @@ typedef struct goc__w goc__w;
 
 enum { GOC__G_THREAD = 0, GOC__G_CORO = 1 }; /* zeroed memory is a thread stand-in */
 
+/* A thread stand-in's wake word (park.c): a waker sets WOKEN and makes the
+ * futex call only when the thread said it sleeps, so readying a thread that
+ * is running (lending, or between its checks) costs no system call. */
+enum { GOC__WAKE_NONE = 0, GOC__WAKE_WOKEN = 1, GOC__WAKE_ASLEEP = 2 };
+
 struct goc__g {
     goc__ctx ctx;            /* (o) saved while switched out                */
     goc__g *next;            /* global queue / free-slot lists              */
@@ -46,10 +51,15 @@ struct goc__g {
     const void *wait_obj;    /* the channel, lock, fd ... it waits on       */
     int64_t wait_since;      /* goc__recent_now when it parked; INT64_MAX unknown */
     void *spawn_pc;          /* (i) where goc_go was called                 */
-    _Atomic uint32_t wake;   /* thread stand-ins: futex, 1 = woken          */
+    _Atomic uint32_t wake;   /* thread stand-ins: futex, GOC__WAKE_*        */
     uint32_t trace_flow;     /* tracing only: the flow its readier started, 0 none (trace.c) */
     goc__san san;
 };
+
+/* Has a waker woken thread stand-in g (acquire: what it wrote is seen)? */
+static inline bool goc__thread_woken(goc__g *g) {
+    return atomic_load_explicit(&g->wake, memory_order_acquire) == GOC__WAKE_WOKEN;
+}
 
 /* The record's footprint at the top of its stack slot. */
 #define GOC__G_SIZE ((sizeof(goc__g) + 63) & ~(size_t)63)
@@ -112,6 +122,8 @@ struct goc__w {
     uint64_t mon_tick;                  /* (m)                               */
     int64_t mon_since;                  /* (m) when tick last changed        */
     int64_t mon_cpu;                    /* (m) thread CPU time when first slow */
+    bool mon_queued;                    /* (m) lent, its queue non-empty     */
+    uint64_t mon_lent_tick;             /* (m) tick at the last watch_lent   */
     clockid_t cpuclock;                 /* (i) the thread's CPU-time clock   */
     int tid;                            /* (i) the thread's kernel id        */
     void *altstack;                     /* (i) for the SIGSEGV handler       */

@@ -188,6 +188,9 @@ void goc__lend_drop(void) {
     if (w) hold_end(w);
 }
 
+/* fork.c: the child has none of the parent's workers. */
+void goc__lend_forked(void) { tls_held = NULL; }
+
 bool goc__lend(goc__g *self, int64_t deadline) {
     if (!lending_allowed()) return false;
     goc__w *w = hold_take();
@@ -195,6 +198,11 @@ bool goc__lend(goc__g *self, int64_t deadline) {
     if (!w) return false;
     atomic_store_explicit(&w->hold, hold_word(GOC__HOLD_USED), memory_order_relaxed);
     tls_held = w;
+    if (GOC_UNLIKELY(atomic_load(&w->retire))) { /* replaced while it went idle */
+        hold_end(w);
+        goc__unpark(w); /* its thread retires */
+        return false;
+    }
     lender_san(self);
     goc__san own = w->g0san; /* w's thread's, back when it is given back */
     w->g0san = self->san;
@@ -203,7 +211,7 @@ bool goc__lend(goc__g *self, int64_t deadline) {
     goc__tls_set(w);
     int ran = 0;
     bool idle = false;
-    while (!atomic_load_explicit(&self->wake, memory_order_acquire)) {
+    while (!goc__thread_woken(self)) {
         if (deadline >= 0 && goc__now() >= deadline) break;
         goc__g *g = lend_find(w);
         if (!g) {
@@ -249,7 +257,10 @@ void goc__lend_ready(goc__g *g, bool next) {
     if (defer_wake()) {
         goc__w *w = hold_take();
         if (w) {
-            goc__lq_put(w, g, next); /* run when this thread blocks next */
+            /* Run when this thread blocks next. Without a wake: a helper
+             * would fight the thread for the channel they share; if work
+             * stays queued, the monitor wakes one (monitor.c: watch). */
+            goc__lq_put(w, g, next);
             hold_leave(w);
         } else {
             goc__gq_append(g, g, 1);

@@ -94,8 +94,24 @@ static bool really_stuck(goc__w *w) {
     return thread_cpu(w) - w->mon_cpu >= GOC_MS;
 }
 
+/* A lent worker's queue, which a thread feeds without waking anyone
+ * (lend.c), still holds work a tick later while its lender got through
+ * fewer than LENT_RUNS coroutines in that tick: they compute (a thread
+ * handing out jobs), so wake a helper to share them, as a worker's own
+ * ready would have at once. Short runs (a pool's feeder and its receivers)
+ * are left to the thread: a helper would fight it for their channel. */
+#define LENT_RUNS 64
+
+static void watch_lent(goc__w *w, uint64_t t) {
+    bool queued = atomic_load(&w->state) == GOC__W_LENT && !goc__runq_empty(&w->q);
+    if (queued && w->mon_queued && t - w->mon_lent_tick < LENT_RUNS) goc__wakep();
+    w->mon_queued = queued;
+    w->mon_lent_tick = t;
+}
+
 static void watch(goc__w *w, int64_t now) {
     uint64_t t = atomic_load_explicit(&w->tick, memory_order_relaxed);
+    watch_lent(w, t);
     if (goc__lend_held_away(w)) {
         /* A thread keeps w between its waits (lend.c): after a tick in which
          * it ran nothing there, w goes back to the idle list, and its queue

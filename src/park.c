@@ -34,6 +34,18 @@ static void arm_and_unlock(goc__w *w, void *p) {
     if (unlock) unlock(arg);
 }
 
+/* The thread sleeps on its wake word until woken or deadline, unless it
+ * was woken already; spurious returns are allowed. ASLEEP is written before
+ * the futex call reads it and the waker's exchange reads it (both seq_cst):
+ * either the waker sees ASLEEP and wakes the futex, or the CAS sees WOKEN. */
+static void thread_sleep(goc__g *g, int64_t deadline) {
+    uint32_t v = GOC__WAKE_NONE;
+    if (!atomic_compare_exchange_strong(&g->wake, &v, GOC__WAKE_ASLEEP)) return;
+    goc__futex_wait(&g->wake, GOC__WAKE_ASLEEP, deadline);
+    v = GOC__WAKE_ASLEEP;
+    atomic_compare_exchange_strong(&g->wake, &v, GOC__WAKE_NONE); /* unless woken meanwhile */
+}
+
 static int block_thread(goc__wait *wt, int64_t deadline, void (*unlock)(void *), void *arg) {
     goc__g *g = wt->g;
     if (GOC_UNLIKELY(goc__rt_is_forked()))
@@ -47,17 +59,17 @@ static int block_thread(goc__wait *wt, int64_t deadline, void (*unlock)(void *),
     goc__lockrank_none_held("a thread's wait");
 #endif
     for (;;) {
-        if (atomic_load_explicit(&g->wake, memory_order_acquire)) break;
+        if (goc__thread_woken(g)) break;
         if (deadline >= 0 && goc__now() >= deadline) {
             if (goc__wait_claim(wt, GOC_ETIMEDOUT)) return GOC_ETIMEDOUT;
             deadline = -1; /* claimed by a waker: its wake-up is on the way */
             continue;
         }
         if (goc__lend(g, deadline)) continue; /* ran coroutines meanwhile */
-        goc__futex_wait(&g->wake, 0, deadline);
+        thread_sleep(g, deadline);
     }
     if (forever) goc__thread_unblocked(&tb);
-    atomic_store_explicit(&g->wake, 0, memory_order_relaxed);
+    atomic_store_explicit(&g->wake, GOC__WAKE_NONE, memory_order_relaxed);
     goc__lend_resumed();
     return wt->why;
 }

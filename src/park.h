@@ -42,7 +42,7 @@ static inline void goc__wait_init(goc__wait *wt, goc__g *self, bool multi) {
     wt->multi = multi;
     atomic_init(&wt->claimed, 0);
     wt->why = 0;
-    if (self->kind == GOC__G_THREAD) atomic_store_explicit(&self->wake, 0, memory_order_relaxed);
+    if (self->kind == GOC__G_THREAD) atomic_store_explicit(&self->wake, GOC__WAKE_NONE, memory_order_relaxed);
 }
 
 /* True for the one caller that gets to wake wt; it records why. */

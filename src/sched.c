@@ -51,9 +51,8 @@ static GOC_NOINLINE void ready_traced(goc__w *w, goc__g *g, bool next) {
 
 void goc__ready(goc__g *g, bool next) {
     if (g->kind == GOC__G_THREAD) {
-        atomic_store_explicit(&g->wake, 1, memory_order_release);
-        goc__w *lent = goc__tls_w();
-        if (!lent || lent->lender != g) goc__futex_wake(&g->wake, 1); /* else: it is us */
+        if (atomic_exchange(&g->wake, GOC__WAKE_WOKEN) == GOC__WAKE_ASLEEP)
+            goc__futex_wake(&g->wake, 1);
         return;
     }
     atomic_store_explicit(&g->wait, 0, memory_order_relaxed);
@@ -115,7 +114,7 @@ static inline bool timer_due(int64_t t) {
  * the running coroutine's next switch goes back to that thread. */
 static inline bool lender_woken(goc__w *w) {
     return GOC_UNLIKELY(w->lender != NULL) &&
-           atomic_load_explicit(&w->lender->wake, memory_order_relaxed);
+           atomic_load_explicit(&w->lender->wake, memory_order_relaxed) == GOC__WAKE_WOKEN;
 }
 
 /* The next coroutine from w's own queue, unless the scheduler should look

@@ -69,6 +69,7 @@ void goc__lend_drop(void);
  * that thread; true if it did. */
 bool goc__lend_held_away(goc__w *w);
 bool goc__lend_reclaim(goc__w *w);
+void goc__lend_forked(void); /* fork.c, in the child */
 
 /* Makes a parked g runnable: next = run it before other queued work on this
  * worker (hand-off), else at the tail. A thread stand-in is woken. */
