@@ -36,11 +36,12 @@
  * it with a CAS from AWAY to USED, so exactly one side wins.
  *
  * Deferred wakes: a thread whose last wait in goc ended within about a
- * millisecond readies coroutines into the global queue without waking a worker
- * while the monitor is awake: it will most likely block next and run them
- * itself. If it keeps running instead,
- * the monitor wakes a worker for them within two ticks (monitor.c), the
- * same bound as a coroutine readied into a busy worker's `next` slot.
+ * millisecond readies coroutines onto the worker it holds (else into the
+ * global queue) without waking a worker while the monitor is awake: it will
+ * most likely block next and run them itself. If it keeps running instead,
+ * the monitor takes the worker back and wakes one for them within two ticks
+ * (monitor.c), the same bound as a coroutine readied into a busy worker's
+ * `next` slot; if they compute, it wakes a helper to share them.
  *
  * GOC_LEND=0 turns lending off (a thread that holds a lock while it blocks
  * in goc, which a coroutine it would run also takes, would deadlock).
