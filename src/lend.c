@@ -35,13 +35,14 @@
  * sleeps outside goc's waits or spawns with no worker idle. The thread takes
  * it with a CAS from AWAY to USED, so exactly one side wins.
  *
- * Deferred wakes: a thread whose last wait in goc ended within about a
- * millisecond readies coroutines onto the worker it holds (else into the
- * global queue) without waking a worker while the monitor is awake: it will
- * most likely block next and run them itself. If it keeps running instead,
- * the monitor takes the worker back and wakes one for them within two ticks
- * (monitor.c), the same bound as a coroutine readied into a busy worker's
- * `next` slot; if they compute, it wakes a helper to share them.
+ * Deferred wakes: a thread readies coroutines onto the worker it holds
+ * without waking anyone: it will most likely block soon and run them
+ * itself. If it keeps running instead, the monitor takes the worker back
+ * and wakes one for them within two ticks (monitor.c), the same bound as a
+ * coroutine readied into a busy worker's `next` slot; if they compute, it
+ * wakes a helper to share them. A thread that holds none readies into the
+ * global queue, and wakes a worker unless its last wait in goc ended within
+ * about a millisecond and the monitor is awake to do it later.
  *
  * GOC_LEND=0 turns lending off (a thread that holds a lock while it blocks
  * in goc, which a coroutine it would run also takes, would deadlock).
@@ -255,20 +256,16 @@ static bool defer_wake(void) {
 }
 
 void goc__lend_ready(goc__g *g, bool next) {
-    if (defer_wake()) {
-        goc__w *w = hold_take();
-        if (w) {
-            /* Run when this thread blocks next. Without a wake: a helper
-             * would fight the thread for the channel they share; if work
-             * stays queued, the monitor wakes one (monitor.c: watch). */
-            goc__lq_put(w, g, next);
-            hold_leave(w);
-        } else {
-            goc__gq_append(g, g, 1);
-        }
+    goc__w *w = hold_take();
+    if (w) {
+        /* Run when this thread blocks next, or by whoever the monitor wakes
+         * when it does not (within two ticks), or when they compute. No
+         * wake here: a helper would fight the thread for the channel they
+         * share. */
+        goc__lq_put(w, g, next);
+        hold_leave(w);
         return;
     }
-    goc__lend_drop(); /* whoever runs g may need the worker this thread holds */
     goc__gq_append(g, g, 1);
-    goc__wakep_fast();
+    if (!defer_wake()) goc__wakep_fast();
 }
