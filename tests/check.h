@@ -243,6 +243,22 @@ __attribute__((unused)) static int check_spawn(const char *name, const char *env
     return st;
 }
 
+/* Runs case `name` as check_spawn does and fails unless it aborted
+ * (SIGABRT) with msg, and msg2 unless NULL, in its output: a misuse that is
+ * fatal with a message, as Go panics. */
+__attribute__((unused)) static void check_aborts_at(const char *file, int line, const char *name,
+                                                    const char *env, const char *msg,
+                                                    const char *msg2) {
+    char out[4096];
+    int st = check_spawn(name, env, out, sizeof out);
+    if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT))
+        check_fail(file, line, "%s: status %#x, output: %s", env, st, out);
+    if (!strstr(out, msg) || (msg2 && !strstr(out, msg2)))
+        check_fail(file, line, "%s: output lacks \"%s\"%s%s: %s", env, msg, msg2 ? " or " : "",
+                   msg2 ? msg2 : "", out);
+}
+#define CHECK_ABORTS(name, env, msg, msg2) check_aborts_at(__FILE__, __LINE__, name, env, msg, msg2)
+
 /* Runs one case: 0 passed, 1 failed, -1 skipped. */
 static int check_run(const check_case *c, int nofork) {
     check_current = c->name;

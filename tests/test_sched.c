@@ -1238,14 +1238,7 @@ TEST(death_helper_lockrank) { /* runs only when spawned by the cases below */
     _exit(0);
 }
 
-static void expect_death(const char *env, const char *msg) {
-    char out[4096];
-    int st = check_spawn("death_helper_lockrank", env, out, sizeof out);
-    if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT))
-        check_fail(__FILE__, __LINE__, "%s: status %#x, output: %s", env, st, out);
-    if (!strstr(out, msg))
-        check_fail(__FILE__, __LINE__, "%s: output lacks \"%s\": %s", env, msg, out);
-}
+#define expect_death(env, msg) CHECK_ABORTS("death_helper_lockrank", env, msg, NULL)
 
 TEST(lock_order_violations_are_fatal_with_both_ranks) {
     if (!goc__lockrank_enabled()) {

@@ -1638,14 +1638,7 @@ TEST(death_helper_misuse) { /* runs only when spawned by the cases below */
     _exit(0);
 }
 
-static void expect_fatal(const char *env, const char *msg) {
-    char out[4096];
-    int st = check_spawn("death_helper_misuse", env, out, sizeof out);
-    if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT))
-        check_fail(__FILE__, __LINE__, "%s: status %#x, output: %s", env, st, out);
-    if (!strstr(out, msg))
-        check_fail(__FILE__, __LINE__, "%s: output lacks \"%s\": %s", env, msg, out);
-}
+#define expect_fatal(env, msg) CHECK_ABORTS("death_helper_misuse", env, msg, NULL)
 
 TEST(misuse_is_fatal_with_a_message) {
     expect_fatal("SYNC_MISUSE=mutex", "goc_mutex_unlock of an unlocked mutex");
